@@ -1,0 +1,34 @@
+//! The provider side of vfs: what a virtual filesystem plugin implements.
+//!
+//! A provider produces a tree of timestamped [`Node`]s addressed by [`NodePath`]. It knows
+//! nothing of FUSE, inode numbers or kernel caches: the host (`vfs-host`) owns all of that.
+//! Because of that boundary a provider can be tested by calling its methods directly, or by
+//! walking it with [`walk`].
+//!
+//! The pieces:
+//! - [`Provider`]: the trait (listing, reading, optional start/stop).
+//! - [`Node`], [`NodeKind`], [`Content`]: what a provider hands back.
+//! - [`ChangeNotifier`]: how a provider tells the host that part of its tree changed.
+//! - [`ProviderRegistration`] and [`register_provider!`]: how a provider makes itself known to
+//!   the `vfs` command line through `inventory`.
+
+mod error;
+mod node;
+mod notify;
+mod path;
+mod provider;
+mod registry;
+mod walk;
+
+pub use error::ProviderError;
+pub use node::{Content, Node, NodeKind};
+pub use notify::{ChangeNotifier, ChangeReceiver};
+pub use path::NodePath;
+pub use provider::Provider;
+pub use registry::{find_registration, registrations, BuildError, Built, ProviderRegistration};
+pub use walk::{walk, WalkEntry};
+
+/// Re-exported so that provider crates use the same versions as the host.
+pub use async_trait::async_trait;
+pub use clap;
+pub use inventory;

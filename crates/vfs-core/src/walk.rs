@@ -1,0 +1,101 @@
+use crate::{Node, NodeKind, NodePath, Provider, ProviderError};
+
+/// One node met by [`walk`], with its path from the root.
+#[derive(Clone, Debug)]
+pub struct WalkEntry {
+    pub path: NodePath,
+    pub node: Node,
+}
+
+/// Visits the whole tree of `provider` depth-first, root first, directories before their
+/// children, in the provider's order. Used by `vfs tree` and by provider tests: it is the
+/// tree exactly as the host would see it, without FUSE.
+///
+/// A directory that vanished between being listed and being visited is skipped, as `find`
+/// would; any other error stops the walk.
+pub async fn walk(provider: &dyn Provider) -> Result<Vec<WalkEntry>, ProviderError> {
+    let root = provider.root().await?;
+    let mut entries = Vec::new();
+    let mut pending = vec![WalkEntry {
+        path: NodePath::root(),
+        node: root,
+    }];
+    while let Some(entry) = pending.pop() {
+        let children = match &entry.node.kind {
+            NodeKind::Directory {
+                children: Some(children),
+            } => Some(children.clone()),
+            NodeKind::Directory { children: None } => match provider.list(&entry.path).await {
+                Ok(children) => Some(children),
+                Err(ProviderError::NotFound(_)) if !entry.path.is_root() => None,
+                Err(error) => return Err(error),
+            },
+            _ => None,
+        };
+        let path = entry.path.clone();
+        entries.push(entry);
+        for child in children.into_iter().flatten().rev() {
+            pending.push(WalkEntry {
+                path: path.join(&child.name),
+                node: child,
+            });
+        }
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::Content;
+
+    struct TwoLevels;
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[crate::async_trait]
+    impl Provider for TwoLevels {
+        async fn root(&self) -> Result<Node, ProviderError> {
+            Ok(Node::directory("", at(3)))
+        }
+        async fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+            match dir.to_string().as_str() {
+                "/" => Ok(vec![
+                    Node::directory("lazy", at(2)),
+                    Node::directory("eager", at(1)).with_children(vec![Node::file(
+                        "inner",
+                        at(1),
+                        Some(3),
+                    )]),
+                    Node::symlink("link", at(1), "lazy"),
+                ]),
+                "/lazy" => Ok(vec![Node::file("leaf", at(2), None)]),
+                _ => Err(ProviderError::NotFound(dir.clone())),
+            }
+        }
+        async fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
+            Err(ProviderError::NotFound(path.clone()))
+        }
+    }
+
+    #[tokio::test]
+    async fn walks_lazy_and_eager_directories_in_order() {
+        let entries = walk(&TwoLevels).await.unwrap();
+        let paths: Vec<String> = entries.iter().map(|e| e.path.to_string()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/",
+                "/lazy",
+                "/lazy/leaf",
+                "/eager",
+                "/eager/inner",
+                "/link"
+            ]
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! DockerFS: a Docker engine's objects as files

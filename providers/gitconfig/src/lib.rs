@@ -1,0 +1,1 @@
+//! GitConfigFS: YAML sections as folders timed by git blame
