@@ -1,0 +1,179 @@
+//! Support for the end-to-end tests: real mounts through the `vfs` binary, always unmounted.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// True when running in CI, where a missing FUSE device or Docker engine is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true")
+}
+
+/// Whether FUSE tests can run; in CI a missing /dev/fuse fails the test instead.
+pub fn fuse_available() -> bool {
+    let present = Path::new("/dev/fuse").exists()
+        && Command::new("fusermount3")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+    if !present {
+        assert!(!in_ci(), "CI=true but /dev/fuse or fusermount3 is missing");
+        eprintln!("skipped: /dev/fuse or fusermount3 is missing");
+    }
+    present
+}
+
+/// Whether a Docker engine answers; in CI a missing engine fails the test instead.
+pub fn docker_available() -> bool {
+    let answers = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !answers {
+        assert!(!in_ci(), "CI=true but no Docker engine answers `docker info`");
+        eprintln!("skipped: no Docker engine answers `docker info`");
+    }
+    answers
+}
+
+/// True when `path` is a mountpoint listed in /proc/mounts.
+pub fn is_mounted(path: &Path) -> bool {
+    let Ok(canonical) = path.canonicalize().or_else(|_| std::path::absolute(path)) else {
+        return false;
+    };
+    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else {
+        return false;
+    };
+    mounts.lines().any(|line| {
+        line.split_whitespace()
+            .nth(1)
+            .is_some_and(|point| Path::new(&unescape_mount_field(point)) == canonical)
+    })
+}
+
+fn unescape_mount_field(field: &str) -> String {
+    field
+        .replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// The `vfs` binary under test.
+pub fn vfs_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vfs"))
+}
+
+/// A `vfs mount …` running in the foreground as a child process. Dropping it sends SIGTERM,
+/// waits, and lazily unmounts whatever is left, so a failing test never leaves a mount behind.
+pub struct VfsMount {
+    child: Option<Child>,
+    mountpoint: PathBuf,
+}
+
+impl VfsMount {
+    /// Runs `vfs [global args…] mount PROVIDER ARGS…` and waits until `mountpoint` is mounted.
+    /// `args` is everything after `vfs`; `mountpoint` is where the mount is expected.
+    pub fn start(args: &[&str], mountpoint: &Path) -> VfsMount {
+        Self::start_with_env(args, mountpoint, &[])
+    }
+
+    pub fn start_with_env(args: &[&str], mountpoint: &Path, env: &[(&str, &str)]) -> VfsMount {
+        let mut command = Command::new(vfs_binary());
+        command.args(args).stdin(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {:?}: {error}", vfs_binary()));
+        let mut mount = VfsMount {
+            child: Some(child),
+            mountpoint: mountpoint.to_path_buf(),
+        };
+        mount.wait_until_mounted(Duration::from_secs(30));
+        mount
+    }
+
+    fn wait_until_mounted(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if is_mounted(&self.mountpoint) {
+                return;
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("vfs mount exited with {status} before {:?} was mounted", self.mountpoint);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{:?} was not mounted within {limit:?}", self.mountpoint);
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.mountpoint
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends `signal` to the vfs process and waits for it; returns its exit code.
+    pub fn stop_with(&mut self, signal: i32) -> Option<i32> {
+        let mut child = self.child.take()?;
+        // SAFETY: kill(2) on a child we spawned and have not reaped; no memory is touched.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, signal);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return status.code(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for VfsMount {
+    fn drop(&mut self) {
+        self.stop_with(libc::SIGTERM);
+        if is_mounted(&self.mountpoint) {
+            let _ = Command::new("fusermount3")
+                .arg("-uz")
+                .arg(&self.mountpoint)
+                .status();
+        }
+    }
+}
+
+/// Runs a command and returns its stdout; panics with its stderr when it fails.
+pub fn run(program: &str, args: &[&str], dir: Option<&Path>) -> String {
+    let mut command = Command::new(program);
+    command.args(args);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
