@@ -1,0 +1,133 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use git2::Oid;
+
+use crate::cache::StateCache;
+use crate::engine::{BlameEngine, EngineKind};
+use crate::error::BlameError;
+use crate::lines::split_lines;
+use crate::map::map_onto_content;
+use crate::origin::{FileBlame, LineOrigin};
+use crate::repository::{blob_id, HeadFile, RepositoryHandle};
+
+/// The blame of a file's version in one commit: its content and each line's origin.
+struct CommittedBlame {
+    file: HeadFile,
+    lines: Vec<LineOrigin>,
+}
+
+/// Blames files of one repository work tree, caching per file state. Send + Sync; share it in an Arc.
+pub struct Blamer {
+    repository: RepositoryHandle,
+    engine: Box<dyn BlameEngine>,
+    engine_kind: EngineKind,
+    // Keyed on (HEAD commit): an edit to the file reuses this and only runs a diff.
+    committed: StateCache<Oid, Option<CommittedBlame>>,
+    // Keyed on (HEAD commit, content's blob id): the answer handed out.
+    current: StateCache<(Option<Oid>, Oid), FileBlame>,
+}
+
+impl Blamer {
+    /// Opens the repository containing `path` (a directory inside a work tree), with the default engine.
+    pub fn discover(path: &Path) -> Result<Blamer, BlameError> {
+        Self::discover_with_engine(path, EngineKind::DEFAULT)
+    }
+
+    /// Like [`Blamer::discover`], with a chosen engine (for comparisons and benchmarks).
+    pub fn discover_with_engine(
+        path: &Path,
+        engine_kind: EngineKind,
+    ) -> Result<Blamer, BlameError> {
+        let repository = RepositoryHandle::discover(path)?;
+        let engine = engine_kind.build(&repository)?;
+        Ok(Blamer {
+            repository,
+            engine,
+            engine_kind,
+            committed: StateCache::new(),
+            current: StateCache::new(),
+        })
+    }
+
+    /// The work tree root.
+    pub fn workdir(&self) -> &Path {
+        self.repository.workdir()
+    }
+
+    /// The repository's git directory (HEAD, refs and index live there), for watchers.
+    pub fn git_dir(&self) -> &Path {
+        self.repository.git_dir()
+    }
+
+    /// The engine this blamer uses.
+    pub fn engine(&self) -> EngineKind {
+        self.engine_kind
+    }
+
+    /// Hex id of HEAD's commit; None for an unborn branch.
+    pub fn head_commit(&self) -> Result<Option<String>, BlameError> {
+        Ok(self
+            .repository
+            .head_commit()?
+            .map(|commit| commit.to_string()))
+    }
+
+    /// Per-line origin of `content` (the file's current bytes) for the file at `relative_path` (relative to the
+    /// work tree). Lines kept from HEAD's version carry the committer time of the commit that last changed them;
+    /// other lines, and every line of a file HEAD does not track, are Uncommitted. The same (HEAD, path, content)
+    /// returns the same Arc without recomputing.
+    pub fn blame(
+        &self,
+        relative_path: &Path,
+        content: &[u8],
+    ) -> Result<Arc<FileBlame>, BlameError> {
+        let head = self.repository.head_commit()?;
+        let content_id = blob_id(content)?;
+        let key = (head, content_id);
+        if let Some(cached) = self.current.get(relative_path, &key) {
+            return Ok(cached);
+        }
+        let committed = match head {
+            Some(head) => Some(self.committed_blame(head, relative_path)?),
+            None => None,
+        };
+        let lines = match committed.as_deref() {
+            Some(Some(committed)) if committed.file.blob == content_id => committed.lines.clone(),
+            Some(Some(committed)) => {
+                map_onto_content(&committed.file.content, &committed.lines, content)
+            }
+            _ => vec![LineOrigin::Uncommitted; split_lines(content).len()],
+        };
+        Ok(self
+            .current
+            .insert(relative_path, key, Arc::new(FileBlame { lines })))
+    }
+
+    fn committed_blame(
+        &self,
+        head: Oid,
+        relative_path: &Path,
+    ) -> Result<Arc<Option<CommittedBlame>>, BlameError> {
+        if let Some(cached) = self.committed.get(relative_path, &head) {
+            return Ok(cached);
+        }
+        let blame = match self.repository.file_at(head, relative_path)? {
+            None => None,
+            Some(file) => {
+                let lines = self.engine.blame_committed(&file, relative_path)?;
+                let expected = split_lines(&file.content).len();
+                if lines.len() != expected {
+                    return Err(BlameError::Git(format!(
+                        "{} blamed {} lines of {} where HEAD has {expected}",
+                        self.engine_kind.name(),
+                        lines.len(),
+                        relative_path.display()
+                    )));
+                }
+                Some(CommittedBlame { file, lines })
+            }
+        };
+        Ok(self.committed.insert(relative_path, head, Arc::new(blame)))
+    }
+}

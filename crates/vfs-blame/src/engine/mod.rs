@@ -1,0 +1,56 @@
+//! Engines that blame HEAD's version of a file. Each answers the same question; which one is fastest
+//! is measured by `scripts/bench-blame` (see docs/benchmarks.md, "## Blame").
+
+mod cli;
+mod libgit2;
+
+use std::path::Path;
+
+use crate::error::BlameError;
+use crate::origin::LineOrigin;
+use crate::repository::{HeadFile, RepositoryHandle};
+
+/// Which implementation of blame a [`crate::Blamer`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    /// `git blame --porcelain` run as a subprocess.
+    GitCli,
+    /// libgit2's blame (through the git2 crate).
+    Libgit2,
+}
+
+impl EngineKind {
+    /// The engine used by [`crate::Blamer::discover`]: the fastest correct one in docs/benchmarks.md.
+    pub const DEFAULT: EngineKind = EngineKind::GitCli;
+
+    /// Every engine compiled into this build.
+    pub const ALL: &'static [EngineKind] = &[EngineKind::GitCli, EngineKind::Libgit2];
+
+    /// A short name for reports and benchmarks.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::GitCli => "git-cli",
+            EngineKind::Libgit2 => "libgit2",
+        }
+    }
+
+    pub(crate) fn build(
+        self,
+        repository: &RepositoryHandle,
+    ) -> Result<Box<dyn BlameEngine>, BlameError> {
+        Ok(match self {
+            EngineKind::GitCli => Box::new(cli::GitCliEngine::new(repository)),
+            EngineKind::Libgit2 => Box::new(libgit2::Libgit2Engine::new(repository)),
+        })
+    }
+}
+
+/// Blames the version of a file held by one commit.
+pub(crate) trait BlameEngine: Send + Sync {
+    /// One [`LineOrigin::Committed`] per line of `file.content` (the blob of `relative_path` at `file.commit`).
+    fn blame_committed(
+        &self,
+        file: &HeadFile,
+        relative_path: &Path,
+    ) -> Result<Vec<LineOrigin>, BlameError>;
+}
