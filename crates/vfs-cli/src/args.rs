@@ -1,0 +1,448 @@
+//! The command tree: fixed commands plus one subcommand per registered provider.
+//!
+//! The options every command understands (`-v`, `-q`, `--ttl`, …) are copied into each level by
+//! hand instead of clap's `global(true)`: a provider's own arguments are not ours to control, and
+//! an option that would collide with one of them is left out of that provider's subcommand
+//! rather than making clap panic.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
+use vfs_core::ProviderRegistration;
+
+use crate::duration_text::parse_duration;
+use crate::host;
+
+const VERBOSE: &str = "vfs-verbose";
+const QUIET: &str = "vfs-quiet";
+const DEBUG_FUSE: &str = "vfs-debug-fuse";
+const TTL: &str = "vfs-ttl";
+const ALLOW_OTHER: &str = "vfs-allow-other";
+const DAEMON: &str = "vfs-daemon";
+const MOUNTPOINT: &str = "mountpoint";
+
+const ALLOW_OTHER_HELP: &str = "Let other users read the mount (FUSE allow_other; needs \
+user_allow_other in /etc/fuse.conf unless root). RISK: everything the provider shows becomes \
+readable by every local user, e.g. Docker inspect JSON with environment secrets. Off by default: \
+the mount is private to the user who mounted it";
+
+/// The options accepted by every command, gathered from every level of the command line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedOptions {
+    pub verbose: u8,
+    pub quiet: bool,
+    pub debug_fuse: bool,
+    pub ttl: Duration,
+    pub allow_other: bool,
+}
+
+/// What the user asked for.
+pub enum Invocation<'a> {
+    Providers,
+    Mount {
+        provider: ProviderChoice<'a>,
+        daemon: bool,
+    },
+    Unmount {
+        mountpoint: PathBuf,
+    },
+    Tree {
+        provider: ProviderChoice<'a>,
+    },
+}
+
+/// The provider named after `mount` or `tree`, with its own parsed arguments.
+pub enum ProviderChoice<'a> {
+    Known {
+        registration: &'static ProviderRegistration,
+        matches: &'a ArgMatches,
+    },
+    Unknown {
+        name: String,
+    },
+}
+
+fn shared_args() -> Vec<Arg> {
+    vec![
+        Arg::new(VERBOSE)
+            .short('v')
+            .long("verbose")
+            .action(ArgAction::Count)
+            .help("Log more (-v info, -vv debug, -vvv trace); RUST_LOG overrides"),
+        Arg::new(QUIET)
+            .short('q')
+            .long("quiet")
+            .action(ArgAction::SetTrue)
+            .help("Log errors only, and do not announce the mount"),
+        Arg::new(DEBUG_FUSE)
+            .long("debug-fuse")
+            .action(ArgAction::SetTrue)
+            .help("Log every FUSE request and reply (fuser's own logging, debug; trace with -vv)"),
+        Arg::new(TTL)
+            .long("ttl")
+            .value_name("DURATION")
+            .value_parser(parse_duration)
+            .help(format!(
+                "How long the kernel and the host trust an entry without a change notice \
+                 (e.g. 500ms, 2s, 0.25) [default: {}ms]",
+                host::DEFAULT_TTL.as_millis()
+            )),
+        Arg::new(ALLOW_OTHER)
+            .long("allow-other")
+            .action(ArgAction::SetTrue)
+            .help(ALLOW_OTHER_HELP),
+    ]
+}
+
+fn daemon_arg() -> Arg {
+    Arg::new(DAEMON)
+        .short('d')
+        .long("daemon")
+        .action(ArgAction::SetTrue)
+        .help("Return once the mount is ready, leaving it served in the background")
+}
+
+/// Adds each of `args` that collides with none of `command`'s own arguments.
+fn with_args_that_fit(mut command: Command, args: Vec<Arg>) -> Command {
+    for arg in args {
+        let collides = command.get_arguments().any(|existing| {
+            existing.get_id() == arg.get_id()
+                || (arg.get_short().is_some() && existing.get_short() == arg.get_short())
+                || (arg.get_long().is_some() && existing.get_long() == arg.get_long())
+        });
+        if !collides {
+            command = command.arg(arg);
+        }
+    }
+    command
+}
+
+fn provider_subcommand(registration: &ProviderRegistration, extra: &[Arg]) -> Command {
+    let own = (registration.args)(Command::new(registration.name).about(registration.about));
+    let mut args = extra.to_vec();
+    args.extend(shared_args());
+    with_args_that_fit(own, args)
+}
+
+fn provider_commands(
+    name: &'static str,
+    about: &'static str,
+    registrations: &[&'static ProviderRegistration],
+    extra: &[Arg],
+) -> Command {
+    let command = Command::new(name)
+        .about(about)
+        .subcommand_required(true)
+        .allow_external_subcommands(true)
+        .subcommand_value_name("PROVIDER")
+        .subcommand_help_heading("Providers")
+        .args(extra.iter().cloned())
+        .args(shared_args());
+    registrations.iter().fold(command, |command, registration| {
+        command.subcommand(provider_subcommand(registration, extra))
+    })
+}
+
+/// The whole command line of a vfs binary named `program` that links `registrations`.
+pub fn command(program: &str, registrations: &[&'static ProviderRegistration]) -> Command {
+    let daemon = [daemon_arg()];
+    Command::new("vfs")
+        .bin_name(program)
+        .display_name(program)
+        .about("Virtual filesystems from plugins (providers), mounted with FUSE")
+        .version(env!("CARGO_PKG_VERSION"))
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .args(shared_args())
+        .subcommand(
+            Command::new("providers")
+                .about("List the providers this binary knows")
+                .args(shared_args()),
+        )
+        .subcommand(provider_commands(
+            "mount",
+            "Mount a provider (foreground until Ctrl-C, SIGTERM or `unmount`; -d returns once ready)",
+            registrations,
+            &daemon,
+        ))
+        .subcommand(
+            Command::new("unmount")
+                .about("Unmount a vfs mount, also a stale one left by a killed process")
+                .arg(
+                    Arg::new(MOUNTPOINT)
+                        .value_name("MOUNTPOINT")
+                        .required(true)
+                        .value_parser(value_parser!(PathBuf)),
+                )
+                .args(shared_args()),
+        )
+        .subcommand(provider_commands(
+            "tree",
+            "Print a provider's tree with each node's time and kind, without FUSE",
+            registrations,
+            &[],
+        ))
+}
+
+/// The matches of each level, outermost first, down to the provider's.
+fn levels(matches: &ArgMatches) -> Vec<&ArgMatches> {
+    let mut levels = vec![matches];
+    let mut current = matches;
+    while let Some((_, inner)) = current.subcommand() {
+        levels.push(inner);
+        current = inner;
+    }
+    levels
+}
+
+fn flag_anywhere(levels: &[&ArgMatches], id: &str) -> bool {
+    levels
+        .iter()
+        .any(|level| matches!(level.try_get_one::<bool>(id), Ok(Some(true))))
+}
+
+impl SharedOptions {
+    pub fn from_matches(matches: &ArgMatches) -> SharedOptions {
+        let levels = levels(matches);
+        let verbose = levels
+            .iter()
+            .filter_map(|level| level.try_get_one::<u8>(VERBOSE).ok().flatten())
+            .fold(0u8, |total, count| total.saturating_add(*count));
+        // The innermost --ttl wins, as it was typed last.
+        let ttl = levels
+            .iter()
+            .rev()
+            .find_map(|level| level.try_get_one::<Duration>(TTL).ok().flatten())
+            .copied()
+            .unwrap_or(host::DEFAULT_TTL);
+        SharedOptions {
+            verbose,
+            quiet: flag_anywhere(&levels, QUIET),
+            debug_fuse: flag_anywhere(&levels, DEBUG_FUSE),
+            ttl,
+            allow_other: flag_anywhere(&levels, ALLOW_OTHER),
+        }
+    }
+}
+
+fn provider_choice<'a>(
+    matches: &'a ArgMatches,
+    registrations: &[&'static ProviderRegistration],
+) -> Option<ProviderChoice<'a>> {
+    let (name, provider_matches) = matches.subcommand()?;
+    let found = registrations
+        .iter()
+        .find(|registration| registration.name == name);
+    Some(match found {
+        Some(&registration) => ProviderChoice::Known {
+            registration,
+            matches: provider_matches,
+        },
+        None => ProviderChoice::Unknown {
+            name: name.to_owned(),
+        },
+    })
+}
+
+impl<'a> Invocation<'a> {
+    /// `None` only when clap let through a command line it was told to refuse.
+    pub fn from_matches(
+        matches: &'a ArgMatches,
+        registrations: &[&'static ProviderRegistration],
+    ) -> Option<Invocation<'a>> {
+        let (name, inner) = matches.subcommand()?;
+        Some(match name {
+            "providers" => Invocation::Providers,
+            "mount" => Invocation::Mount {
+                provider: provider_choice(inner, registrations)?,
+                daemon: flag_anywhere(&levels(inner), DAEMON),
+            },
+            "unmount" => Invocation::Unmount {
+                mountpoint: inner.get_one::<PathBuf>(MOUNTPOINT)?.clone(),
+            },
+            "tree" => Invocation::Tree {
+                provider: provider_choice(inner, registrations)?,
+            },
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use vfs_core::{
+        async_trait, BuildError, Built, Content, Node, NodePath, Provider, ProviderError,
+    };
+
+    use super::*;
+
+    struct Empty;
+
+    #[async_trait]
+    impl Provider for Empty {
+        async fn root(&self) -> Result<Node, ProviderError> {
+            Ok(Node::directory("", std::time::UNIX_EPOCH))
+        }
+        async fn list(&self, _: &NodePath) -> Result<Vec<Node>, ProviderError> {
+            Ok(Vec::new())
+        }
+        async fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
+            Err(ProviderError::NotFound(path.clone()))
+        }
+    }
+
+    fn build_empty(matches: &ArgMatches) -> Result<Built, BuildError> {
+        Ok(Built {
+            provider: Arc::new(Empty),
+            mountpoint: matches.get_one::<PathBuf>("MOUNTPOINT").cloned(),
+        })
+    }
+
+    /// A provider whose own options take `-v`, `-d` and `--ttl` for themselves.
+    static GREEDY: ProviderRegistration = ProviderRegistration {
+        name: "greedy",
+        about: "Takes option names vfs also uses",
+        args: |command| {
+            command
+                .arg(Arg::new("version-of-thing").short('v'))
+                .arg(Arg::new("depth").short('d'))
+                .arg(Arg::new("ttl").long("ttl"))
+                .arg(Arg::new("MOUNTPOINT").value_parser(value_parser!(PathBuf)))
+        },
+        build: build_empty,
+    };
+
+    static PLAIN: ProviderRegistration = ProviderRegistration {
+        name: "plain",
+        about: "Only a mountpoint",
+        args: |command| command.arg(Arg::new("MOUNTPOINT").value_parser(value_parser!(PathBuf))),
+        build: build_empty,
+    };
+
+    fn parse(words: &[&str]) -> Result<ArgMatches, clap::Error> {
+        command("vfs", &[&GREEDY, &PLAIN]).try_get_matches_from(words)
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        command("vfs", &[&GREEDY, &PLAIN]).debug_assert();
+    }
+
+    #[test]
+    fn shared_options_are_read_at_every_level() {
+        let matches = parse(&[
+            "vfs",
+            "-v",
+            "--ttl",
+            "2s",
+            "mount",
+            "-d",
+            "plain",
+            "-v",
+            "--ttl",
+            "250ms",
+            "/mnt",
+            "--allow-other",
+        ])
+        .unwrap();
+        let options = SharedOptions::from_matches(&matches);
+        assert_eq!(options.verbose, 2);
+        assert_eq!(options.ttl, Duration::from_millis(250));
+        assert!(options.allow_other);
+        assert!(!options.quiet);
+        match Invocation::from_matches(&matches, &[&GREEDY, &PLAIN]) {
+            Some(Invocation::Mount {
+                provider:
+                    ProviderChoice::Known {
+                        registration,
+                        matches,
+                    },
+                daemon,
+            }) => {
+                assert_eq!(registration.name, "plain");
+                assert!(daemon);
+                assert_eq!(
+                    matches.get_one::<PathBuf>("MOUNTPOINT"),
+                    Some(&PathBuf::from("/mnt"))
+                );
+            }
+            _ => panic!("not parsed as a mount of plain"),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_no_option_is_given() {
+        let matches = parse(&["vfs", "tree", "plain"]).unwrap();
+        let options = SharedOptions::from_matches(&matches);
+        assert_eq!(
+            options,
+            SharedOptions {
+                verbose: 0,
+                quiet: false,
+                debug_fuse: false,
+                ttl: host::DEFAULT_TTL,
+                allow_other: false,
+            }
+        );
+    }
+
+    #[test]
+    fn a_provider_keeps_its_own_option_names() {
+        let matches =
+            parse(&["vfs", "mount", "greedy", "-v", "x", "-d", "3", "--ttl", "y"]).unwrap();
+        let options = SharedOptions::from_matches(&matches);
+        assert_eq!(options.verbose, 0);
+        assert_eq!(options.ttl, host::DEFAULT_TTL);
+        let Some(Invocation::Mount {
+            provider: ProviderChoice::Known { matches, .. },
+            daemon,
+        }) = Invocation::from_matches(&matches, &[&GREEDY, &PLAIN])
+        else {
+            panic!("not parsed as a mount of greedy");
+        };
+        assert!(!daemon);
+        assert_eq!(
+            matches.get_one::<String>("depth").map(String::as_str),
+            Some("3")
+        );
+        assert_eq!(
+            matches.get_one::<String>("ttl").map(String::as_str),
+            Some("y")
+        );
+    }
+
+    #[test]
+    fn a_bad_ttl_is_a_usage_error() {
+        let error = parse(&["vfs", "--ttl", "soon", "tree", "plain"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert!(error.to_string().contains("soon"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_provider_is_parsed_for_a_clear_error() {
+        let matches = parse(&["vfs", "mount", "nosuch", "/mnt"]).unwrap();
+        match Invocation::from_matches(&matches, &[&GREEDY, &PLAIN]) {
+            Some(Invocation::Mount {
+                provider: ProviderChoice::Unknown { name },
+                ..
+            }) => assert_eq!(name, "nosuch"),
+            _ => panic!("an unknown provider was not reported as such"),
+        }
+    }
+
+    #[test]
+    fn missing_arguments_are_clap_usage_errors() {
+        for words in [
+            &["vfs"][..],
+            &["vfs", "mount"],
+            &["vfs", "unmount"],
+            &["vfs", "bogus"],
+        ] {
+            let error = parse(words).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{words:?}: {error}");
+        }
+    }
+}

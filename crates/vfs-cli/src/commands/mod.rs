@@ -1,0 +1,45 @@
+//! One module per command.
+
+pub mod mount;
+pub mod providers;
+pub mod tree;
+pub mod unmount;
+
+use std::io::{self, Write};
+
+use anyhow::Context as _;
+use vfs_core::{Built, ProviderRegistration};
+
+use crate::UsageError;
+
+/// Builds the provider from its parsed arguments; a refusal is the user's mistake.
+fn build(
+    registration: &ProviderRegistration,
+    matches: &clap::ArgMatches,
+) -> Result<Built, UsageError> {
+    (registration.build)(matches)
+        .map_err(|error| UsageError(format!("{}: {error}", registration.name)))
+}
+
+/// Writes `lines` to stdout. A reader that went away (`vfs tree | head`) is not an error.
+fn print_lines(lines: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let written = lines
+        .into_iter()
+        .try_for_each(|line| writeln!(out, "{line}"))
+        .and_then(|()| out.flush());
+    match written {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}
+
+/// A multi-thread runtime, as the host and providers expect; created only after any fork.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vfs-worker")
+        .build()
+        .context("cannot start the async runtime")
+}

@@ -1,0 +1,126 @@
+//! `vfs mount PROVIDER …`: mounts in the foreground until a signal or an outside unmount, or
+//! with `-d` returns once the mount is ready (see [`crate::daemon`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use vfs_core::{Provider, ProviderRegistration};
+
+use crate::{daemon, host, mountpoint, Context, UsageError};
+
+pub fn run(
+    context: &Context,
+    registration: &ProviderRegistration,
+    matches: &clap::ArgMatches,
+    daemon: bool,
+) -> anyhow::Result<()> {
+    let name = registration.name;
+    let built = super::build(registration, matches)?;
+    let requested = built.mountpoint.ok_or_else(|| {
+        UsageError(format!(
+            "{name}: no mountpoint given (see `{} mount {name} --help`)",
+            context.program
+        ))
+    })?;
+    let mountpoint = mountpoint::prepare(&context.program, &requested)?;
+    if daemon::is_child() {
+        daemon::start_session();
+    } else if daemon {
+        let pid = daemon::spawn_and_wait(&mountpoint)?;
+        if !context.options.quiet {
+            eprintln!(
+                "{0}: {name} mounted at {1} in the background (pid {pid}; `{0} unmount {1}` to stop)",
+                context.program,
+                mountpoint.display()
+            );
+        }
+        return Ok(());
+    }
+    let runtime = super::runtime()?;
+    let served = runtime.block_on(serve(context, name, built.provider, mountpoint));
+    // Provider tasks that ignore shutdown must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    served
+}
+
+/// SIGINT, SIGTERM and SIGHUP: each one ends the mount cleanly.
+struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl StopSignals {
+    fn install() -> anyhow::Result<StopSignals> {
+        let listen = |kind: SignalKind| signal(kind).context("cannot listen for signals");
+        Ok(StopSignals {
+            interrupt: listen(SignalKind::interrupt())?,
+            terminate: listen(SignalKind::terminate())?,
+            hangup: listen(SignalKind::hangup())?,
+        })
+    }
+
+    /// The name of the next signal received.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.hangup.recv() => "SIGHUP",
+        }
+    }
+}
+
+async fn serve(
+    context: &Context,
+    name: &str,
+    provider: Arc<dyn Provider>,
+    mountpoint: PathBuf,
+) -> anyhow::Result<()> {
+    // Listening before mounting: a signal during start-up must not kill the process half-way.
+    let mut stop = StopSignals::install()?;
+    let config = host::MountConfig {
+        ttl: context.options.ttl,
+        allow_other: context.options.allow_other,
+        fs_name: format!("vfs-{name}"),
+    };
+    let mounted = tokio::select! {
+        mounted = host::mount(provider, &mountpoint, config) => mounted?,
+        signal = stop.next() => {
+            tracing::info!("{signal} before {} was mounted: giving up", mountpoint.display());
+            return Ok(());
+        }
+    };
+    announce_ready(context, name, &mountpoint);
+    let signal = tokio::select! {
+        signal = stop.next() => Some(signal),
+        () = mounted.ended() => None,
+    };
+    match signal {
+        Some(signal) => {
+            tracing::info!("{signal}: unmounting {}", mountpoint.display());
+            mounted.unmount().await?;
+        }
+        None => {
+            tracing::info!("{} was unmounted from outside", mountpoint.display());
+            // Still stops the provider; the unmount itself has already happened.
+            if let Err(error) = mounted.unmount().await {
+                tracing::debug!("after the outside unmount: {error}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn announce_ready(context: &Context, name: &str, mountpoint: &Path) {
+    if daemon::is_child() {
+        daemon::report_ready();
+    } else if !context.options.quiet {
+        eprintln!(
+            "{0}: {name} mounted at {1} (Ctrl-C or `{0} unmount {1}` to stop)",
+            context.program,
+            mountpoint.display()
+        );
+    }
+}

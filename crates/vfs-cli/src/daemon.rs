@@ -1,0 +1,108 @@
+//! `mount -d`: return once the mount is ready, leaving it served in the background.
+//!
+//! Forking a process that has threads (a tokio runtime) is unsafe, so the parent re-executes
+//! its own binary with the same arguments and a marker in the environment. The child starts a
+//! new session (no terminal can stop it), mounts, and reports on its stdout, a pipe to the
+//! parent: `ready`, or `error MESSAGE`. The parent prints the outcome and exits; the child
+//! then points its stdout at /dev/null so that nobody waits on that pipe any more.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{anyhow, Context as _};
+
+/// Set in the environment of the background child; removed by the child at once.
+const CHILD_MARKER: &str = "VFS_INTERNAL_DAEMON_CHILD";
+const READY: &str = "ready";
+const FAILED: &str = "error ";
+
+static IS_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Notes whether this process is the background child, and hides the marker from anything it
+/// might start. Call first thing in `main`, while the process has a single thread.
+pub fn take_child_marker() {
+    if std::env::var_os(CHILD_MARKER).is_some() {
+        std::env::remove_var(CHILD_MARKER);
+        IS_CHILD.store(true, Ordering::SeqCst);
+    }
+}
+
+/// True in the background child of `mount -d`.
+pub fn is_child() -> bool {
+    IS_CHILD.load(Ordering::SeqCst)
+}
+
+/// Detaches the background child from the terminal's session (Ctrl-C and hang-ups of the
+/// parent's terminal no longer reach it).
+pub fn start_session() {
+    // SAFETY: setsid(2) takes no pointers; it fails only for a process-group leader, which a
+    // freshly spawned child is not, and then nothing changed.
+    unsafe {
+        libc::setsid();
+    }
+}
+
+/// In the child: tells the parent the mount is ready, then lets go of the pipe.
+pub fn report_ready() {
+    send(READY);
+    // SAFETY: open(2) of a constant C string, and dup2(2)/close(2) of descriptors we own;
+    // replacing stdout is what we want (nothing else holds a Rust handle on fd 1's file).
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if null >= 0 {
+            libc::dup2(null, libc::STDOUT_FILENO);
+            libc::close(null);
+        }
+    }
+}
+
+/// In the child: hands the error line to the parent, which prints it.
+pub fn report_failure(line: &str) {
+    send(&format!("{FAILED}{line}"));
+}
+
+fn send(message: &str) {
+    let mut stdout = std::io::stdout().lock();
+    // A parent that is gone cannot be told; the child's exit status still says it.
+    let _ = writeln!(stdout, "{message}").and_then(|()| stdout.flush());
+}
+
+/// In the parent: starts the background child with this process's own arguments and waits
+/// until it reports. `Ok(pid)` once the mount is ready.
+pub fn spawn_and_wait(mountpoint: &Path) -> anyhow::Result<u32> {
+    let mut arguments = std::env::args_os();
+    let arg0 = arguments.next().unwrap_or_else(|| "vfs".into());
+    // /proc/self/exe still works when the binary was replaced or deleted since it started.
+    let mut child = Command::new("/proc/self/exe")
+        .arg0(arg0)
+        .args(arguments)
+        .env(CHILD_MARKER, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start the background mount process")?;
+    let pid = child.id();
+    let mut report = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        // Read errors leave `report` empty, which is handled as a silent exit below.
+        let _ = BufReader::new(stdout).read_line(&mut report);
+    }
+    let report = report.trim_end_matches('\n');
+    if report == READY {
+        return Ok(pid);
+    }
+    let status = child
+        .wait()
+        .context("cannot wait for the background mount process")?;
+    match report.strip_prefix(FAILED) {
+        Some(line) => Err(anyhow!("{line}")),
+        None => Err(anyhow!(
+            "the background mount process ended ({status}) before {} was mounted",
+            mountpoint.display()
+        )),
+    }
+}
