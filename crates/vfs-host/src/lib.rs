@@ -1,1 +1,60 @@
-//! The FUSE host of vfs
+//! The FUSE host of vfs: mounts a [`vfs_core::Provider`] read-only.
+//!
+//! The host owns everything the kernel needs and providers never see: inode numbers (stable
+//! for the life of the mount), a cache of listings and attributes with a time-to-live and
+//! drop-on-notice, open file and directory handles, and the kernel's own caches.
+//!
+//! The pieces:
+//! - [`mount`] / [`Mounted`] / [`unmount_path`]: the entry points.
+//! - `host`: the FUSE-free core answering by inode number, built from `inodes`, `cache`,
+//!   `attrs` and `handles`; tested without mounting.
+//! - `fuse`: the thin fuser glue; a request needing the provider runs as a tokio task.
+//! - `notices`: the thread turning change notices into invalidations.
+
+mod attrs;
+mod cache;
+mod error;
+mod fuse;
+mod handles;
+mod host;
+mod inodes;
+mod mount;
+mod notices;
+mod unmount;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+pub use error::HostError;
+pub use mount::{mount, Mounted};
+pub use unmount::unmount_path;
+
+/// Default kernel entry/attribute TTL: short enough that `make` sees a change within a second
+/// even when the provider sends no notice.
+pub const DEFAULT_TTL: Duration = Duration::from_millis(500);
+
+pub(crate) const FUSE_DEVICE: &str = "/dev/fuse";
+
+/// How to mount.
+#[derive(Clone, Debug)]
+pub struct MountConfig {
+    /// Kernel entry/attribute TTL; also how long the host trusts its own cached listings/attrs
+    /// when no change notice arrives. Default 500 ms, so make sees a change within 1 s without a notice.
+    pub ttl: Duration,
+    /// Mount with allow_other (off by default: the mount is private to the mounting user).
+    pub allow_other: bool,
+    /// The source name shown in /proc/mounts (fsname), e.g. "vfs-docker"; subtype "vfs".
+    pub fs_name: String,
+}
+
+impl Default for MountConfig {
+    fn default() -> Self {
+        MountConfig {
+            ttl: DEFAULT_TTL,
+            allow_other: false,
+            fs_name: "vfs".into(),
+        }
+    }
+}

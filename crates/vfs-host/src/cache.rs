@@ -1,0 +1,362 @@
+//! The host's memory of what the provider answered: directory listings (which carry their
+//! entries' attributes) and the root node, each trusted until it expires or a change notice
+//! drops it.
+//!
+//! A generation number counts the notices: an answer fetched while a notice arrived may
+//! predate the change, so it is used once but not kept.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use vfs_core::{Node, NodeKind, NodePath};
+
+/// One child in a listing. A directory handed over with its children (`eager`) has them
+/// stored as its own listing; the node here never carries them.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) node: Node,
+    pub(crate) eager: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Listing {
+    entries: Vec<Entry>,
+    by_name: HashMap<OsString, usize>,
+    subdirectories: u32,
+    pub(crate) expires: Instant,
+}
+
+impl Listing {
+    pub(crate) fn get(&self, name: &OsStr) -> Option<&Entry> {
+        self.by_name.get(name).map(|index| &self.entries[*index])
+    }
+
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub(crate) fn subdirectories(&self) -> u32 {
+        self.subdirectories
+    }
+}
+
+/// The root node (its children, when handed over, live in the root listing).
+#[derive(Debug)]
+pub(crate) struct RootEntry {
+    pub(crate) node: Node,
+    pub(crate) eager: bool,
+    pub(crate) expires: Instant,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    listings: HashMap<NodePath, Arc<Listing>>,
+    root: Option<Arc<RootEntry>>,
+    /// True sizes of files whose node says "unknown", valid while the node keeps its mtime.
+    learnt_sizes: HashMap<NodePath, (SystemTime, u64)>,
+    generation: u64,
+}
+
+/// A name the kernel could never ask for, or that would break paths.
+fn is_bad_name(name: &OsStr) -> bool {
+    let bytes = name.as_bytes();
+    bytes.is_empty()
+        || bytes == b"."
+        || bytes == b".."
+        || bytes.iter().any(|b| *b == b'/' || *b == 0)
+}
+
+impl Cache {
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The listing of `dir` if it has not expired.
+    pub(crate) fn listing(&self, dir: &NodePath, now: Instant) -> Option<Arc<Listing>> {
+        self.listings
+            .get(dir)
+            .filter(|listing| listing.expires > now)
+            .cloned()
+    }
+
+    pub(crate) fn root(&self, now: Instant) -> Option<Arc<RootEntry>> {
+        self.root
+            .as_ref()
+            .filter(|root| root.expires > now)
+            .cloned()
+    }
+
+    /// Stores the provider's answer for `dir` (and the listings of directories handed over
+    /// with their children) unless a notice arrived since `generation`; returns the listing of
+    /// `want` (`dir` or a directory handed over below it) either way.
+    pub(crate) fn install(
+        &mut self,
+        dir: &NodePath,
+        nodes: Vec<Node>,
+        expires: Instant,
+        generation: u64,
+        want: &NodePath,
+    ) -> Option<Arc<Listing>> {
+        let current = generation == self.generation;
+        let expires = if current { expires } else { Instant::now() };
+        let mut built = Vec::new();
+        build_listings(dir.clone(), nodes, expires, &mut built);
+        let mut wanted = None;
+        for (path, listing) in built {
+            let listing = Arc::new(listing);
+            if &path == want {
+                wanted = Some(listing.clone());
+            }
+            if current {
+                self.listings.insert(path, listing);
+            }
+        }
+        wanted
+    }
+
+    /// Stores the root node (and its listing when handed over) like [`Cache::install`].
+    pub(crate) fn install_root(
+        &mut self,
+        mut root: Node,
+        expires: Instant,
+        generation: u64,
+    ) -> (Arc<RootEntry>, Option<Arc<Listing>>) {
+        let current = generation == self.generation;
+        let children = match &mut root.kind {
+            NodeKind::Directory { children } => children.take(),
+            _ => None,
+        };
+        let eager = children.is_some();
+        let root_path = NodePath::root();
+        let listing = children.and_then(|children| {
+            self.install(&root_path, children, expires, generation, &root_path)
+        });
+        let entry = Arc::new(RootEntry {
+            node: root,
+            eager,
+            expires: if current { expires } else { Instant::now() },
+        });
+        if current {
+            self.root = Some(entry.clone());
+        }
+        (entry, listing)
+    }
+
+    /// Forgets `path` and everything below it, and the listing holding `path`'s own attributes.
+    pub(crate) fn invalidate(&mut self, path: &NodePath) {
+        self.generation += 1;
+        let parent = path.parent();
+        self.listings
+            .retain(|dir, _| !dir.starts_with(path) && Some(dir) != parent.as_ref());
+        self.learnt_sizes.retain(|file, _| !file.starts_with(path));
+        if path.is_root() {
+            self.root = None;
+        }
+    }
+
+    /// Remembers the true size of a file of unknown size; true when it differs from before.
+    pub(crate) fn learn_size(&mut self, path: &NodePath, mtime: SystemTime, size: u64) -> bool {
+        let previous = self.learnt_sizes.insert(path.clone(), (mtime, size));
+        previous != Some((mtime, size))
+    }
+
+    pub(crate) fn learnt_size(&self, path: &NodePath, mtime: SystemTime) -> Option<u64> {
+        self.learnt_sizes
+            .get(path)
+            .filter(|(learnt_at, _)| *learnt_at == mtime)
+            .map(|(_, size)| *size)
+    }
+}
+
+fn build_listings(
+    dir: NodePath,
+    nodes: Vec<Node>,
+    expires: Instant,
+    out: &mut Vec<(NodePath, Listing)>,
+) {
+    let mut entries = Vec::with_capacity(nodes.len());
+    let mut by_name = HashMap::with_capacity(nodes.len());
+    let mut subdirectories = 0;
+    for mut node in nodes {
+        if is_bad_name(&node.name) {
+            tracing::warn!(dir = %dir, name = ?node.name, "provider listed an unusable name; skipped");
+            continue;
+        }
+        if by_name.contains_key(&node.name) {
+            tracing::warn!(dir = %dir, name = ?node.name, "provider listed a name twice; kept the first");
+            continue;
+        }
+        let mut eager = false;
+        if let NodeKind::Directory { children } = &mut node.kind {
+            subdirectories += 1;
+            if let Some(children) = children.take() {
+                eager = true;
+                build_listings(dir.join(&node.name), children, expires, out);
+            }
+        }
+        by_name.insert(node.name.clone(), entries.len());
+        entries.push(Entry { node, eager });
+    }
+    out.push((
+        dir,
+        Listing {
+            entries,
+            by_name,
+            subdirectories,
+            expires,
+        },
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    fn later(seconds: u64) -> Instant {
+        Instant::now() + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn eager_children_become_listings_of_their_own() {
+        let mut cache = Cache::default();
+        let generation = cache.generation();
+        let nodes = vec![
+            Node::directory("eager", at(1)).with_children(vec![
+                Node::file("inner", at(2), Some(3)),
+                Node::directory("sub", at(2)),
+            ]),
+            Node::directory("lazy", at(1)),
+            Node::file("f", at(1), None),
+        ];
+        let root = cache
+            .install(
+                &NodePath::root(),
+                nodes,
+                later(60),
+                generation,
+                &NodePath::root(),
+            )
+            .unwrap();
+        assert_eq!(root.entries().len(), 3);
+        assert_eq!(root.subdirectories(), 2);
+        let eager = root.get(OsStr::new("eager")).unwrap();
+        assert!(eager.eager);
+        assert_eq!(eager.node.kind, NodeKind::Directory { children: None });
+        assert!(!root.get(OsStr::new("lazy")).unwrap().eager);
+        let inner = cache
+            .listing(&NodePath::parse("eager"), Instant::now())
+            .unwrap();
+        assert_eq!(inner.subdirectories(), 1);
+        assert!(inner.get(OsStr::new("inner")).is_some());
+        assert!(cache
+            .listing(&NodePath::parse("lazy"), Instant::now())
+            .is_none());
+    }
+
+    #[test]
+    fn listings_expire() {
+        let mut cache = Cache::default();
+        let generation = cache.generation();
+        let root = NodePath::root();
+        cache.install(
+            &root,
+            vec![],
+            Instant::now() + Duration::from_millis(20),
+            generation,
+            &root,
+        );
+        assert!(cache.listing(&NodePath::root(), Instant::now()).is_some());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(cache.listing(&NodePath::root(), Instant::now()).is_none());
+    }
+
+    #[test]
+    fn a_notice_drops_the_path_what_is_below_and_the_parent_listing() {
+        let mut cache = Cache::default();
+        let generation = cache.generation();
+        for dir in ["", "a", "a/b", "a/b/c", "ab", "x"] {
+            let dir = NodePath::parse(dir);
+            cache.install(&dir, vec![], later(60), generation, &dir);
+        }
+        cache.invalidate(&NodePath::parse("a/b"));
+        let now = Instant::now();
+        let kept: Vec<bool> = ["", "a", "a/b", "a/b/c", "ab", "x"]
+            .iter()
+            .map(|dir| cache.listing(&NodePath::parse(dir), now).is_some())
+            .collect();
+        assert_eq!(kept, [true, false, false, false, true, true]);
+    }
+
+    #[test]
+    fn an_answer_fetched_across_a_notice_is_used_but_not_kept() {
+        let mut cache = Cache::default();
+        let generation = cache.generation();
+        cache.invalidate(&NodePath::parse("elsewhere"));
+        let root = NodePath::root();
+        let listing = cache
+            .install(
+                &root,
+                vec![Node::file("f", at(1), Some(1))],
+                later(60),
+                generation,
+                &root,
+            )
+            .unwrap();
+        assert!(listing.get(OsStr::new("f")).is_some());
+        assert!(cache.listing(&NodePath::root(), Instant::now()).is_none());
+    }
+
+    #[test]
+    fn odd_and_duplicate_names_are_skipped() {
+        let mut cache = Cache::default();
+        let generation = cache.generation();
+        let nodes = vec![
+            Node::file("ok", at(1), Some(1)),
+            Node::file("ok", at(2), Some(2)),
+            Node::file("a/b", at(1), Some(1)),
+            Node::file("..", at(1), Some(1)),
+            Node::file("", at(1), Some(1)),
+        ];
+        let root = NodePath::root();
+        let listing = cache
+            .install(&root, nodes, later(60), generation, &root)
+            .unwrap();
+        assert_eq!(listing.entries().len(), 1);
+        assert_eq!(listing.get(OsStr::new("ok")).unwrap().node.mtime, at(1));
+    }
+
+    #[test]
+    fn learnt_sizes_follow_the_mtime_and_notices() {
+        let mut cache = Cache::default();
+        let path = NodePath::parse("d/f");
+        assert!(cache.learn_size(&path, at(1), 10));
+        assert!(!cache.learn_size(&path, at(1), 10));
+        assert_eq!(cache.learnt_size(&path, at(1)), Some(10));
+        assert_eq!(cache.learnt_size(&path, at(2)), None);
+        cache.invalidate(&NodePath::parse("d"));
+        assert_eq!(cache.learnt_size(&path, at(1)), None);
+    }
+
+    #[test]
+    fn root_handed_over_with_children_fills_the_root_listing() {
+        let mut cache = Cache::default();
+        let generation = cache.generation();
+        let root = Node::directory("", at(5)).with_children(vec![Node::file("f", at(1), Some(1))]);
+        let (entry, listing) = cache.install_root(root, later(60), generation);
+        assert!(entry.eager);
+        assert_eq!(listing.unwrap().entries().len(), 1);
+        assert!(cache.root(Instant::now()).is_some());
+        assert!(cache.listing(&NodePath::root(), Instant::now()).is_some());
+        cache.invalidate(&NodePath::root());
+        assert!(cache.root(Instant::now()).is_none());
+    }
+}

@@ -1,0 +1,84 @@
+use std::io;
+use std::path::PathBuf;
+
+/// Why the host could not mount or unmount: one clear line each, naming the path.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("/dev/fuse is missing: install fuse3 and load the fuse module")]
+    NoFuseDevice,
+    #[error("mountpoint {} is not a directory", .0.display())]
+    MountpointNotADirectory(PathBuf),
+    #[error("permission denied mounting {}: {detail}", .mountpoint.display())]
+    PermissionDenied { mountpoint: PathBuf, detail: String },
+    #[error("{} is not mounted", .0.display())]
+    NotMounted(PathBuf),
+    /// The provider's `start` failed: its message is the line shown.
+    #[error(transparent)]
+    Provider(#[from] vfs_core::ProviderError),
+    #[error("cannot mount {}: {source}", .mountpoint.display())]
+    Mount {
+        mountpoint: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot unmount {}: {detail}", .mountpoint.display())]
+    Unmount { mountpoint: PathBuf, detail: String },
+}
+
+impl HostError {
+    /// Classifies an OS error met while mounting at `mountpoint`.
+    pub(crate) fn mounting(mountpoint: PathBuf, error: io::Error) -> HostError {
+        match error.raw_os_error() {
+            Some(libc::EACCES) | Some(libc::EPERM) => HostError::PermissionDenied {
+                mountpoint,
+                detail: error.to_string(),
+            },
+            _ if error.kind() == io::ErrorKind::NotFound
+                && !std::path::Path::new(crate::FUSE_DEVICE).exists() =>
+            {
+                HostError::NoFuseDevice
+            }
+            _ => HostError::Mount {
+                mountpoint,
+                source: error,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_line_naming_the_path() {
+        let errors = [
+            HostError::NoFuseDevice,
+            HostError::MountpointNotADirectory("/x/file".into()),
+            HostError::mounting("/m".into(), io::Error::from_raw_os_error(libc::EPERM)),
+            HostError::NotMounted("/m".into()),
+            HostError::Provider(vfs_core::ProviderError::Unavailable(
+                "docker engine down".into(),
+            )),
+            HostError::mounting("/m".into(), io::Error::from_raw_os_error(libc::ENOTCONN)),
+        ];
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines[0],
+            "/dev/fuse is missing: install fuse3 and load the fuse module"
+        );
+        assert_eq!(lines[1], "mountpoint /x/file is not a directory");
+        assert!(
+            lines[2].starts_with("permission denied mounting /m: "),
+            "{}",
+            lines[2]
+        );
+        assert_eq!(lines[3], "/m is not mounted");
+        assert_eq!(lines[4], "source unavailable: docker engine down");
+        assert!(
+            lines[5].starts_with("cannot mount /m: Transport endpoint"),
+            "{}",
+            lines[5]
+        );
+        assert!(lines.iter().all(|line| !line.contains('\n')));
+    }
+}

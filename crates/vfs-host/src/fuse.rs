@@ -1,0 +1,533 @@
+//! The thin FUSE glue: translates kernel requests into [`Host`] calls and answers into replies.
+//!
+//! A request the cache can answer is answered on the FUSE thread at once; a request that needs
+//! the provider moves its reply into a task on the tokio runtime, so one slow provider call
+//! never holds up the requests behind it.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use fuser::{
+    AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
+    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, Notifier, OpenFlags, RenameFlags,
+    ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
+    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+
+use crate::attrs::{Attributes, EntryKind, BLOCK_SIZE};
+use crate::host::{EntryAnswer, Host};
+use crate::notices::KernelCache;
+
+const GENERATION: Generation = Generation(0);
+
+pub(crate) struct FuseHost {
+    host: Arc<Host>,
+    runtime: Handle,
+    /// Set when the session ends, whoever ended it.
+    ended: watch::Sender<bool>,
+}
+
+impl FuseHost {
+    pub(crate) fn new(host: Arc<Host>, runtime: Handle, ended: watch::Sender<bool>) -> FuseHost {
+        FuseHost {
+            host,
+            runtime,
+            ended,
+        }
+    }
+}
+
+fn file_type(kind: EntryKind) -> FileType {
+    match kind {
+        EntryKind::Directory => FileType::Directory,
+        EntryKind::File => FileType::RegularFile,
+        EntryKind::Symlink => FileType::Symlink,
+    }
+}
+
+fn file_attr(attrs: &Attributes) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(attrs.ino),
+        size: attrs.size,
+        blocks: attrs.size.div_ceil(512),
+        atime: attrs.atime,
+        mtime: attrs.mtime,
+        ctime: attrs.ctime,
+        crtime: attrs.mtime,
+        kind: file_type(attrs.kind),
+        perm: attrs.perm,
+        nlink: attrs.nlink,
+        uid: attrs.uid,
+        gid: attrs.gid,
+        rdev: 0,
+        blksize: BLOCK_SIZE,
+        flags: 0,
+    }
+}
+
+fn reply_entry(reply: ReplyEntry, answer: Result<EntryAnswer, i32>) {
+    match answer {
+        Ok(answer) => reply.entry_with_ttls(
+            &answer.attr_ttl,
+            &answer.entry_ttl,
+            &file_attr(&answer.attrs),
+            GENERATION,
+        ),
+        Err(errno) => reply.error(Errno::from_i32(errno)),
+    }
+}
+
+fn reply_attr(reply: ReplyAttr, answer: Result<EntryAnswer, i32>) {
+    match answer {
+        Ok(answer) => reply.attr(&answer.attr_ttl, &file_attr(&answer.attrs)),
+        Err(errno) => reply.error(Errno::from_i32(errno)),
+    }
+}
+
+fn reply_data(reply: ReplyData, answer: Result<std::ffi::OsString, i32>) {
+    match answer {
+        Ok(target) => reply.data(target.as_bytes()),
+        Err(errno) => reply.error(Errno::from_i32(errno)),
+    }
+}
+
+fn wants_write(flags: OpenFlags) -> bool {
+    flags.0 & libc::O_ACCMODE != libc::O_RDONLY || flags.0 & libc::O_TRUNC != 0
+}
+
+impl Filesystem for FuseHost {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
+        // Each is optional: an older kernel lacking one still mounts.
+        for wanted in [
+            InitFlags::FUSE_DO_READDIRPLUS,
+            InitFlags::FUSE_READDIRPLUS_AUTO,
+            InitFlags::FUSE_PARALLEL_DIROPS,
+            InitFlags::FUSE_AUTO_INVAL_DATA,
+        ] {
+            if let Err(missing) = config.add_capabilities(wanted) {
+                tracing::debug!(?missing, "kernel lacks a FUSE capability");
+            }
+        }
+        Ok(())
+    }
+
+    fn destroy(&mut self) {
+        let (root, list, read) = self.host.calls().snapshot();
+        tracing::debug!(
+            root,
+            list,
+            read,
+            inodes = self.host.inode_count(),
+            "session ended; provider calls"
+        );
+        self.ended.send_replace(true);
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        if let Some(answer) = self.host.cached_lookup(parent.0, name) {
+            return reply_entry(reply, answer);
+        }
+        let host = self.host.clone();
+        let name = name.to_os_string();
+        self.runtime.spawn(async move {
+            reply_entry(reply, host.lookup(parent.0, &name).await);
+        });
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        if let Some(answer) = self.host.cached_getattr(ino.0) {
+            return reply_attr(reply, answer);
+        }
+        let host = self.host.clone();
+        self.runtime.spawn(async move {
+            reply_attr(reply, host.getattr(ino.0).await);
+        });
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        if let Some(answer) = self.host.cached_readlink(ino.0) {
+            return reply_data(reply, answer);
+        }
+        let host = self.host.clone();
+        self.runtime.spawn(async move {
+            reply_data(reply, host.readlink(ino.0).await);
+        });
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let host = self.host.clone();
+        self.runtime.spawn(async move {
+            match host.opendir(ino.0).await {
+                Ok(handle) => reply.opened(FileHandle(handle), FopenFlags::empty()),
+                Err(errno) => reply.error(Errno::from_i32(errno)),
+            }
+        });
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let Some(snapshot) = self.host.dir_snapshot(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (index, item) in snapshot.items.iter().enumerate().skip(start) {
+            let next = index as u64 + 1;
+            if reply.add(
+                INodeNo(item.attrs.ino),
+                next,
+                file_type(item.attrs.kind),
+                &item.name,
+            ) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let Some(snapshot) = self.host.dir_snapshot(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let now = Instant::now();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (index, item) in snapshot.items.iter().enumerate().skip(start) {
+            let next = index as u64 + 1;
+            let ttl = self.host.snapshot_ttl(&snapshot, item, now);
+            let attr = file_attr(&item.attrs);
+            if reply.add(
+                INodeNo(item.attrs.ino),
+                next,
+                &item.name,
+                &ttl,
+                &attr,
+                GENERATION,
+            ) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.host.releasedir(fh.0);
+        reply.ok();
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if wants_write(flags) {
+            return reply.error(Errno::from_i32(libc::EROFS));
+        }
+        let host = self.host.clone();
+        self.runtime.spawn(async move {
+            match host.open(ino.0).await {
+                Ok(opened) => {
+                    let flags = if opened.direct_io {
+                        FopenFlags::FOPEN_DIRECT_IO
+                    } else {
+                        FopenFlags::empty()
+                    };
+                    reply.opened(FileHandle(opened.handle), flags);
+                }
+                Err(errno) => reply.error(Errno::from_i32(errno)),
+            }
+        });
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let Some(file) = self.host.open_file(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let from_disk = file.reads_from_disk();
+        let serve = move || match file.read(offset, size) {
+            Ok(data) => reply.data(data.as_slice()),
+            Err(error) => {
+                tracing::warn!("reading an open file failed: {error}");
+                reply.error(Errno::from(error));
+            }
+        };
+        if from_disk {
+            self.runtime.spawn_blocking(serve);
+        } else {
+            serve();
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.host.release(fh.0);
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let files = self.host.inode_count() as u64;
+        reply.statfs(0, 0, 0, files, 0, BLOCK_SIZE, 255, BLOCK_SIZE);
+    }
+
+    fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        let (uid, gid, mask) = (req.uid(), req.gid(), mask.bits());
+        let check = move |answer: Result<EntryAnswer, i32>| match answer
+            .and_then(|answer| Host::check_access(&answer.attrs, uid, gid, mask))
+        {
+            Ok(()) => reply.ok(),
+            Err(errno) => reply.error(Errno::from_i32(errno)),
+        };
+        if let Some(answer) = self.host.cached_getattr(ino.0) {
+            return check(answer);
+        }
+        let host = self.host.clone();
+        self.runtime
+            .spawn(async move { check(host.getattr(ino.0).await) });
+    }
+
+    fn getxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _size: u32,
+        reply: ReplyXattr,
+    ) {
+        reply.error(Errno::from_i32(libc::ENODATA));
+    }
+
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
+        if size == 0 {
+            reply.size(0);
+        } else {
+            reply.data(&[]);
+        }
+    }
+
+    // ---- everything that writes: a vfs mount is read-only ---------------------------------
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        _size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn mknod(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn mkdir(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn unlink(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn rmdir(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn symlink(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _link_name: &OsStr,
+        _target: &Path,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        _flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _value: &[u8],
+        _flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: ReplyCreate,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _length: u64,
+        _mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        _fh_in: FileHandle,
+        _offset_in: u64,
+        _ino_out: INodeNo,
+        _fh_out: FileHandle,
+        _offset_out: u64,
+        _len: u64,
+        _flags: CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        reply.error(Errno::from_i32(libc::EROFS));
+    }
+}
+
+/// The kernel side of change notices, through fuser's notifier.
+pub(crate) struct KernelNotifier(pub(crate) Notifier);
+
+impl KernelCache for KernelNotifier {
+    fn forget_inode(&self, ino: u64) -> io::Result<()> {
+        self.0.inval_inode(INodeNo(ino), 0, 0)
+    }
+
+    fn forget_entry(&self, parent: u64, name: &OsStr) -> io::Result<()> {
+        self.0.inval_entry(INodeNo(parent), name)
+    }
+}

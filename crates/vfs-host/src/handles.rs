@@ -1,0 +1,197 @@
+//! Open files and open directories: what `open` fetched and what `opendir` saw, kept until
+//! the kernel releases them so that reads are consistent while the provider changes.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::attrs::Attributes;
+
+/// The content of an open file.
+#[derive(Debug)]
+pub(crate) enum OpenFile {
+    Bytes(Vec<u8>),
+    File(File),
+}
+
+/// Bytes served by a read.
+#[derive(Debug)]
+pub(crate) enum ReadData {
+    Shared(Arc<OpenFile>, Range<usize>),
+    Owned(Vec<u8>),
+}
+
+impl ReadData {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            ReadData::Shared(file, range) => match file.as_ref() {
+                OpenFile::Bytes(bytes) => &bytes[range.clone()],
+                OpenFile::File(_) => &[],
+            },
+            ReadData::Owned(bytes) => bytes,
+        }
+    }
+}
+
+impl OpenFile {
+    /// The content's length, for files whose node did not say.
+    pub(crate) fn len(&self) -> io::Result<u64> {
+        match self {
+            OpenFile::Bytes(bytes) => Ok(bytes.len() as u64),
+            OpenFile::File(file) => file.metadata().map(|metadata| metadata.len()),
+        }
+    }
+
+    /// True when reading needs I/O (and so should not run on a request thread).
+    pub(crate) fn reads_from_disk(&self) -> bool {
+        matches!(self, OpenFile::File(_))
+    }
+
+    /// Up to `size` bytes from `offset`; fewer only at the end.
+    pub(crate) fn read(self: &Arc<Self>, offset: u64, size: u32) -> io::Result<ReadData> {
+        match self.as_ref() {
+            OpenFile::Bytes(bytes) => {
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                let end = start.saturating_add(size as usize).min(bytes.len());
+                Ok(ReadData::Shared(self.clone(), start..end))
+            }
+            OpenFile::File(file) => {
+                let mut buffer = vec![0; size as usize];
+                let mut filled = 0;
+                while filled < buffer.len() {
+                    match file.read_at(&mut buffer[filled..], offset + filled as u64) {
+                        Ok(0) => break,
+                        Ok(read) => filled += read,
+                        Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                        Err(error) => return Err(error),
+                    }
+                }
+                buffer.truncate(filled);
+                Ok(ReadData::Owned(buffer))
+            }
+        }
+    }
+}
+
+/// One entry of a directory as `opendir` saw it.
+#[derive(Clone, Debug)]
+pub(crate) struct DirItem {
+    pub(crate) name: OsString,
+    pub(crate) attrs: Attributes,
+    /// Until when the kernel may trust `attrs`.
+    pub(crate) expires: Instant,
+    /// A file whose size is learnt by reading: the kernel must ask for its attributes again.
+    pub(crate) size_unknown: bool,
+}
+
+/// A directory's entries frozen at `opendir`, with `.` and `..` first; the readdir offset of
+/// an entry is its index here, so pieces never skip or repeat.
+#[derive(Debug)]
+pub(crate) struct DirSnapshot {
+    pub(crate) items: Vec<DirItem>,
+    /// The cache generation when taken: a later change notice makes the attributes suspect.
+    pub(crate) generation: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Handles {
+    next: AtomicU64,
+    files: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    dirs: Mutex<HashMap<u64, Arc<DirSnapshot>>>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these maps leaves them consistent (single inserts/removes).
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Handles {
+    fn next_handle(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub(crate) fn open_file(&self, file: OpenFile) -> u64 {
+        let handle = self.next_handle();
+        locked(&self.files).insert(handle, Arc::new(file));
+        handle
+    }
+
+    pub(crate) fn file(&self, handle: u64) -> Option<Arc<OpenFile>> {
+        locked(&self.files).get(&handle).cloned()
+    }
+
+    pub(crate) fn release_file(&self, handle: u64) {
+        locked(&self.files).remove(&handle);
+    }
+
+    pub(crate) fn open_dir(&self, snapshot: DirSnapshot) -> u64 {
+        let handle = self.next_handle();
+        locked(&self.dirs).insert(handle, Arc::new(snapshot));
+        handle
+    }
+
+    pub(crate) fn dir(&self, handle: u64) -> Option<Arc<DirSnapshot>> {
+        locked(&self.dirs).get(&handle).cloned()
+    }
+
+    pub(crate) fn release_dir(&self, handle: u64) {
+        locked(&self.dirs).remove(&handle);
+    }
+
+    pub(crate) fn open_counts(&self) -> (usize, usize) {
+        (locked(&self.files).len(), locked(&self.dirs).len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn bytes_are_served_in_ranges_up_to_the_end() {
+        let file = Arc::new(OpenFile::Bytes(b"hello world".to_vec()));
+        assert_eq!(file.read(6, 100).unwrap().as_slice(), b"world");
+        assert_eq!(file.read(0, 5).unwrap().as_slice(), b"hello");
+        assert_eq!(file.read(50, 5).unwrap().as_slice(), b"");
+        assert_eq!(file.len().unwrap(), 11);
+    }
+
+    #[test]
+    fn files_are_read_with_positional_reads() {
+        let mut disk = tempfile::tempfile().unwrap();
+        disk.write_all(b"0123456789").unwrap();
+        let file = Arc::new(OpenFile::File(disk));
+        assert_eq!(file.read(3, 4).unwrap().as_slice(), b"3456");
+        assert_eq!(file.read(8, 10).unwrap().as_slice(), b"89");
+        assert_eq!(file.len().unwrap(), 10);
+    }
+
+    #[test]
+    fn handles_are_distinct_and_released() {
+        let handles = Handles::default();
+        let a = handles.open_file(OpenFile::Bytes(vec![]));
+        let b = handles.open_file(OpenFile::Bytes(vec![]));
+        let d = handles.open_dir(DirSnapshot {
+            items: vec![],
+            generation: 0,
+        });
+        assert!(a != b && a != d && b != d);
+        assert_eq!(handles.open_counts(), (2, 1));
+        handles.release_file(a);
+        handles.release_dir(d);
+        assert!(handles.file(a).is_none() && handles.file(b).is_some());
+        assert_eq!(handles.open_counts(), (1, 0));
+    }
+}

@@ -1,0 +1,618 @@
+//! The host without FUSE: answers the kernel's questions (by inode number) from the cache,
+//! asking the provider when the cache has nothing fresh. The FUSE glue (`fuse.rs`) only
+//! translates these answers into replies; everything here is tested without mounting.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use vfs_core::{Content, Node, NodeKind, NodePath, Provider, ProviderError};
+
+use crate::attrs::{attributes, Attributes, EntryKind, Known, Owner};
+use crate::cache::{Cache, Listing, RootEntry};
+use crate::handles::{DirItem, DirSnapshot, Handles, OpenFile};
+use crate::inodes::{InodeTable, ROOT_INO};
+
+/// An errno for the kernel.
+pub(crate) type Errno = i32;
+
+/// The shortest time-to-live handed to the kernel: zero would make it look every entry up
+/// again right after a readdir.
+pub(crate) const MIN_TTL: Duration = Duration::from_millis(1);
+
+/// An entry's attributes and how long the kernel may keep them.
+#[derive(Clone, Debug)]
+pub(crate) struct EntryAnswer {
+    pub(crate) attrs: Attributes,
+    /// For the name-to-inode mapping.
+    pub(crate) entry_ttl: Duration,
+    /// For the attributes: tiny for files of unknown size, whose size is learnt by reading.
+    pub(crate) attr_ttl: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Opened {
+    pub(crate) handle: u64,
+    pub(crate) direct_io: bool,
+}
+
+/// What the kernel must forget after a change notice: an inode's attributes and data, and
+/// the directory entry naming it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KernelTarget {
+    pub(crate) ino: u64,
+    pub(crate) entry: Option<(u64, OsString)>,
+}
+
+/// How often the provider was asked, for debugging and benchmarks.
+#[derive(Debug, Default)]
+pub(crate) struct ProviderCalls {
+    pub(crate) root: AtomicU64,
+    pub(crate) list: AtomicU64,
+    pub(crate) read: AtomicU64,
+}
+
+impl ProviderCalls {
+    pub(crate) fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.root.load(Ordering::Relaxed),
+            self.list.load(Ordering::Relaxed),
+            self.read.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    inodes: InodeTable,
+    cache: Cache,
+}
+
+type Gate = Arc<tokio::sync::Mutex<()>>;
+
+pub(crate) struct Host {
+    provider: Arc<dyn Provider>,
+    ttl: Duration,
+    owner: Owner,
+    tables: Mutex<Tables>,
+    handles: Handles,
+    /// One loader per directory at a time: eight `make` jobs missing the same directory ask
+    /// the provider once. Only callers wanting that very directory wait on its gate.
+    gates: Mutex<HashMap<NodePath, Gate>>,
+    calls: ProviderCalls,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves the tables consistent, so a poisoned lock is still usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Turns a provider's error into the kernel's errno, logging what is not a plain "no such entry".
+fn errno_of(error: ProviderError, operation: &str, path: &NodePath) -> Errno {
+    match &error {
+        ProviderError::NotFound(_) => tracing::debug!(%path, operation, "{error}"),
+        _ => tracing::warn!(%path, operation, "provider error: {error}"),
+    }
+    error.errno()
+}
+
+impl Host {
+    pub(crate) fn new(provider: Arc<dyn Provider>, ttl: Duration, owner: Owner) -> Host {
+        Host {
+            provider,
+            ttl,
+            owner,
+            tables: Mutex::new(Tables::default()),
+            handles: Handles::default(),
+            gates: Mutex::new(HashMap::new()),
+            calls: ProviderCalls::default(),
+        }
+    }
+
+    pub(crate) fn calls(&self) -> &ProviderCalls {
+        &self.calls
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        locked(&self.tables)
+    }
+
+    /// How long the kernel may trust an answer that the host trusts until `expires`.
+    pub(crate) fn ttl_until(&self, expires: Instant, now: Instant) -> Duration {
+        expires
+            .saturating_duration_since(now)
+            .min(self.ttl)
+            .max(MIN_TTL)
+    }
+
+    fn path_of(&self, ino: u64) -> Result<Arc<NodePath>, Errno> {
+        self.tables().inodes.path(ino).ok_or(libc::ENOENT)
+    }
+
+    pub(crate) fn inode_count(&self) -> usize {
+        self.tables().inodes.len()
+    }
+
+    fn attributes_of(
+        &self,
+        tables: &mut Tables,
+        path: &NodePath,
+        node: &Node,
+        now: Instant,
+    ) -> Attributes {
+        let ino = tables.inodes.assign(path);
+        let known = match node.kind {
+            NodeKind::Directory { .. } => Known {
+                subdirectories: tables
+                    .cache
+                    .listing(path, now)
+                    .map(|listing| listing.subdirectories()),
+                size: None,
+            },
+            NodeKind::File { size: None } => Known {
+                subdirectories: None,
+                size: tables.cache.learnt_size(path, node.mtime),
+            },
+            _ => Known::default(),
+        };
+        attributes(node, ino, self.owner, known)
+    }
+
+    fn answer(
+        &self,
+        tables: &mut Tables,
+        path: &NodePath,
+        node: &Node,
+        expires: Instant,
+        now: Instant,
+    ) -> EntryAnswer {
+        let attrs = self.attributes_of(tables, path, node, now);
+        let entry_ttl = self.ttl_until(expires, now);
+        let attr_ttl = match node.kind {
+            NodeKind::File { size: None } => MIN_TTL,
+            _ => entry_ttl,
+        };
+        EntryAnswer {
+            attrs,
+            entry_ttl,
+            attr_ttl,
+        }
+    }
+
+    /// The node at `path` and until when it is trusted, from the cache only.
+    /// `None` when the provider must be asked.
+    fn cached_node(
+        tables: &Tables,
+        path: &NodePath,
+        now: Instant,
+    ) -> Option<Result<(Node, Instant), Errno>> {
+        let Some(parent) = path.parent() else {
+            let root = tables.cache.root(now)?;
+            return Some(Ok((root.node.clone(), root.expires)));
+        };
+        let listing = tables.cache.listing(&parent, now)?;
+        let name = path.name().unwrap_or_default();
+        Some(
+            listing
+                .get(name)
+                .map(|entry| (entry.node.clone(), listing.expires))
+                .ok_or(libc::ENOENT),
+        )
+    }
+
+    /// The node at `path`, asking the provider when the cache has nothing fresh.
+    async fn node(&self, path: &NodePath) -> Result<(Node, Instant), ProviderError> {
+        let Some(parent) = path.parent() else {
+            let root = self.root_entry().await?;
+            return Ok((root.node.clone(), root.expires));
+        };
+        let listing = self.listing(&parent).await?;
+        let name = path.name().unwrap_or_default();
+        listing
+            .get(name)
+            .map(|entry| (entry.node.clone(), listing.expires))
+            .ok_or_else(|| ProviderError::NotFound(path.clone()))
+    }
+
+    // ---- lookup / getattr / readlink -------------------------------------------------------
+
+    /// `lookup` from the cache; `None` when the provider must be asked (call [`Host::lookup`]).
+    pub(crate) fn cached_lookup(
+        &self,
+        parent: u64,
+        name: &OsStr,
+    ) -> Option<Result<EntryAnswer, Errno>> {
+        let now = Instant::now();
+        let mut tables = self.tables();
+        let Some(parent_path) = tables.inodes.path(parent) else {
+            return Some(Err(libc::ENOENT));
+        };
+        let listing = tables.cache.listing(&parent_path, now)?;
+        let Some(entry) = listing.get(name) else {
+            return Some(Err(libc::ENOENT));
+        };
+        let path = parent_path.join(name);
+        Some(Ok(self.answer(
+            &mut tables,
+            &path,
+            &entry.node,
+            listing.expires,
+            now,
+        )))
+    }
+
+    pub(crate) async fn lookup(&self, parent: u64, name: &OsStr) -> Result<EntryAnswer, Errno> {
+        let path = self.path_of(parent)?.join(name);
+        self.getattr_path(&path, "lookup").await
+    }
+
+    pub(crate) fn cached_getattr(&self, ino: u64) -> Option<Result<EntryAnswer, Errno>> {
+        let now = Instant::now();
+        let mut tables = self.tables();
+        let Some(path) = tables.inodes.path(ino) else {
+            return Some(Err(libc::ENOENT));
+        };
+        match Self::cached_node(&tables, &path, now)? {
+            Ok((node, expires)) => Some(Ok(self.answer(&mut tables, &path, &node, expires, now))),
+            Err(errno) => Some(Err(errno)),
+        }
+    }
+
+    pub(crate) async fn getattr(&self, ino: u64) -> Result<EntryAnswer, Errno> {
+        let path = self.path_of(ino)?;
+        self.getattr_path(&path, "getattr").await
+    }
+
+    async fn getattr_path(&self, path: &NodePath, operation: &str) -> Result<EntryAnswer, Errno> {
+        let (node, expires) = self
+            .node(path)
+            .await
+            .map_err(|error| errno_of(error, operation, path))?;
+        let now = Instant::now();
+        let mut tables = self.tables();
+        Ok(self.answer(&mut tables, path, &node, expires, now))
+    }
+
+    fn target_of(node: &Node) -> Result<OsString, Errno> {
+        match &node.kind {
+            NodeKind::Symlink { target } => Ok(target.clone()),
+            _ => Err(libc::EINVAL),
+        }
+    }
+
+    pub(crate) fn cached_readlink(&self, ino: u64) -> Option<Result<OsString, Errno>> {
+        let tables = self.tables();
+        let Some(path) = tables.inodes.path(ino) else {
+            return Some(Err(libc::ENOENT));
+        };
+        Some(
+            Self::cached_node(&tables, &path, Instant::now())?
+                .and_then(|(node, _)| Self::target_of(&node)),
+        )
+    }
+
+    pub(crate) async fn readlink(&self, ino: u64) -> Result<OsString, Errno> {
+        let path = self.path_of(ino)?;
+        let (node, _) = self
+            .node(&path)
+            .await
+            .map_err(|error| errno_of(error, "readlink", &path))?;
+        Self::target_of(&node)
+    }
+
+    // ---- directories -----------------------------------------------------------------------
+
+    /// Snapshots the directory's entries (with `.` and `..`) into a new handle.
+    pub(crate) async fn opendir(&self, ino: u64) -> Result<u64, Errno> {
+        let path = self.path_of(ino)?;
+        let generation = self.tables().cache.generation();
+        let failed = |error| errno_of(error, "opendir", &path);
+        let (node, node_expires) = self.node(&path).await.map_err(failed)?;
+        if !node.is_directory() {
+            return Err(libc::ENOTDIR);
+        }
+        let listing = self.listing(&path).await.map_err(failed)?;
+        let now = Instant::now();
+        let mut tables = self.tables();
+        let dot = self.attributes_of(&mut tables, &path, &node, now);
+        let parent_ino = match path.parent() {
+            Some(parent) => tables.inodes.assign(&parent),
+            None => ROOT_INO,
+        };
+        let mut items = Vec::with_capacity(listing.entries().len() + 2);
+        let mut dot_dot = dot.clone();
+        dot_dot.ino = parent_ino;
+        items.push(DirItem {
+            name: ".".into(),
+            attrs: dot,
+            expires: node_expires,
+            size_unknown: false,
+        });
+        items.push(DirItem {
+            name: "..".into(),
+            attrs: dot_dot,
+            expires: node_expires,
+            size_unknown: false,
+        });
+        for entry in listing.entries() {
+            let child = path.join(&entry.node.name);
+            items.push(DirItem {
+                name: entry.node.name.clone(),
+                attrs: self.attributes_of(&mut tables, &child, &entry.node, now),
+                expires: listing.expires,
+                size_unknown: matches!(entry.node.kind, NodeKind::File { size: None }),
+            });
+        }
+        drop(tables);
+        Ok(self.handles.open_dir(DirSnapshot { items, generation }))
+    }
+
+    pub(crate) fn dir_snapshot(&self, handle: u64) -> Option<Arc<DirSnapshot>> {
+        self.handles.dir(handle)
+    }
+
+    /// How long the kernel may keep an entry handed over by readdirplus: a snapshot taken
+    /// before a change notice is only good for this once.
+    pub(crate) fn snapshot_ttl(
+        &self,
+        snapshot: &DirSnapshot,
+        item: &DirItem,
+        now: Instant,
+    ) -> Duration {
+        if item.size_unknown || snapshot.generation != self.tables().cache.generation() {
+            return MIN_TTL;
+        }
+        self.ttl_until(item.expires, now)
+    }
+
+    pub(crate) fn releasedir(&self, handle: u64) {
+        self.handles.release_dir(handle);
+    }
+
+    // ---- files -----------------------------------------------------------------------------
+
+    /// Fetches the file's content into a new handle. Files of unknown size (or whose content
+    /// disagrees with their size) are served with direct I/O so readers get all of it.
+    pub(crate) async fn open(&self, ino: u64) -> Result<Opened, Errno> {
+        let path = self.path_of(ino)?;
+        let failed = |error| errno_of(error, "open", &path);
+        let (node, _) = self.node(&path).await.map_err(failed)?;
+        let size = match node.kind {
+            NodeKind::File { size } => size,
+            NodeKind::Directory { .. } => return Err(libc::EISDIR),
+            NodeKind::Symlink { .. } => return Err(libc::ELOOP),
+        };
+        let count = self.calls.read.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(%path, count, "provider.read");
+        let file = match self.provider.read(&path).await.map_err(failed)? {
+            Content::Bytes(bytes) => OpenFile::Bytes(bytes),
+            Content::File(file) => OpenFile::File(file),
+        };
+        let length = file.len().map_err(|error| {
+            tracing::warn!(%path, "cannot size the content: {error}");
+            error.raw_os_error().unwrap_or(libc::EIO)
+        })?;
+        let direct_io = match size {
+            None => {
+                self.tables().cache.learn_size(&path, node.mtime, length);
+                true
+            }
+            Some(announced) if announced != length => {
+                tracing::debug!(%path, announced, length, "content length differs from the node's size");
+                true
+            }
+            Some(_) => false,
+        };
+        Ok(Opened {
+            handle: self.handles.open_file(file),
+            direct_io,
+        })
+    }
+
+    pub(crate) fn open_file(&self, handle: u64) -> Option<Arc<OpenFile>> {
+        self.handles.file(handle)
+    }
+
+    pub(crate) fn release(&self, handle: u64) {
+        self.handles.release_file(handle);
+    }
+
+    pub(crate) fn open_counts(&self) -> (usize, usize) {
+        self.handles.open_counts()
+    }
+
+    // ---- access ----------------------------------------------------------------------------
+
+    /// `access(2)` for a caller: writing is never allowed; reading and searching follow the
+    /// permission bits (root may read anything, and execute what has an x bit).
+    pub(crate) fn check_access(
+        attrs: &Attributes,
+        uid: u32,
+        gid: u32,
+        mask: i32,
+    ) -> Result<(), Errno> {
+        if mask & libc::W_OK != 0 {
+            return Err(libc::EROFS);
+        }
+        let wanted = ((mask & (libc::R_OK | libc::X_OK)) as u16) & 0o7;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let granted = if uid == 0 {
+            let any_x = if attrs.perm & 0o111 != 0 || attrs.kind == EntryKind::Directory {
+                0o1
+            } else {
+                0
+            };
+            0o4 | any_x
+        } else if uid == attrs.uid {
+            (attrs.perm >> 6) & 0o7
+        } else if gid == attrs.gid {
+            (attrs.perm >> 3) & 0o7
+        } else {
+            attrs.perm & 0o7
+        };
+        if granted & wanted == wanted {
+            Ok(())
+        } else {
+            Err(libc::EACCES)
+        }
+    }
+
+    // ---- change notices --------------------------------------------------------------------
+
+    /// Drops what the host cached at and below `path`; returns what the kernel must forget.
+    pub(crate) fn invalidate(&self, path: &NodePath) -> Vec<KernelTarget> {
+        let mut tables = self.tables();
+        tables.cache.invalidate(path);
+        let known = tables.inodes.at_or_below(path);
+        known
+            .into_iter()
+            .map(|(ino, known_path)| KernelTarget {
+                ino,
+                entry: known_path.parent().and_then(|parent| {
+                    let parent_ino = tables.inodes.get(&parent)?;
+                    Some((parent_ino, known_path.name()?.to_os_string()))
+                }),
+            })
+            .collect()
+    }
+
+    // ---- loading ---------------------------------------------------------------------------
+
+    async fn root_entry(&self) -> Result<Arc<RootEntry>, ProviderError> {
+        if let Some(root) = self.tables().cache.root(Instant::now()) {
+            return Ok(root);
+        }
+        let generation = self.tables().cache.generation();
+        let started = Instant::now();
+        let node = self.provider_root().await?;
+        let (entry, _) = self
+            .tables()
+            .cache
+            .install_root(node, started + self.ttl, generation);
+        Ok(entry)
+    }
+
+    async fn provider_root(&self) -> Result<Node, ProviderError> {
+        let count = self.calls.root.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(count, "provider.root");
+        self.provider.root().await
+    }
+
+    async fn provider_list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+        let count = self.calls.list.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(%dir, count, "provider.list");
+        self.provider.list(dir).await
+    }
+
+    /// The listing of `dir`, from the cache or (once for all callers at a time) the provider.
+    fn listing<'a>(
+        &'a self,
+        dir: &'a NodePath,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<Listing>, ProviderError>> + Send + 'a>> {
+        Box::pin(async move {
+            if let Some(listing) = self.tables().cache.listing(dir, Instant::now()) {
+                return Ok(listing);
+            }
+            let gate = locked(&self.gates).entry(dir.clone()).or_default().clone();
+            let result = async {
+                let _turn = gate.lock().await;
+                if let Some(listing) = self.tables().cache.listing(dir, Instant::now()) {
+                    return Ok(listing);
+                }
+                self.load_listing(dir).await
+            }
+            .await;
+            let mut gates = locked(&self.gates);
+            // Two owners (the map and us) means nobody else is waiting: forget the gate.
+            if Arc::strong_count(&gate) == 2 {
+                gates.remove(dir);
+            }
+            result
+        })
+    }
+
+    async fn load_listing(&self, dir: &NodePath) -> Result<Arc<Listing>, ProviderError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let generation = self.tables().cache.generation();
+            let started = Instant::now();
+            let nodes = self.fetch_children(dir).await?;
+            let mut tables = self.tables();
+            let current = tables.cache.generation() == generation;
+            let listing = tables
+                .cache
+                .install(dir, nodes, started + self.ttl, generation, dir)
+                .ok_or_else(|| ProviderError::NotADirectory(dir.clone()))?;
+            // A notice arrived while the provider answered: the answer may predate the
+            // change, so ask once more.
+            if current || attempts > 1 {
+                return Ok(listing);
+            }
+        }
+    }
+
+    /// The children of `dir` straight from the provider. A directory handed over with its
+    /// children is asked for through the nearest ancestor listed on demand (or the root).
+    fn fetch_children<'a>(
+        &'a self,
+        dir: &'a NodePath,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Node>, ProviderError>> + Send + 'a>> {
+        Box::pin(async move {
+            let Some(parent) = dir.parent() else {
+                let root = self.root_entry().await?;
+                if !root.node.is_directory() {
+                    return Err(ProviderError::NotADirectory(dir.clone()));
+                }
+                if !root.eager {
+                    return self.provider_list(dir).await;
+                }
+                return match self.provider_root().await?.kind {
+                    NodeKind::Directory {
+                        children: Some(children),
+                    } => Ok(children),
+                    NodeKind::Directory { children: None } => self.provider_list(dir).await,
+                    _ => Err(ProviderError::NotADirectory(dir.clone())),
+                };
+            };
+            let name = dir.name().unwrap_or_default();
+            let parent_listing = self.listing(&parent).await?;
+            let entry = parent_listing
+                .get(name)
+                .ok_or_else(|| ProviderError::NotFound(dir.clone()))?;
+            if !entry.node.is_directory() {
+                return Err(ProviderError::NotADirectory(dir.clone()));
+            }
+            if !entry.eager {
+                return self.provider_list(dir).await;
+            }
+            let generation = self.tables().cache.generation();
+            let started = Instant::now();
+            let siblings = self.fetch_children(&parent).await?;
+            let fresh = siblings
+                .iter()
+                .find(|node| node.name == name)
+                .map(|node| node.kind.clone());
+            // Keep the parent's fresh answer too: it carries this directory's own attributes.
+            self.tables()
+                .cache
+                .install(&parent, siblings, started + self.ttl, generation, &parent);
+            match fresh {
+                Some(NodeKind::Directory {
+                    children: Some(children),
+                }) => Ok(children),
+                Some(NodeKind::Directory { children: None }) => self.provider_list(dir).await,
+                Some(_) => Err(ProviderError::NotADirectory(dir.clone())),
+                None => Err(ProviderError::NotFound(dir.clone())),
+            }
+        })
+    }
+}

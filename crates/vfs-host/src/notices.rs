@@ -1,0 +1,140 @@
+//! The thread that turns a provider's change notices into forgotten caches: the host's own,
+//! then the kernel's. It is not a FUSE request handler, because invalidating the kernel from
+//! inside a request can deadlock.
+
+use std::ffi::OsStr;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use vfs_core::{ChangeReceiver, NodePath};
+
+use crate::host::Host;
+
+/// How often the thread checks whether the mount is going away while no notice arrives.
+const STOP_CHECK: Duration = Duration::from_millis(50);
+
+/// The kernel's caches, as far as a notice needs them.
+pub(crate) trait KernelCache: Send + 'static {
+    /// Forget the attributes and cached data of an inode.
+    fn forget_inode(&self, ino: u64) -> io::Result<()>;
+    /// Forget the directory entry `name` in `parent`.
+    fn forget_entry(&self, parent: u64, name: &OsStr) -> io::Result<()>;
+}
+
+pub(crate) struct NoticeThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl NoticeThread {
+    pub(crate) fn start(
+        host: Arc<Host>,
+        notices: ChangeReceiver,
+        kernel: impl KernelCache,
+    ) -> io::Result<NoticeThread> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_seen = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("vfs-notices".into())
+            .spawn(move || run(&host, &notices, &kernel, &stop_seen))?;
+        Ok(NoticeThread {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread and waits for it (at most about [`STOP_CHECK`]).
+    pub(crate) fn stop(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::warn!("the change-notice thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for NoticeThread {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+fn run(host: &Host, notices: &ChangeReceiver, kernel: &impl KernelCache, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        let first = match notices.recv_timeout(STOP_CHECK) {
+            Ok(Some(path)) => path,
+            Ok(None) => continue,
+            Err(()) => {
+                tracing::debug!("every change notifier is gone; the notice thread ends");
+                return;
+            }
+        };
+        let mut batch = vec![first];
+        batch.extend(notices.pending());
+        for path in coalesce(batch) {
+            apply(host, kernel, &path);
+        }
+    }
+}
+
+/// A burst of notices reduced to the paths not already covered by another one.
+pub(crate) fn coalesce(mut paths: Vec<NodePath>) -> Vec<NodePath> {
+    // Sorted, every path comes right after the paths it lies below.
+    paths.sort();
+    let mut kept: Vec<NodePath> = Vec::with_capacity(paths.len());
+    for path in paths {
+        if !kept.iter().any(|covering| path.starts_with(covering)) {
+            kept.push(path);
+        }
+    }
+    kept
+}
+
+pub(crate) fn apply(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
+    let targets = host.invalidate(path);
+    tracing::debug!(%path, inodes = targets.len(), "change notice");
+    for target in targets {
+        if let Err(error) = kernel.forget_inode(target.ino) {
+            tracing::debug!(
+                ino = target.ino,
+                "kernel refused to invalidate an inode: {error}"
+            );
+        }
+        if let Some((parent, name)) = &target.entry {
+            if let Err(error) = kernel.forget_entry(*parent, name) {
+                tracing::debug!(
+                    parent,
+                    ?name,
+                    "kernel refused to invalidate an entry: {error}"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bursts_collapse_to_the_covering_paths() {
+        let paths = ["a/b", "a", "c/d", "c/e", "a/b/c", "ab"]
+            .iter()
+            .map(|text| NodePath::parse(text))
+            .collect();
+        let kept: Vec<String> = coalesce(paths).iter().map(ToString::to_string).collect();
+        assert_eq!(kept, ["/a", "/ab", "/c/d", "/c/e"]);
+        assert_eq!(
+            coalesce(vec![NodePath::parse("x"), NodePath::root()]),
+            vec![NodePath::root()]
+        );
+    }
+}
