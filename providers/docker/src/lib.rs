@@ -1,1 +1,36 @@
-//! DockerFS: a Docker engine's objects as files
+//! DockerFS: a Docker engine's objects as files that make can depend on.
+//!
+//! `vfs mount docker [SOURCE] [MOUNTPOINT]` shows containers, images (by id and by every tag,
+//! with and without a colon), volumes, networks and compose services; each object's file holds
+//! its `docker inspect` JSON and carries the time make should compare (see docs/docker.md).
+//!
+//! The whole tree is kept in memory and answered from there: the engine is asked only when a
+//! file is read, and when its event stream says something changed.
+
+mod args;
+mod engine;
+mod json_indent;
+mod provider;
+mod raw_http;
+mod source;
+mod state;
+mod timestamp;
+mod tree;
+mod watch;
+
+pub use args::DEFAULT_MOUNTPOINT;
+pub use provider::DockerProvider;
+pub use source::{looks_like_source, resolve_default, DockerSource, SourceError, DEFAULT_HOST};
+pub use timestamp::parse_rfc3339;
+
+vfs_core::register_provider! {
+    name: "docker",
+    about: "A Docker engine's containers, images, volumes, networks and compose services as files",
+    args: args::args,
+    build: args::build,
+}
+
+/// Builds the provider for `source` (for tests and embedding without the command line).
+pub fn provider_for(source: DockerSource) -> std::sync::Arc<DockerProvider> {
+    std::sync::Arc::new(DockerProvider::new(source))
+}

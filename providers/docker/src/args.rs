@@ -1,0 +1,131 @@
+//! `vfs mount docker [SOURCE] [MOUNTPOINT]`: the command line and building the provider.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use vfs_core::clap::{Arg, ArgMatches, Command};
+use vfs_core::{BuildError, Built};
+
+use crate::provider::DockerProvider;
+use crate::source::{self, looks_like_source};
+
+pub const DEFAULT_MOUNTPOINT: &str = ".dockerfs";
+
+pub fn args(command: Command) -> Command {
+    command
+        .arg(
+            Arg::new("host")
+                .short('H')
+                .long("host")
+                .value_name("SOURCE")
+                .help("Docker engine to use, as with the docker CLI (unix://…, tcp://…, http://…)"),
+        )
+        .arg(Arg::new("first").value_name("SOURCE").help(
+            "Docker engine (unix://…, tcp://…, http://… or a socket path); default: DOCKER_HOST, \
+             DOCKER_CONTEXT, the docker CLI's current context, then /var/run/docker.sock",
+        ))
+        .arg(
+            Arg::new("second")
+                .value_name("MOUNTPOINT")
+                .help("Where to mount (default .dockerfs); `MOUNTPOINT SOURCE` works too"),
+        )
+}
+
+/// The source word and the mountpoint among the positional words: a source is told apart by
+/// its scheme or by being a socket, so either order works.
+pub fn split_positionals<'a>(
+    words: &[&'a str],
+    is_source: impl Fn(&str) -> bool,
+) -> Result<(Option<&'a str>, Option<&'a str>), BuildError> {
+    match words {
+        [] => Ok((None, None)),
+        [word] if is_source(word) => Ok((Some(word), None)),
+        [word] => Ok((None, Some(word))),
+        [first, second] => match (is_source(first), is_source(second)) {
+            (true, false) => Ok((Some(first), Some(second))),
+            (false, true) => Ok((Some(second), Some(first))),
+            (true, true) => Err(BuildError(format!(
+                "two Docker sources given ({first} and {second}); give one source and a mountpoint"
+            ))),
+            (false, false) => Err(BuildError(format!(
+                "neither {first:?} nor {second:?} is a Docker source (unix://, tcp://, http:// or a socket path)"
+            ))),
+        },
+        _ => Err(BuildError("expected at most a source and a mountpoint".into())),
+    }
+}
+
+pub fn build(matches: &ArgMatches) -> Result<Built, BuildError> {
+    let words: Vec<&str> = ["first", "second"]
+        .iter()
+        .filter_map(|id| matches.try_get_one::<String>(id).ok().flatten())
+        .map(String::as_str)
+        .collect();
+    let (word, mountpoint) = split_positionals(&words, looks_like_source)?;
+    let host = matches.try_get_one::<String>("host").ok().flatten();
+    let source = match (host, word) {
+        (Some(host), Some(word)) => {
+            return Err(BuildError(format!(
+                "two Docker sources given (-H {host} and {word}); give one"
+            )))
+        }
+        (Some(host), None) => source::from_user(host, "-H"),
+        (None, Some(word)) => source::from_user(word, "command line"),
+        (None, None) => source::resolve_default(&|key| std::env::var(key).ok()),
+    }
+    .map_err(|error| BuildError(error.to_string()))?;
+    Ok(Built {
+        provider: Arc::new(DockerProvider::new(source)),
+        mountpoint: Some(PathBuf::from(mountpoint.unwrap_or(DEFAULT_MOUNTPOINT))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_source(word: &str) -> bool {
+        word.contains("://")
+    }
+
+    #[test]
+    fn either_order_and_defaults() {
+        let split = |words: &[&'static str]| split_positionals(words, is_source).unwrap();
+        assert_eq!(split(&[]), (None, None));
+        assert_eq!(split(&["mnt"]), (None, Some("mnt")));
+        assert_eq!(split(&["tcp://h:1"]), (Some("tcp://h:1"), None));
+        assert_eq!(
+            split(&["tcp://h:1", "mnt"]),
+            (Some("tcp://h:1"), Some("mnt"))
+        );
+        assert_eq!(
+            split(&["mnt", "unix:///s"]),
+            (Some("unix:///s"), Some("mnt"))
+        );
+        assert!(split_positionals(&["a", "b"], is_source).is_err());
+        assert!(split_positionals(&["tcp://a", "tcp://b"], is_source).is_err());
+    }
+
+    #[test]
+    fn build_resolves_the_mountpoint_and_source() {
+        let command = args(Command::new("docker"));
+        let matches = command
+            .clone()
+            .try_get_matches_from(["docker", "mnt", "tcp://127.0.0.1:1"])
+            .unwrap();
+        let built = build(&matches).unwrap();
+        assert_eq!(built.mountpoint, Some(PathBuf::from("mnt")));
+        let matches = command
+            .clone()
+            .try_get_matches_from(["docker", "-H", "tcp://127.0.0.1:1"])
+            .unwrap();
+        assert_eq!(
+            build(&matches).unwrap().mountpoint,
+            Some(PathBuf::from(DEFAULT_MOUNTPOINT))
+        );
+        let matches = command
+            .try_get_matches_from(["docker", "-H", "tcp://a:1", "unix:///b"])
+            .unwrap();
+        assert!(build(&matches).is_err());
+    }
+}

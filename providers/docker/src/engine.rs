@@ -1,0 +1,266 @@
+//! The connection to the engine: every call goes through here and is counted.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bollard::models::{ContainerSummary, EventMessage, ImageSummary, Network, Volume};
+use bollard::query_parameters::{
+    EventsOptions, ListContainersOptions, ListImagesOptions, ListNetworksOptions,
+    ListVolumesOptions,
+};
+use bollard::Docker;
+use futures_util::Stream;
+use hyper::body::Bytes;
+
+use crate::raw_http::{RawEndpoint, RawError};
+use crate::source::DockerSource;
+use crate::timestamp::parse_rfc3339;
+
+/// The four kinds of engine objects the tree shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    Container,
+    Image,
+    Volume,
+    Network,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("no such {kind:?}: {id}")]
+    NotFound { kind: ObjectKind, id: String },
+    #[error("cannot reach the Docker engine at {engine}: {reason}")]
+    Unreachable { engine: String, reason: String },
+    #[error("Docker engine at {engine}: {reason}")]
+    Failed { engine: String, reason: String },
+}
+
+/// What an image inspect says about an image's times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageTimes {
+    pub created: Option<SystemTime>,
+    pub last_tag_time: Option<SystemTime>,
+}
+
+pub struct Engine {
+    docker: Docker,
+    raw: RawEndpoint,
+    api_prefix: String,
+    source: DockerSource,
+    calls: Arc<AtomicU64>,
+}
+
+impl Engine {
+    /// Connects and negotiates the API version (one engine call).
+    pub async fn connect(
+        source: &DockerSource,
+        calls: Arc<AtomicU64>,
+    ) -> Result<Engine, EngineError> {
+        let unreachable = |reason: String| EngineError::Unreachable {
+            engine: source.to_string(),
+            reason,
+        };
+        let raw = RawEndpoint::from_host(&source.host)
+            .ok_or_else(|| unreachable("unsupported scheme".to_string()))?;
+        let docker = Docker::connect_with_host(&source.host)
+            .map_err(|error| unreachable(error.to_string()))?;
+        count(&calls, "negotiate API version");
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|error| unreachable(error.to_string()))?;
+        let version = docker.client_version();
+        let api_prefix = format!("/v{}.{}", version.major_version, version.minor_version);
+        tracing::debug!(engine = %source, api = %api_prefix, "connected to the Docker engine");
+        Ok(Engine {
+            docker,
+            raw,
+            api_prefix,
+            source: source.clone(),
+            calls,
+        })
+    }
+
+    pub fn source(&self) -> &DockerSource {
+        &self.source
+    }
+
+    fn count(&self, what: &str) {
+        count(&self.calls, what);
+    }
+
+    fn failure(&self, error: bollard::errors::Error) -> EngineError {
+        use bollard::errors::Error;
+        match error {
+            Error::DockerResponseServerError {
+                status_code,
+                message,
+            } => EngineError::Failed {
+                engine: self.source.to_string(),
+                reason: format!("{status_code}: {message}"),
+            },
+            other => EngineError::Unreachable {
+                engine: self.source.to_string(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), EngineError> {
+        self.count("ping");
+        self.docker
+            .ping()
+            .await
+            .map(|_| ())
+            .map_err(|error| self.failure(error))
+    }
+
+    pub async fn list_containers(&self) -> Result<Vec<ContainerSummary>, EngineError> {
+        self.count("list containers");
+        let options = ListContainersOptions {
+            all: true,
+            size: false,
+            ..Default::default()
+        };
+        self.docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| self.failure(error))
+    }
+
+    pub async fn list_images(&self) -> Result<Vec<ImageSummary>, EngineError> {
+        self.count("list images");
+        let options = ListImagesOptions {
+            all: true,
+            ..Default::default()
+        };
+        self.docker
+            .list_images(Some(options))
+            .await
+            .map_err(|error| self.failure(error))
+    }
+
+    pub async fn list_volumes(&self) -> Result<Vec<Volume>, EngineError> {
+        self.count("list volumes");
+        self.docker
+            .list_volumes(None::<ListVolumesOptions>)
+            .await
+            .map(|response| response.volumes.unwrap_or_default())
+            .map_err(|error| self.failure(error))
+    }
+
+    pub async fn list_networks(&self) -> Result<Vec<Network>, EngineError> {
+        self.count("list networks");
+        self.docker
+            .list_networks(None::<ListNetworksOptions>)
+            .await
+            .map_err(|error| self.failure(error))
+    }
+
+    /// The engine's events from `since` (seconds since the epoch) on; one call for the stream.
+    pub fn events(
+        &self,
+        since: Option<i64>,
+    ) -> impl Stream<Item = Result<EventMessage, bollard::errors::Error>> + use<> {
+        self.count("subscribe to events");
+        let options = EventsOptions {
+            since: since.map(|seconds| seconds.to_string()),
+            until: None,
+            filters: Some(HashMap::from([(
+                "type".to_string(),
+                vec![
+                    "container".to_string(),
+                    "image".to_string(),
+                    "volume".to_string(),
+                    "network".to_string(),
+                    "daemon".to_string(),
+                ],
+            )])),
+        };
+        self.docker.events(Some(options))
+    }
+
+    /// The engine's inspect JSON of one object, untouched.
+    pub async fn inspect_raw(&self, kind: ObjectKind, id: &str) -> Result<Bytes, EngineError> {
+        let encoded = percent_encode(id);
+        let path = match kind {
+            ObjectKind::Container => format!("{}/containers/{encoded}/json", self.api_prefix),
+            ObjectKind::Image => format!("{}/images/{encoded}/json", self.api_prefix),
+            ObjectKind::Volume => format!("{}/volumes/{encoded}", self.api_prefix),
+            ObjectKind::Network => format!("{}/networks/{encoded}", self.api_prefix),
+        };
+        self.count(&format!("inspect {kind:?} {id}"));
+        let (status, body) = self.raw.get(&path).await.map_err(|error| match error {
+            RawError::Connect(_) | RawError::Timeout(_) | RawError::Http(_) => {
+                EngineError::Unreachable {
+                    engine: self.source.to_string(),
+                    reason: error.to_string(),
+                }
+            }
+        })?;
+        match status {
+            200 => Ok(body),
+            404 => Err(EngineError::NotFound {
+                kind,
+                id: id.to_string(),
+            }),
+            _ => Err(EngineError::Failed {
+                engine: self.source.to_string(),
+                reason: format!(
+                    "inspect {kind:?} {id}: HTTP {status}: {}",
+                    String::from_utf8_lossy(&body).trim()
+                ),
+            }),
+        }
+    }
+
+    /// `Created` of a container, to the nanosecond (the list gives whole seconds only).
+    pub async fn container_created(&self, id: &str) -> Result<Option<SystemTime>, EngineError> {
+        let body = self.inspect_raw(ObjectKind::Container, id).await?;
+        let value = self.parse(&body)?;
+        Ok(time_at(&value, "/Created"))
+    }
+
+    /// `Created` and `Metadata.LastTagTime` of an image (only its inspect has the latter).
+    pub async fn image_times(&self, id: &str) -> Result<ImageTimes, EngineError> {
+        let body = self.inspect_raw(ObjectKind::Image, id).await?;
+        let value = self.parse(&body)?;
+        Ok(ImageTimes {
+            created: time_at(&value, "/Created"),
+            last_tag_time: time_at(&value, "/Metadata/LastTagTime"),
+        })
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<serde_json::Value, EngineError> {
+        serde_json::from_slice(body).map_err(|error| EngineError::Failed {
+            engine: self.source.to_string(),
+            reason: format!("unreadable inspect JSON: {error}"),
+        })
+    }
+}
+
+fn count(calls: &AtomicU64, what: &str) {
+    let total = calls.fetch_add(1, Ordering::Relaxed) + 1;
+    tracing::debug!(engine_calls = total, "engine call: {what}");
+}
+
+fn time_at(value: &serde_json::Value, pointer: &str) -> Option<SystemTime> {
+    value
+        .pointer(pointer)
+        .and_then(serde_json::Value::as_str)
+        .and_then(parse_rfc3339)
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b':') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,152 @@
+//! The DockerFS provider: the tree from memory, inspect JSON from the engine on read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use tokio::task::JoinHandle;
+use vfs_core::{ChangeNotifier, Content, Node, NodePath, Provider, ProviderError};
+
+use crate::engine::{Engine, EngineError};
+use crate::json_indent::inspect_document;
+use crate::source::DockerSource;
+use crate::state::{EngineState, Loader};
+use crate::tree::Tree;
+use crate::watch::{subscription_start, Watcher};
+
+/// What the provider and its watcher task share.
+pub struct Shared {
+    tree: RwLock<Arc<Tree>>,
+    engine: OnceLock<Arc<Engine>>,
+}
+
+impl Shared {
+    fn tree(&self) -> Arc<Tree> {
+        match self.tree.read() {
+            Ok(tree) => Arc::clone(&tree),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Publishes the tree of `state`; returns the paths that changed.
+    pub fn replace_tree(&self, state: &EngineState) -> Vec<NodePath> {
+        let new = Arc::new(Tree::build(state));
+        let old = {
+            let mut slot = match self.tree.write() {
+                Ok(slot) => slot,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            std::mem::replace(&mut *slot, Arc::clone(&new))
+        };
+        old.changes_to(&new)
+    }
+}
+
+/// A Docker engine's containers, images, volumes, networks and compose services as files.
+pub struct DockerProvider {
+    source: DockerSource,
+    calls: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+    watcher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl DockerProvider {
+    /// A provider for the engine at `source`; nothing is contacted before `start`.
+    pub fn new(source: DockerSource) -> DockerProvider {
+        DockerProvider {
+            source,
+            calls: Arc::new(AtomicU64::new(0)),
+            shared: Arc::new(Shared {
+                tree: RwLock::new(Arc::new(Tree::empty())),
+                engine: OnceLock::new(),
+            }),
+            watcher: Mutex::new(None),
+        }
+    }
+
+    pub fn source(&self) -> &DockerSource {
+        &self.source
+    }
+
+    /// How many requests this provider has made to the engine so far (lists, inspects, pings,
+    /// event subscriptions). Serving `root`/`list` never adds to it.
+    pub fn engine_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
+
+fn provider_error(path: &NodePath, error: EngineError) -> ProviderError {
+    match error {
+        EngineError::NotFound { .. } => ProviderError::NotFound(path.clone()),
+        EngineError::Unreachable { .. } => ProviderError::Unavailable(error.to_string()),
+        EngineError::Failed { .. } => ProviderError::Other(error.to_string()),
+    }
+}
+
+#[vfs_core::async_trait]
+impl Provider for DockerProvider {
+    async fn start(&self, notifier: ChangeNotifier) -> Result<(), ProviderError> {
+        let unavailable = |error: EngineError| ProviderError::Unavailable(error.to_string());
+        let engine = Arc::new(
+            Engine::connect(&self.source, Arc::clone(&self.calls))
+                .await
+                .map_err(unavailable)?,
+        );
+        let since = subscription_start();
+        let mut loader = Loader::default();
+        let state = loader.everything(&engine).await.map_err(unavailable)?;
+        self.shared.replace_tree(&state);
+        if self.shared.engine.set(Arc::clone(&engine)).is_err() {
+            return Err(ProviderError::Other(
+                "the Docker provider was started twice".into(),
+            ));
+        }
+        let watcher = Watcher {
+            engine,
+            shared: Arc::clone(&self.shared),
+            loader,
+            state,
+            notifier,
+            since,
+        };
+        let handle = tokio::spawn(watcher.run());
+        if let Ok(mut slot) = self.watcher.lock() {
+            *slot = Some(handle);
+        }
+        Ok(())
+    }
+
+    async fn root(&self) -> Result<Node, ProviderError> {
+        Ok(self.shared.tree().root())
+    }
+
+    async fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+        self.shared.tree().list(dir)
+    }
+
+    async fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
+        let target = self.shared.tree().inspect_target(path)?.clone();
+        let engine = self.shared.engine.get().ok_or_else(|| {
+            ProviderError::Unavailable("the Docker provider is not started".into())
+        })?;
+        let raw = engine
+            .inspect_raw(target.kind, &target.id)
+            .await
+            .map_err(|error| provider_error(path, error))?;
+        Ok(Content::Bytes(inspect_document(&raw)))
+    }
+
+    async fn stop(&self) {
+        let handle = self.watcher.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(handle) = handle {
+            handle.abort();
+        }
+    }
+}
+
+impl Drop for DockerProvider {
+    fn drop(&mut self) {
+        if let Some(handle) = self.watcher.get_mut().ok().and_then(Option::take) {
+            handle.abort();
+        }
+    }
+}

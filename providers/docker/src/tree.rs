@@ -1,0 +1,509 @@
+//! The tree shown to the host, built in memory from an [`EngineState`], and the difference
+//! between two trees as change notices.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::OsString;
+use std::time::SystemTime;
+
+use vfs_core::{Node, NodeKind, NodePath, ProviderError};
+
+use crate::engine::ObjectKind;
+use crate::state::EngineState;
+
+/// Inspect files hold environment variables and other secrets: owner-only.
+const INSPECT_FILE_PERM: u16 = 0o400;
+const FOLDER_PERM: u16 = 0o555;
+
+/// Which engine object a file's content is the inspect of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InspectTarget {
+    pub kind: ObjectKind,
+    pub id: String,
+}
+
+/// The whole tree, every listing precomputed: answering the host costs no engine call.
+#[derive(Debug)]
+pub struct Tree {
+    root: Node,
+    listings: HashMap<NodePath, Vec<Node>>,
+    files: HashMap<NodePath, InspectTarget>,
+}
+
+/// A folder under construction. Sub-folders and leaves are kept apart so that a folder wins
+/// over a leaf of the same name (a repository folder over a colon-free tag).
+#[derive(Default)]
+struct Folder {
+    folders: BTreeMap<OsString, Folder>,
+    leaves: BTreeMap<OsString, (Node, Option<InspectTarget>)>,
+}
+
+impl Folder {
+    /// The folder at `names` below this one, created as needed.
+    fn folder(&mut self, names: &[&str]) -> &mut Folder {
+        let mut folder = self;
+        for name in names {
+            folder = folder.folders.entry(OsString::from(name)).or_default();
+        }
+        folder
+    }
+
+    /// Adds a file or symlink unless an earlier leaf took the name.
+    fn leaf(&mut self, node: Node, target: Option<InspectTarget>) {
+        self.leaves
+            .entry(node.name.clone())
+            .or_insert((node, target));
+    }
+
+    /// Turns this folder into listings; returns its time (the newest of what it holds).
+    fn finish(
+        self,
+        path: &NodePath,
+        listings: &mut HashMap<NodePath, Vec<Node>>,
+        files: &mut HashMap<NodePath, InspectTarget>,
+    ) -> SystemTime {
+        let mut by_name: BTreeMap<OsString, Node> = BTreeMap::new();
+        for (name, (node, target)) in self.leaves {
+            if self.folders.contains_key(&name) {
+                tracing::debug!(?name, folder = %path, "a folder hides a leaf of the same name");
+                continue;
+            }
+            if let Some(target) = target {
+                files.insert(path.join(&name), target);
+            }
+            by_name.insert(name, node);
+        }
+        for (name, folder) in self.folders {
+            let time = folder.finish(&path.join(&name), listings, files);
+            by_name.insert(name.clone(), folder_node(name, time));
+        }
+        let newest = by_name
+            .values()
+            .map(|node| node.mtime)
+            .max()
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        listings.insert(path.clone(), by_name.into_values().collect());
+        newest
+    }
+}
+
+fn folder_node(name: impl Into<OsString>, time: SystemTime) -> Node {
+    Node::directory(name, time)
+        .with_ctime(time)
+        .with_perm(FOLDER_PERM)
+}
+
+fn inspect_file(name: String, time: SystemTime) -> Node {
+    Node::file(name, time, None)
+        .with_ctime(time)
+        .with_perm(INSPECT_FILE_PERM)
+}
+
+fn link(name: String, time: SystemTime, target: String) -> Node {
+    Node::symlink(name, time, target).with_ctime(time)
+}
+
+/// A name usable as one path component.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// `repo:tag` split into the repository's components and the tag. The tag is after the last
+/// `:` that follows the last `/`, so a registry port (`localhost:5000/app:1`) stays in the repo.
+pub fn split_reference(reference: &str) -> Option<(Vec<&str>, &str)> {
+    let last_slash = reference.rfind('/').map_or(0, |index| index + 1);
+    let colon = last_slash + reference[last_slash..].rfind(':')?;
+    let (repo, tag) = (&reference[..colon], &reference[colon + 1..]);
+    let components: Vec<&str> = repo.split('/').collect();
+    if !valid_name(tag) || !components.iter().all(|name| valid_name(name)) {
+        return None;
+    }
+    Some((components, tag))
+}
+
+fn is_anonymous_volume(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+impl Tree {
+    /// An empty tree (before the first load).
+    pub fn empty() -> Tree {
+        Tree::build(&EngineState::default())
+    }
+
+    pub fn build(state: &EngineState) -> Tree {
+        let mut top = Folder::default();
+        for name in ["containers", "images", "volumes", "networks", "compose"] {
+            top.folder(&[name]);
+        }
+
+        for container in &state.containers {
+            let dot_id = format!(".{}", container.id);
+            let time = container.created;
+            let containers = top.folder(&["containers"]);
+            containers.leaf(
+                inspect_file(dot_id.clone(), time),
+                Some(InspectTarget {
+                    kind: ObjectKind::Container,
+                    id: container.id.clone(),
+                }),
+            );
+            let name = container.name.clone().filter(|name| valid_name(name));
+            if let Some(name) = &name {
+                containers.leaf(link(name.clone(), time, dot_id.clone()), None);
+            }
+            if let (Some(project), Some(service)) =
+                (&container.compose_project, &container.compose_service)
+            {
+                if valid_name(project) && valid_name(service) {
+                    let entry = name.clone().unwrap_or_else(|| container.id.clone());
+                    top.folder(&["compose", project, service]).leaf(
+                        link(entry, time, format!("../../../containers/{dot_id}")),
+                        None,
+                    );
+                }
+            }
+        }
+
+        for image in &state.images {
+            let dot_id = format!(".{}", image.id);
+            let time = match image.last_tag_time {
+                Some(tagged) => tagged.max(image.created),
+                None => image.created,
+            };
+            top.folder(&["images"]).leaf(
+                inspect_file(dot_id.clone(), time),
+                Some(InspectTarget {
+                    kind: ObjectKind::Image,
+                    id: image.id.clone(),
+                }),
+            );
+            let tag_time = image.last_tag_time.unwrap_or(image.created);
+            for reference in &image.tags {
+                let Some((repo, tag)) = split_reference(reference) else {
+                    tracing::debug!(%reference, "image reference not shown: not a usable path");
+                    continue;
+                };
+                let Some((last, parents)) = repo.split_last() else {
+                    continue;
+                };
+                let mut folder_names = vec!["images"];
+                folder_names.extend(parents);
+                let up = "../".repeat(parents.len());
+                top.folder(&folder_names).leaf(
+                    link(format!("{last}:{tag}"), tag_time, format!("{up}{dot_id}")),
+                    None,
+                );
+                folder_names.push(last);
+                top.folder(&folder_names).leaf(
+                    link(tag.to_string(), tag_time, format!("../{up}{dot_id}")),
+                    None,
+                );
+            }
+        }
+
+        for volume in &state.volumes {
+            if !valid_name(&volume.name) {
+                continue;
+            }
+            let name = if is_anonymous_volume(&volume.name) {
+                format!(".{}", volume.name)
+            } else {
+                volume.name.clone()
+            };
+            top.folder(&["volumes"]).leaf(
+                inspect_file(name, volume.created),
+                Some(InspectTarget {
+                    kind: ObjectKind::Volume,
+                    id: volume.name.clone(),
+                }),
+            );
+        }
+
+        for network in &state.networks {
+            let dot_id = format!(".{}", network.id);
+            let networks = top.folder(&["networks"]);
+            networks.leaf(
+                inspect_file(dot_id.clone(), network.created),
+                Some(InspectTarget {
+                    kind: ObjectKind::Network,
+                    id: network.id.clone(),
+                }),
+            );
+            if valid_name(&network.name) {
+                networks.leaf(link(network.name.clone(), network.created, dot_id), None);
+            }
+        }
+
+        let mut listings = HashMap::new();
+        let mut files = HashMap::new();
+        let newest = top.finish(&NodePath::root(), &mut listings, &mut files);
+        Tree {
+            root: folder_node("", newest),
+            listings,
+            files,
+        }
+    }
+
+    pub fn root(&self) -> Node {
+        self.root.clone()
+    }
+
+    pub fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+        if let Some(nodes) = self.listings.get(dir) {
+            return Ok(nodes.clone());
+        }
+        match self.node(dir) {
+            Some(_) => Err(ProviderError::NotADirectory(dir.clone())),
+            None => Err(ProviderError::NotFound(dir.clone())),
+        }
+    }
+
+    /// The object whose inspect is the content of the file at `path`.
+    pub fn inspect_target(&self, path: &NodePath) -> Result<&InspectTarget, ProviderError> {
+        if let Some(target) = self.files.get(path) {
+            return Ok(target);
+        }
+        if path.is_root() || self.node(path).is_some() {
+            return Err(ProviderError::NotAFile(path.clone()));
+        }
+        Err(ProviderError::NotFound(path.clone()))
+    }
+
+    fn node(&self, path: &NodePath) -> Option<&Node> {
+        let name = path.name()?;
+        self.listings
+            .get(&path.parent()?)?
+            .iter()
+            .find(|node| node.name == name)
+    }
+
+    /// The paths a host must forget so that `new` is seen instead of `self`: each folder whose
+    /// set of names changed, each entry whose attributes changed, the root if its time moved;
+    /// none below another one.
+    pub fn changes_to(&self, new: &Tree) -> Vec<NodePath> {
+        let mut changed = BTreeSet::new();
+        if self.root != new.root {
+            changed.insert(NodePath::root());
+        }
+        let folders: BTreeSet<&NodePath> =
+            self.listings.keys().chain(new.listings.keys()).collect();
+        for folder in folders {
+            let (Some(before), Some(after)) = (self.listings.get(folder), new.listings.get(folder))
+            else {
+                // A folder that came or went: its parent's names changed too.
+                changed.insert(folder.parent().unwrap_or_default());
+                continue;
+            };
+            let names_before: BTreeMap<&OsString, &Node> =
+                before.iter().map(|node| (&node.name, node)).collect();
+            let names_after: BTreeMap<&OsString, &Node> =
+                after.iter().map(|node| (&node.name, node)).collect();
+            if names_before.keys().ne(names_after.keys()) {
+                changed.insert(folder.clone());
+                continue;
+            }
+            for (name, node) in &names_after {
+                if names_before
+                    .get(name)
+                    .is_some_and(|old| !same_entry(old, node))
+                {
+                    changed.insert(folder.join(name));
+                }
+            }
+        }
+        let mut minimal: Vec<NodePath> = Vec::new();
+        for path in changed {
+            if !minimal.iter().any(|kept| path.starts_with(kept)) {
+                minimal.push(path);
+            }
+        }
+        minimal
+    }
+}
+
+/// Same name, kind, target and attributes (a folder's listing is compared on its own).
+fn same_entry(a: &Node, b: &Node) -> bool {
+    let kind_matches = match (&a.kind, &b.kind) {
+        (NodeKind::Directory { .. }, NodeKind::Directory { .. }) => true,
+        (left, right) => left == right,
+    };
+    kind_matches && a.mtime == b.mtime && a.ctime == b.ctime && a.perm == b.perm
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::state::{ContainerRecord, ImageRecord, NetworkRecord, VolumeRecord};
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    fn hex(digit: char) -> String {
+        std::iter::repeat_n(digit, 64).collect()
+    }
+
+    fn names(tree: &Tree, dir: &str) -> Vec<String> {
+        tree.list(&NodePath::parse(dir))
+            .unwrap()
+            .iter()
+            .map(|node| node.name.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn target(tree: &Tree, path: &str) -> String {
+        let path = NodePath::parse(path);
+        let node = tree.node(&path).unwrap();
+        match &node.kind {
+            NodeKind::Symlink { target } => target.to_string_lossy().into_owned(),
+            other => panic!("{path} is {other:?}"),
+        }
+    }
+
+    #[test]
+    fn references_keep_ports_and_split_slashes() {
+        assert_eq!(
+            split_reference("localhost:5000/app:v1"),
+            Some((vec!["localhost:5000", "app"], "v1"))
+        );
+        assert_eq!(
+            split_reference("ghcr.io/team/app:1.2"),
+            Some((vec!["ghcr.io", "team", "app"], "1.2"))
+        );
+        assert_eq!(split_reference("localhost:5000/app"), None);
+        assert_eq!(split_reference("a//b:x"), None);
+        assert_eq!(split_reference("../x:y"), None);
+    }
+
+    #[test]
+    fn folder_wins_over_a_tag_and_times_roll_up() {
+        let state = EngineState {
+            images: vec![
+                ImageRecord {
+                    id: hex('a'),
+                    tags: vec!["team/app:x".into()],
+                    created: at(10),
+                    last_tag_time: Some(at(30)),
+                },
+                ImageRecord {
+                    id: hex('b'),
+                    tags: vec!["team/app/x:1".into()],
+                    created: at(20),
+                    last_tag_time: None,
+                },
+            ],
+            ..EngineState::default()
+        };
+        let tree = Tree::build(&state);
+        assert_eq!(names(&tree, "images/team"), ["app", "app:x"]);
+        assert_eq!(names(&tree, "images/team/app"), ["x", "x:1"]);
+        assert_eq!(
+            target(&tree, "images/team/app:x"),
+            format!("../.{}", hex('a'))
+        );
+        assert_eq!(
+            target(&tree, "images/team/app/x:1"),
+            format!("../../.{}", hex('b'))
+        );
+        assert_eq!(
+            target(&tree, "images/team/app/x/1"),
+            format!("../../../.{}", hex('b'))
+        );
+        assert_eq!(tree.root().mtime, at(30));
+        let images = tree.list(&NodePath::root()).unwrap();
+        let images = images.iter().find(|node| node.name == "images").unwrap();
+        assert_eq!(images.mtime, at(30));
+        assert_eq!(
+            tree.node(&NodePath::parse("images/team/app/x"))
+                .unwrap()
+                .mtime,
+            at(20)
+        );
+    }
+
+    #[test]
+    fn every_kind_has_its_place() {
+        let state = EngineState {
+            containers: vec![ContainerRecord {
+                id: hex('c'),
+                name: Some("web-1".into()),
+                created: at(5),
+                compose_project: Some("shop".into()),
+                compose_service: Some("web".into()),
+            }],
+            volumes: vec![
+                VolumeRecord {
+                    name: "data".into(),
+                    created: at(6),
+                },
+                VolumeRecord {
+                    name: hex('d'),
+                    created: at(7),
+                },
+            ],
+            networks: vec![NetworkRecord {
+                id: hex('e'),
+                name: "bridge".into(),
+                created: at(8),
+            }],
+            ..EngineState::default()
+        };
+        let tree = Tree::build(&state);
+        assert_eq!(
+            names(&tree, ""),
+            ["compose", "containers", "images", "networks", "volumes"]
+        );
+        assert_eq!(
+            names(&tree, "containers"),
+            [format!(".{}", hex('c')), "web-1".into()]
+        );
+        assert_eq!(
+            target(&tree, "compose/shop/web/web-1"),
+            format!("../../../containers/.{}", hex('c'))
+        );
+        assert_eq!(
+            names(&tree, "volumes"),
+            [format!(".{}", hex('d')), "data".into()]
+        );
+        assert_eq!(
+            names(&tree, "networks"),
+            [format!(".{}", hex('e')), "bridge".into()]
+        );
+        let target_of = tree
+            .inspect_target(&NodePath::parse(&format!("volumes/.{}", hex('d'))))
+            .unwrap();
+        assert_eq!(target_of.id, hex('d'));
+        assert!(matches!(
+            tree.inspect_target(&NodePath::parse("containers/web-1")),
+            Err(ProviderError::NotAFile(_))
+        ));
+        assert!(matches!(
+            tree.list(&NodePath::parse("nothing")),
+            Err(ProviderError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn changes_name_the_smallest_forgettable_paths() {
+        let mut state = EngineState {
+            volumes: vec![VolumeRecord {
+                name: "old".into(),
+                created: at(50),
+            }],
+            ..EngineState::default()
+        };
+        let before = Tree::build(&state);
+        state.networks.push(NetworkRecord {
+            id: hex('1'),
+            name: "n".into(),
+            created: at(10),
+        });
+        let after = Tree::build(&state);
+        assert_eq!(before.changes_to(&after), [NodePath::parse("networks")]);
+        assert!(after.changes_to(&Tree::build(&state)).is_empty());
+        state.volumes[0].created = at(60);
+        assert_eq!(after.changes_to(&Tree::build(&state)), [NodePath::root()]);
+    }
+}

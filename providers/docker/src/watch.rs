@@ -1,0 +1,167 @@
+//! Following the engine: its event stream drives re-listing what an event concerns; a lost
+//! engine is waited for with backoff and resynchronised in full when it is back.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bollard::models::{EventMessage, EventMessageTypeEnum};
+use futures_util::{FutureExt, StreamExt};
+use vfs_core::ChangeNotifier;
+
+use crate::engine::{Engine, EngineError};
+use crate::provider::Shared;
+use crate::state::{self, strip_digest_prefix, EngineState, Loader};
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LONGEST_RETRY: Duration = Duration::from_secs(2);
+
+/// What a run of events asks to be re-listed.
+#[derive(Default, Debug)]
+struct Refresh {
+    everything: bool,
+    containers: bool,
+    images: bool,
+    volumes: bool,
+    networks: bool,
+    /// Images named by events: their inspect is fetched again (`LastTagTime` may have moved).
+    image_ids: HashSet<String>,
+}
+
+impl Refresh {
+    fn add(&mut self, event: &EventMessage) {
+        match event.typ {
+            Some(EventMessageTypeEnum::CONTAINER) => self.containers = true,
+            Some(EventMessageTypeEnum::IMAGE) => {
+                self.images = true;
+                if let Some(id) = event.actor.as_ref().and_then(|actor| actor.id.as_deref()) {
+                    self.image_ids.insert(strip_digest_prefix(id).to_string());
+                }
+            }
+            Some(EventMessageTypeEnum::VOLUME) => self.volumes = true,
+            Some(EventMessageTypeEnum::NETWORK) => self.networks = true,
+            Some(EventMessageTypeEnum::DAEMON) => self.everything = true,
+            _ => {}
+        }
+    }
+}
+
+/// Seconds since the epoch, a second early: the `since` of an event subscription that must not
+/// miss what happened while the state was being loaded.
+pub fn subscription_start() -> i64 {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    i64::try_from(now).unwrap_or(i64::MAX) - 1
+}
+
+pub struct Watcher {
+    pub engine: Arc<Engine>,
+    pub shared: Arc<Shared>,
+    pub loader: Loader,
+    pub state: EngineState,
+    pub notifier: ChangeNotifier,
+    /// Where the next subscription starts (seconds since the epoch).
+    pub since: i64,
+}
+
+impl Watcher {
+    pub async fn run(mut self) {
+        let mut resync = false;
+        loop {
+            let mut events = Box::pin(self.engine.events(Some(self.since)));
+            if resync {
+                match self.loader.everything(&self.engine).await {
+                    Ok(state) => {
+                        self.state = state;
+                        self.shared.replace_tree(&self.state);
+                        self.notifier.changed_all();
+                        tracing::info!(engine = %self.engine.source(), "Docker engine is back: state resynchronised");
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "resynchronisation failed");
+                        self.wait_for_engine().await;
+                        continue;
+                    }
+                }
+            }
+            loop {
+                let first = match events.next().await {
+                    Some(Ok(event)) => event,
+                    Some(Err(error)) => {
+                        tracing::warn!(engine = %self.engine.source(), %error, "lost the Docker engine's event stream; serving the last known tree");
+                        break;
+                    }
+                    None => {
+                        tracing::warn!(engine = %self.engine.source(), "the Docker engine's event stream ended; serving the last known tree");
+                        break;
+                    }
+                };
+                let mut refresh = Refresh::default();
+                refresh.add(&first);
+                let mut stream_failed = false;
+                // Take what else is already waiting, so that a burst costs one re-list.
+                while let Some(next) = events.next().now_or_never() {
+                    match next {
+                        Some(Ok(event)) => refresh.add(&event),
+                        _ => {
+                            stream_failed = true;
+                            break;
+                        }
+                    }
+                }
+                if let Err(error) = self.apply(refresh).await {
+                    tracing::warn!(%error, "cannot re-list after an event; serving the last known tree");
+                    break;
+                }
+                if stream_failed {
+                    tracing::warn!(engine = %self.engine.source(), "lost the Docker engine's event stream; serving the last known tree");
+                    break;
+                }
+            }
+            self.since = subscription_start();
+            resync = true;
+            self.wait_for_engine().await;
+        }
+    }
+
+    async fn apply(&mut self, refresh: Refresh) -> Result<(), EngineError> {
+        tracing::debug!(?refresh, "re-listing after engine events");
+        let engine = &self.engine;
+        if refresh.everything {
+            self.state = self.loader.everything(engine).await?;
+        } else {
+            if refresh.containers {
+                self.state.containers = self.loader.containers(engine).await?;
+            }
+            if refresh.images {
+                self.state.images = self.loader.images(engine, &refresh.image_ids).await?;
+            }
+            if refresh.volumes {
+                self.state.volumes = state::volumes(engine).await?;
+            }
+            if refresh.networks {
+                self.state.networks = state::networks(engine).await?;
+            }
+        }
+        for path in self.shared.replace_tree(&self.state) {
+            tracing::debug!(%path, "changed");
+            self.notifier.changed(path);
+        }
+        Ok(())
+    }
+
+    async fn wait_for_engine(&self) {
+        let mut delay = FIRST_RETRY;
+        loop {
+            tokio::time::sleep(delay).await;
+            match self.engine.ping().await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::debug!(%error, ?delay, "Docker engine still unreachable");
+                    delay = (delay * 2).min(LONGEST_RETRY);
+                }
+            }
+        }
+    }
+}
