@@ -1,14 +1,11 @@
-use std::ops::Range;
-
-use imara_diff::intern::InternedInput;
-use imara_diff::intern::TokenSource;
-use imara_diff::{diff, Algorithm};
+use gix_imara_diff::{Algorithm, Diff, InternedInput, TokenSource};
 
 use crate::lines::split_lines;
 use crate::origin::LineOrigin;
 
-/// Carries HEAD's per-line origins over to `content`: lines kept by a line diff (Myers, as `git blame`
-/// uses for its working-tree pseudo-commit) keep their origin, every other line is Uncommitted.
+/// Carries HEAD's per-line origins over to `content`: lines kept by a line diff (Myers with git's slider
+/// post-processing, as `git blame` uses for its working-tree pseudo-commit) keep their origin; every
+/// other line is Uncommitted.
 pub(crate) fn map_onto_content(
     head_content: &[u8],
     head_lines: &[LineOrigin],
@@ -17,51 +14,34 @@ pub(crate) fn map_onto_content(
     let before = split_lines(head_content);
     let after = split_lines(content);
     let input = InternedInput::new(Lines(&before), Lines(&after));
+    let mut diff = Diff::compute(Algorithm::Myers, &input);
+    diff.postprocess_lines(&input);
+
     let mut mapped = Vec::with_capacity(after.len());
     let mut before_cursor = 0usize;
-    let mut after_cursor = 0usize;
-    let carry_unchanged = |mapped: &mut Vec<LineOrigin>,
-                           until_after: usize,
-                           before_cursor: &mut usize,
-                           after_cursor: &mut usize| {
-        while *after_cursor < until_after {
-            mapped.push(
-                head_lines
-                    .get(*before_cursor)
-                    .cloned()
-                    .unwrap_or(LineOrigin::Uncommitted),
-            );
-            *before_cursor += 1;
-            *after_cursor += 1;
+    for hunk in diff.hunks() {
+        while mapped.len() < hunk.after.start as usize {
+            mapped.push(origin_of(head_lines, before_cursor));
+            before_cursor += 1;
         }
-    };
-    diff(
-        Algorithm::Myers,
-        &input,
-        |removed: Range<u32>, added: Range<u32>| {
-            carry_unchanged(
-                &mut mapped,
-                added.start as usize,
-                &mut before_cursor,
-                &mut after_cursor,
-            );
-            before_cursor = removed.end as usize;
-            for _ in added.clone() {
-                mapped.push(LineOrigin::Uncommitted);
-            }
-            after_cursor = added.end as usize;
-        },
-    );
-    carry_unchanged(
-        &mut mapped,
-        after.len(),
-        &mut before_cursor,
-        &mut after_cursor,
-    );
+        before_cursor = hunk.before.end as usize;
+        mapped.extend(hunk.after.map(|_| LineOrigin::Uncommitted));
+    }
+    while mapped.len() < after.len() {
+        mapped.push(origin_of(head_lines, before_cursor));
+        before_cursor += 1;
+    }
     mapped
 }
 
-/// Lines (with their terminators) as diff tokens.
+fn origin_of(head_lines: &[LineOrigin], index: usize) -> LineOrigin {
+    head_lines
+        .get(index)
+        .cloned()
+        .unwrap_or(LineOrigin::Uncommitted)
+}
+
+/// Lines, each with its terminator (so a last line without '\n' differs from the same text with one, as in git).
 struct Lines<'a, 'b>(&'b [&'a [u8]]);
 
 impl<'a, 'b> TokenSource for Lines<'a, 'b> {

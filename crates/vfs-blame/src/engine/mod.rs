@@ -2,6 +2,8 @@
 //! is measured by `scripts/bench-blame` (see docs/benchmarks.md, "## Blame").
 
 mod cli;
+#[cfg(feature = "gix-engine")]
+mod gix;
 mod libgit2;
 
 use std::path::Path;
@@ -17,6 +19,9 @@ pub enum EngineKind {
     GitCli,
     /// libgit2's blame (through the git2 crate).
     Libgit2,
+    /// gix-blame (gitoxide), in process.
+    #[cfg(feature = "gix-engine")]
+    Gix,
 }
 
 impl EngineKind {
@@ -24,13 +29,20 @@ impl EngineKind {
     pub const DEFAULT: EngineKind = EngineKind::GitCli;
 
     /// Every engine compiled into this build.
-    pub const ALL: &'static [EngineKind] = &[EngineKind::GitCli, EngineKind::Libgit2];
+    pub const ALL: &'static [EngineKind] = &[
+        EngineKind::GitCli,
+        EngineKind::Libgit2,
+        #[cfg(feature = "gix-engine")]
+        EngineKind::Gix,
+    ];
 
     /// A short name for reports and benchmarks.
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::GitCli => "git-cli",
             EngineKind::Libgit2 => "libgit2",
+            #[cfg(feature = "gix-engine")]
+            EngineKind::Gix => "gix",
         }
     }
 
@@ -41,6 +53,8 @@ impl EngineKind {
         Ok(match self {
             EngineKind::GitCli => Box::new(cli::GitCliEngine::new(repository)),
             EngineKind::Libgit2 => Box::new(libgit2::Libgit2Engine::new(repository)),
+            #[cfg(feature = "gix-engine")]
+            EngineKind::Gix => Box::new(gix::GixEngine::new(repository)?),
         })
     }
 }
