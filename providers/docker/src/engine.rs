@@ -70,7 +70,7 @@ impl Engine {
         let docker = docker
             .negotiate_version()
             .await
-            .map_err(|error| unreachable(error.to_string()))?;
+            .map_err(|error| unreachable(with_causes(&error)))?;
         let version = docker.client_version();
         let api_prefix = format!("/v{}.{}", version.major_version, version.minor_version);
         tracing::debug!(engine = %source, api = %api_prefix, "connected to the Docker engine");
@@ -103,7 +103,7 @@ impl Engine {
             },
             other => EngineError::Unreachable {
                 engine: self.source.to_string(),
-                reason: other.to_string(),
+                reason: with_causes(&other),
             },
         }
     }
@@ -239,6 +239,21 @@ impl Engine {
             reason: format!("unreadable inspect JSON: {error}"),
         })
     }
+}
+
+/// An error and its causes on one line ("client error (Connect): Connection refused …").
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = inner.source();
+    }
+    text.replace('\n', " ")
 }
 
 fn count(calls: &AtomicU64, what: &str) {

@@ -1,0 +1,376 @@
+//! Support for the tests against the real Docker engine: the docker CLI as oracle, unique
+//! names, cleanup guards, a lock that keeps the engine-restart test apart, a TCP forwarder.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use vfs_core::{walk, ChangeNotifier, ChangeReceiver, Node, NodeKind, NodePath, Provider};
+use vfs_docker::{parse_rfc3339, DockerProvider, DockerSource};
+
+pub const ENGINE_LOCK: &str = "/tmp/vfs-docker-engine.lock";
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true")
+}
+
+/// Whether the engine answers; in CI a missing engine fails the test.
+pub fn docker_available() -> bool {
+    let answers = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !answers {
+        assert!(
+            !in_ci(),
+            "CI=true but no Docker engine answers `docker info`"
+        );
+        eprintln!("skipped: no Docker engine answers `docker info`");
+    }
+    answers
+}
+
+/// A flock on [`ENGINE_LOCK`]: every engine test holds it shared, the test that stops the
+/// engine holds it exclusively.
+pub struct EngineLock(File);
+
+impl EngineLock {
+    pub fn shared() -> EngineLock {
+        Self::take(libc::LOCK_SH)
+    }
+    pub fn exclusive() -> EngineLock {
+        Self::take(libc::LOCK_EX)
+    }
+    fn take(operation: i32) -> EngineLock {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(ENGINE_LOCK)
+            .expect("open the engine lock file");
+        // SAFETY: flock(2) on a descriptor we own; it is released when the file is closed.
+        let result = unsafe { libc::flock(file.as_raw_fd(), operation) };
+        assert_eq!(result, 0, "flock {ENGINE_LOCK}");
+        EngineLock(file)
+    }
+}
+
+/// Runs `docker ARGS…`; returns stdout, panics with stderr on failure.
+pub fn docker(args: &[&str]) -> String {
+    docker_in(args, None, &[])
+}
+
+pub fn docker_in(args: &[&str], dir: Option<&Path>, env: &[(&str, &str)]) -> String {
+    let mut command = Command::new("docker");
+    command.args(args);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("run docker");
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `docker … inspect` of one object, parsed.
+pub fn inspect(kind: &str, id: &str) -> serde_json::Value {
+    let text = docker(&[kind, "inspect", id]);
+    let mut all: Vec<serde_json::Value> = serde_json::from_str(&text).expect("inspect JSON");
+    assert_eq!(all.len(), 1);
+    all.remove(0)
+}
+
+pub fn time_of(value: &serde_json::Value, pointer: &str) -> SystemTime {
+    let text = value
+        .pointer(pointer)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_else(|| panic!("no {pointer} in {value}"));
+    parse_rfc3339(text).unwrap_or_else(|| panic!("{pointer} = {text:?} is not a time"))
+}
+
+pub fn short_hex(id: &str) -> String {
+    id.trim().trim_start_matches("sha256:").to_string()
+}
+
+static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+
+/// A lowercase name unique to this process and call (image references must be lowercase).
+pub fn unique(stem: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!(
+        "vfst{}x{}{}{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed),
+        nanos % 1000,
+        stem
+    )
+}
+
+/// Everything a test made on the engine, removed on drop even when the test fails.
+#[derive(Default)]
+pub struct Cleanup {
+    pub containers: Vec<String>,
+    pub images: Vec<String>,
+    pub volumes: Vec<String>,
+    pub networks: Vec<String>,
+    /// (project, compose file)
+    pub compose: Vec<(String, PathBuf)>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let quiet = |args: &[&str]| {
+            let _ = Command::new("docker")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        for (project, file) in &self.compose {
+            let _ = Command::new("docker-compose")
+                .arg("-p")
+                .arg(project)
+                .arg("-f")
+                .arg(file)
+                .args(["down", "-v", "-t", "0"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        for container in &self.containers {
+            quiet(&["rm", "-f", "-v", container]);
+        }
+        for image in self.images.iter().rev() {
+            quiet(&["rmi", "-f", image]);
+        }
+        for volume in &self.volumes {
+            quiet(&["volume", "rm", "-f", volume]);
+        }
+        for network in &self.networks {
+            quiet(&["network", "rm", network]);
+        }
+    }
+}
+
+/// A busybox root filesystem imported as `reference` (no registry needed); returns its id.
+pub fn import_busybox(cleanup: &mut Cleanup, reference: &str) -> String {
+    let root = tempfile::tempdir().expect("temp dir");
+    let bin = root.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy /bin/busybox");
+    for applet in ["sh", "sleep", "cat", "echo", "true", "ls"] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+    }
+    let tar = root.path().join("rootfs.tar");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(root.path())
+        .args(["-cf"])
+        .arg(&tar)
+        .arg("bin")
+        .status()
+        .expect("run tar");
+    assert!(status.success());
+    let id = docker(&[
+        "import",
+        "--change",
+        r#"CMD ["sh"]"#,
+        tar.to_str().unwrap(),
+        reference,
+    ]);
+    cleanup.images.push(reference.to_string());
+    short_hex(&id)
+}
+
+/// `DOCKER_BUILDKIT=0 docker build -t TAG DIR` writing `Dockerfile` and `files` first;
+/// returns the image id.
+pub fn build(cleanup: &mut Cleanup, dir: &Path, tag: &str) -> String {
+    docker_in(
+        &["build", "-q", "-t", tag, "."],
+        Some(dir),
+        &[("DOCKER_BUILDKIT", "0")],
+    );
+    cleanup.images.push(tag.to_string());
+    let id = short_hex(&docker(&["image", "inspect", "--format", "{{.Id}}", tag]));
+    cleanup.images.push(id.clone());
+    id
+}
+
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let mut file = File::create(dir.join(name)).unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    }
+}
+
+/// A started provider with a notice receiver (dropping the provider ends its watcher task).
+pub struct Started {
+    pub provider: Arc<DockerProvider>,
+    pub notices: ChangeReceiver,
+}
+
+pub fn default_source() -> DockerSource {
+    DockerSource {
+        host: "unix:///var/run/docker.sock".to_string(),
+        origin: "test".to_string(),
+    }
+}
+
+pub async fn start(source: DockerSource) -> Started {
+    let provider = vfs_docker::provider_for(source);
+    let (notifier, notices) = ChangeNotifier::channel();
+    provider.start(notifier).await.expect("provider starts");
+    Started { provider, notices }
+}
+
+/// The whole tree by path (`/images/.abc` …).
+pub async fn tree(provider: &DockerProvider) -> HashMap<String, Node> {
+    walk(provider)
+        .await
+        .expect("walk")
+        .into_iter()
+        .map(|entry| (entry.path.to_string(), entry.node))
+        .collect()
+}
+
+pub fn link_target(node: &Node) -> String {
+    match &node.kind {
+        NodeKind::Symlink { target } => String::from_utf8_lossy(target.as_bytes()).into_owned(),
+        other => panic!("{:?} is not a symlink: {other:?}", node.name),
+    }
+}
+
+/// `target` resolved against the folder holding `link_path`, as the kernel would.
+pub fn resolve(link_path: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = link_path
+        .split('/')
+        .filter(|part| !part.is_empty())
+        .collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            ".." => {
+                parts.pop();
+            }
+            "" | "." => {}
+            name => parts.push(name),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// Polls the tree until `check` holds; returns how long it took, or panics after `limit`.
+pub async fn wait_for<F>(
+    provider: &DockerProvider,
+    limit: Duration,
+    what: &str,
+    check: F,
+) -> Duration
+where
+    F: Fn(&HashMap<String, Node>) -> bool,
+{
+    let started = Instant::now();
+    loop {
+        if check(&tree(provider).await) {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until the provider made no engine call for `quiet` (the event replay after start).
+pub async fn settle(provider: &DockerProvider, quiet: Duration) {
+    let mut last = provider.engine_calls();
+    let mut since = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while since.elapsed() < quiet && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = provider.engine_calls();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
+}
+
+/// True when a notice covers `path` (it or one of its ancestors).
+pub fn covered(notices: &[NodePath], path: &str) -> bool {
+    let path = NodePath::parse(path);
+    notices.iter().any(|notice| path.starts_with(notice))
+}
+
+pub fn os(text: &str) -> &OsStr {
+    OsStr::new(text)
+}
+
+/// Exposes a unix socket on 127.0.0.1 (a tcp:// engine without a second dockerd).
+pub struct TcpForwarder {
+    address: std::net::SocketAddr,
+    connections: Arc<AtomicU32>,
+}
+
+impl TcpForwarder {
+    pub fn start(socket: &str) -> TcpForwarder {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let address = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicU32::new(0));
+        let counted = Arc::clone(&connections);
+        let socket = socket.to_string();
+        // The thread lives as long as the test process; it only copies bytes.
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(engine) = std::os::unix::net::UnixStream::connect(&socket) else {
+                    continue;
+                };
+                counted.fetch_add(1, Ordering::Relaxed);
+                let (Ok(mut client_in), Ok(mut engine_in)) =
+                    (client.try_clone(), engine.try_clone())
+                else {
+                    continue;
+                };
+                let (mut client_out, mut engine_out) = (client, engine);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_in, &mut engine_out);
+                    let _ = engine_out.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut engine_in, &mut client_out);
+                    let _ = client_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        TcpForwarder {
+            address,
+            connections,
+        }
+    }
+
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.address
+    }
+
+    pub fn connections(&self) -> u32 {
+        self.connections.load(Ordering::Relaxed)
+    }
+}
