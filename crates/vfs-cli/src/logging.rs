@@ -1,5 +1,7 @@
 //! Logs to stderr through tracing; fuser's `log` records are bridged in.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::args::SharedOptions;
@@ -48,6 +50,7 @@ pub fn init(options: &SharedOptions) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
