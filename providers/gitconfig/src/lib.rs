@@ -1,1 +1,20 @@
-//! GitConfigFS: YAML sections as folders timed by git blame
+//! GitConfigFS: a directory mirrored read-only, where every YAML file is a folder of its
+//! sections, each timed by the newest commit (git blame) among its lines.
+//!
+//! `vfs mount gitconfig ./repo .cfgfs` lets a Makefile depend on one section of a config file,
+//! such as `.cfgfs/docker-compose.yml/services/web`. The rules are in `docs/gitconfig.md`.
+//!
+//! Modules: [`escape`] (key names), `yaml` (parsing, folders, section times), `sections`
+//! (per-file caches), `served` (the branch-switch rule), `mirror` (plain entries), `watch`
+//! (inotify), `provider` (the [`GitConfigProvider`]).
+
+pub mod escape;
+mod mirror;
+mod provider;
+mod registration;
+mod sections;
+mod served;
+mod watch;
+pub mod yaml;
+
+pub use provider::{scalar_content, GitConfigProvider};
