@@ -73,7 +73,11 @@ pub(crate) fn attributes(node: &Node, ino: u64, owner: Owner, known: Known) -> A
         NodeKind::File { size } => (0o444, size.or(known.size).unwrap_or(0), 1),
         NodeKind::Symlink { target } => (0o777, target.len() as u64, 1),
     };
-    let perm = node.perm.unwrap_or(default_perm) & 0o7777 & !WRITE_BITS;
+    // A symlink's bits mean nothing (lrwxrwxrwx is what ls expects); all else is read-only.
+    let perm = match kind {
+        EntryKind::Symlink => default_perm,
+        _ => node.perm.unwrap_or(default_perm) & 0o7777 & !WRITE_BITS,
+    };
     Attributes {
         ino,
         kind,

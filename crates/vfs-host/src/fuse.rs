@@ -119,11 +119,14 @@ impl Filesystem for FuseHost {
 
     fn destroy(&mut self) {
         let (root, list, read) = self.host.calls().snapshot();
+        let (open_files, open_dirs) = self.host.open_counts();
         tracing::debug!(
             root,
             list,
             read,
             inodes = self.host.inode_count(),
+            open_files,
+            open_dirs,
             "session ended; provider calls"
         );
         self.ended.send_replace(true);

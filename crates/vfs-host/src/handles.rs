@@ -88,8 +88,8 @@ pub(crate) struct DirItem {
     pub(crate) attrs: Attributes,
     /// Until when the kernel may trust `attrs`.
     pub(crate) expires: Instant,
-    /// A file whose size is learnt by reading: the kernel must ask for its attributes again.
-    pub(crate) size_unknown: bool,
+    /// Attributes the kernel must ask for again (see `Host::attributes_of`).
+    pub(crate) provisional: bool,
 }
 
 /// A directory's entries frozen at `opendir`, with `.` and `..` first; the readdir offset of

@@ -145,7 +145,7 @@ impl Host {
         path: &NodePath,
         node: &Node,
         now: Instant,
-    ) -> Attributes {
+    ) -> (Attributes, bool) {
         let ino = tables.inodes.assign(path);
         let known = match node.kind {
             NodeKind::Directory { .. } => Known {
@@ -161,7 +161,14 @@ impl Host {
             },
             _ => Known::default(),
         };
-        attributes(node, ino, self.owner, known)
+        // Provisional attributes (a directory's link count before it is listed, a size learnt
+        // only by reading) must be asked for again rather than kept by the kernel.
+        let provisional = match node.kind {
+            NodeKind::Directory { .. } => known.subdirectories.is_none(),
+            NodeKind::File { size } => size.is_none(),
+            NodeKind::Symlink { .. } => false,
+        };
+        (attributes(node, ino, self.owner, known), provisional)
     }
 
     fn answer(
@@ -172,12 +179,9 @@ impl Host {
         expires: Instant,
         now: Instant,
     ) -> EntryAnswer {
-        let attrs = self.attributes_of(tables, path, node, now);
+        let (attrs, provisional) = self.attributes_of(tables, path, node, now);
         let entry_ttl = self.ttl_until(expires, now);
-        let attr_ttl = match node.kind {
-            NodeKind::File { size: None } => MIN_TTL,
-            _ => entry_ttl,
-        };
+        let attr_ttl = if provisional { MIN_TTL } else { entry_ttl };
         EntryAnswer {
             attrs,
             entry_ttl,
@@ -320,7 +324,7 @@ impl Host {
         let listing = self.listing(&path).await.map_err(failed)?;
         let now = Instant::now();
         let mut tables = self.tables();
-        let dot = self.attributes_of(&mut tables, &path, &node, now);
+        let (dot, _) = self.attributes_of(&mut tables, &path, &node, now);
         let parent_ino = match path.parent() {
             Some(parent) => tables.inodes.assign(&parent),
             None => ROOT_INO,
@@ -332,21 +336,22 @@ impl Host {
             name: ".".into(),
             attrs: dot,
             expires: node_expires,
-            size_unknown: false,
+            provisional: false,
         });
         items.push(DirItem {
             name: "..".into(),
             attrs: dot_dot,
             expires: node_expires,
-            size_unknown: false,
+            provisional: false,
         });
         for entry in listing.entries() {
             let child = path.join(&entry.node.name);
+            let (attrs, provisional) = self.attributes_of(&mut tables, &child, &entry.node, now);
             items.push(DirItem {
                 name: entry.node.name.clone(),
-                attrs: self.attributes_of(&mut tables, &child, &entry.node, now),
+                attrs,
                 expires: listing.expires,
-                size_unknown: matches!(entry.node.kind, NodeKind::File { size: None }),
+                provisional,
             });
         }
         drop(tables);
@@ -365,7 +370,7 @@ impl Host {
         item: &DirItem,
         now: Instant,
     ) -> Duration {
-        if item.size_unknown || snapshot.generation != self.tables().cache.generation() {
+        if item.provisional || snapshot.generation != self.tables().cache.generation() {
             return MIN_TTL;
         }
         self.ttl_until(item.expires, now)

@@ -13,7 +13,7 @@ use crate::attrs::Owner;
 use crate::fuse::{FuseHost, KernelNotifier};
 use crate::host::Host;
 use crate::notices::NoticeThread;
-use crate::unmount::detach;
+use crate::unmount::{detach, is_mounted, mount_table_path};
 use crate::{HostError, MountConfig, FUSE_DEVICE};
 
 /// FUSE threads reading requests; provider calls run on the tokio runtime, so few are needed.
@@ -120,6 +120,8 @@ fn prepare_mountpoint(mountpoint: &Path) -> Result<(), HostError> {
 fn unmount_session(session: BackgroundSession, mountpoint: &Path) -> Result<(), HostError> {
     match session.umount_and_join() {
         Ok(()) => Ok(()),
+        // Someone else unmounted it already (`fusermount3 -u`, `vfs unmount`).
+        Err(_) if !is_mounted(&mount_table_path(mountpoint)) => Ok(()),
         Err(error) => {
             tracing::debug!(mountpoint = %mountpoint.display(), "unmount failed ({error}); detaching lazily");
             detach(mountpoint).map_err(|detail| HostError::Unmount {

@@ -1,1 +1,465 @@
+//! The host's core under test without FUSE: a provider whose tree and answers the test
+//! controls, and the host's answers by inode number.
 
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use vfs_core::{async_trait, Content, Node, NodePath, Provider, ProviderError};
+
+use crate::attrs::{EntryKind, Owner};
+use crate::host::{Host, KernelTarget, MIN_TTL};
+use crate::inodes::ROOT_INO;
+use crate::notices::{apply, KernelCache};
+
+fn at(seconds: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+}
+
+const OWNER: Owner = Owner { uid: 1234, gid: 99 };
+
+#[derive(Default)]
+struct Tree {
+    listings: Mutex<HashMap<String, Vec<Node>>>,
+    contents: Mutex<HashMap<String, Vec<u8>>>,
+    failing: Mutex<Option<String>>,
+    /// When set, `list` waits for a permit before answering.
+    hold: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
+    lists: AtomicU64,
+    reads: AtomicU64,
+}
+
+impl Tree {
+    fn set(&self, dir: &str, nodes: Vec<Node>) {
+        self.listings.lock().unwrap().insert(dir.into(), nodes);
+    }
+}
+
+#[async_trait]
+impl Provider for Tree {
+    async fn root(&self) -> Result<Node, ProviderError> {
+        Ok(Node::directory("", at(100)))
+    }
+
+    async fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+        self.lists.fetch_add(1, Ordering::SeqCst);
+        let hold = self.hold.lock().unwrap().clone();
+        if let Some(hold) = hold {
+            let _permit = hold.acquire().await;
+        }
+        if self.failing.lock().unwrap().as_deref() == Some(&dir.to_string()) {
+            return Err(ProviderError::Unavailable("engine down".into()));
+        }
+        let listings = self.listings.lock().unwrap();
+        listings
+            .get(&dir.to_string())
+            .cloned()
+            .ok_or_else(|| ProviderError::NotFound(dir.clone()))
+    }
+
+    async fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let contents = self.contents.lock().unwrap();
+        contents
+            .get(&path.to_string())
+            .cloned()
+            .map(Content::Bytes)
+            .ok_or_else(|| ProviderError::NotFound(path.clone()))
+    }
+}
+
+fn sample() -> Arc<Tree> {
+    let tree = Arc::new(Tree::default());
+    tree.set(
+        "/",
+        vec![
+            Node::directory("lazy", at(1)),
+            Node::directory("eager", at(2)).with_children(vec![
+                Node::file("inner", at(3), Some(5)),
+                Node::directory("deeper", at(3)).with_children(vec![Node::file(
+                    "leaf",
+                    at(4),
+                    Some(1),
+                )]),
+            ]),
+            Node::file("sized", at(5), Some(3)),
+            Node::file("unsized", at(6), None),
+            Node::symlink("link", at(7), "sized"),
+        ],
+    );
+    tree.set(
+        "/lazy",
+        vec![
+            Node::file("a", at(8), Some(1)),
+            Node::directory("sub", at(8)),
+        ],
+    );
+    tree.contents
+        .lock()
+        .unwrap()
+        .insert("/sized".into(), b"abc".to_vec());
+    tree.contents
+        .lock()
+        .unwrap()
+        .insert("/unsized".into(), b"0123456789".to_vec());
+    tree
+}
+
+fn host(tree: &Arc<Tree>, ttl: Duration) -> Arc<Host> {
+    Arc::new(Host::new(tree.clone(), ttl, OWNER))
+}
+
+async fn ino_of(host: &Host, path: &str) -> u64 {
+    let mut ino = ROOT_INO;
+    for name in NodePath::parse(path).names() {
+        ino = host.lookup(ino, name).await.unwrap().attrs.ino;
+    }
+    ino
+}
+
+#[tokio::test]
+async fn lookups_within_the_ttl_are_answered_from_the_cache() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    assert!(
+        host.cached_lookup(ROOT_INO, OsStr::new("sized")).is_none(),
+        "nothing cached yet"
+    );
+    let sized = host.lookup(ROOT_INO, OsStr::new("sized")).await.unwrap();
+    assert_eq!(sized.attrs.size, 3);
+    assert_eq!((sized.attrs.uid, sized.attrs.gid), (1234, 99));
+    assert!(
+        sized.entry_ttl > Duration::from_secs(59) && sized.entry_ttl <= Duration::from_secs(60)
+    );
+    let lists = tree.lists.load(Ordering::SeqCst);
+
+    for _ in 0..100 {
+        let again = host
+            .cached_lookup(ROOT_INO, OsStr::new("sized"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.attrs.ino, sized.attrs.ino, "inode stable");
+        let attr = host.cached_getattr(sized.attrs.ino).unwrap().unwrap();
+        assert_eq!(attr.attrs.mtime, at(5));
+    }
+    assert_eq!(
+        host.cached_lookup(ROOT_INO, OsStr::new("missing"))
+            .unwrap()
+            .unwrap_err(),
+        libc::ENOENT
+    );
+    assert_eq!(tree.lists.load(Ordering::SeqCst), lists, "no provider call");
+}
+
+#[tokio::test]
+async fn directories_handed_over_whole_are_never_listed() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let leaf = ino_of(&host, "eager/deeper/leaf").await;
+    assert_eq!(host.getattr(leaf).await.unwrap().attrs.mtime, at(4));
+    assert_eq!(
+        tree.lists.load(Ordering::SeqCst),
+        1,
+        "only the root was listed"
+    );
+    let eager = host
+        .cached_lookup(ROOT_INO, OsStr::new("eager"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(eager.attrs.nlink, 3, "its one subdirectory is known");
+    assert_eq!(eager.attr_ttl, eager.entry_ttl);
+
+    // After a notice, the eager directory is asked for through its parent.
+    host.invalidate(&NodePath::parse("eager"));
+    tree.set(
+        "/",
+        vec![
+            Node::directory("eager", at(20)).with_children(vec![Node::file(
+                "new",
+                at(21),
+                Some(1),
+            )]),
+        ],
+    );
+    let eager_ino = ino_of(&host, "eager").await;
+    let handle = host.opendir(eager_ino).await.unwrap();
+    let names: Vec<_> = host
+        .dir_snapshot(handle)
+        .unwrap()
+        .items
+        .iter()
+        .map(|item| item.name.clone())
+        .collect();
+    assert_eq!(names, [".", "..", "new"]);
+    assert_eq!(tree.lists.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn expired_listings_are_fetched_again() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_millis(50));
+    let a = ino_of(&host, "lazy/a").await;
+    let lists = tree.lists.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(host.cached_getattr(a).is_none(), "expired");
+    tree.set("/lazy", vec![Node::file("a", at(9), Some(1))]);
+    assert_eq!(host.getattr(a).await.unwrap().attrs.mtime, at(9));
+    assert!(tree.lists.load(Ordering::SeqCst) > lists);
+}
+
+#[tokio::test]
+async fn ttls_are_bounded_by_the_cache_and_never_zero() {
+    let tree = sample();
+    let host = host(&tree, Duration::ZERO);
+    let answer = host.lookup(ROOT_INO, OsStr::new("sized")).await.unwrap();
+    assert_eq!(answer.entry_ttl, MIN_TTL);
+    assert!(MIN_TTL > Duration::ZERO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_misses_on_one_directory_ask_the_provider_once() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let hold = Arc::new(tokio::sync::Semaphore::new(0));
+    ino_of(&host, "lazy").await;
+    *tree.hold.lock().unwrap() = Some(hold.clone());
+    let lazy = ino_of(&host, "lazy").await;
+    let lists_before = tree.lists.load(Ordering::SeqCst);
+    let lookups: Vec<_> = (0..8)
+        .map(|_| {
+            let host = host.clone();
+            tokio::spawn(async move { host.lookup(lazy, OsStr::new("a")).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    hold.add_permits(100);
+    for lookup in lookups {
+        assert_eq!(lookup.await.unwrap().unwrap().attrs.size, 1);
+    }
+    assert_eq!(tree.lists.load(Ordering::SeqCst) - lists_before, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_answer_overtaken_by_a_notice_is_not_kept() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let lazy = ino_of(&host, "lazy").await;
+    let hold = Arc::new(tokio::sync::Semaphore::new(0));
+    *tree.hold.lock().unwrap() = Some(hold.clone());
+    let pending = {
+        let host = host.clone();
+        tokio::spawn(async move { host.lookup(lazy, OsStr::new("a")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    tree.set("/lazy", vec![Node::file("a", at(50), Some(1))]);
+    host.invalidate(&NodePath::parse("lazy"));
+    hold.add_permits(100);
+    // The first answer predates the notice; the host asks again and gets the new one.
+    assert_eq!(pending.await.unwrap().unwrap().attrs.mtime, at(50));
+    assert!(host.cached_lookup(lazy, OsStr::new("a")).is_some());
+}
+
+#[tokio::test]
+async fn attributes_follow_the_host_rules() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let root = host.getattr(ROOT_INO).await.unwrap();
+    assert_eq!(
+        (root.attrs.kind, root.attrs.perm),
+        (EntryKind::Directory, 0o555)
+    );
+    assert_eq!(root.attrs.nlink, 2, "not listed yet");
+    assert_eq!(root.attr_ttl, MIN_TTL, "provisional until listed");
+    ino_of(&host, "lazy").await;
+    let root = host.getattr(ROOT_INO).await.unwrap();
+    assert_eq!(root.attrs.nlink, 4, "lazy and eager");
+    assert!(root.attr_ttl > MIN_TTL);
+
+    let link = ino_of(&host, "link").await;
+    assert_eq!(host.readlink(link).await.unwrap(), "sized");
+    assert_eq!(host.cached_readlink(link).unwrap().unwrap(), "sized");
+    let sized = ino_of(&host, "sized").await;
+    assert_eq!(host.readlink(sized).await.unwrap_err(), libc::EINVAL);
+    let attrs = host.getattr(link).await.unwrap().attrs;
+    assert_eq!(
+        (attrs.kind, attrs.perm, attrs.size),
+        (EntryKind::Symlink, 0o777, 5)
+    );
+}
+
+#[tokio::test]
+async fn files_of_unknown_size_use_direct_io_and_learn_their_size() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let unsized_ino = ino_of(&host, "unsized").await;
+    let before = host.getattr(unsized_ino).await.unwrap();
+    assert_eq!(before.attrs.size, 0);
+    assert_eq!(before.attr_ttl, MIN_TTL);
+    let opened = host.open(unsized_ino).await.unwrap();
+    assert!(opened.direct_io);
+    let file = host.open_file(opened.handle).unwrap();
+    assert_eq!(file.read(0, 4096).unwrap().as_slice(), b"0123456789");
+    assert_eq!(host.getattr(unsized_ino).await.unwrap().attrs.size, 10);
+    host.release(opened.handle);
+    assert!(host.open_file(opened.handle).is_none());
+
+    let sized = ino_of(&host, "sized").await;
+    let opened = host.open(sized).await.unwrap();
+    assert!(!opened.direct_io);
+    assert_eq!(
+        host.open_file(opened.handle)
+            .unwrap()
+            .read(1, 10)
+            .unwrap()
+            .as_slice(),
+        b"bc"
+    );
+    assert_eq!(tree.reads.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        host.open(ino_of(&host, "lazy").await).await.unwrap_err(),
+        libc::EISDIR
+    );
+}
+
+#[tokio::test]
+async fn provider_errors_become_errnos() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let lazy = ino_of(&host, "lazy").await;
+    let sub = host
+        .lookup(lazy, OsStr::new("sub"))
+        .await
+        .unwrap()
+        .attrs
+        .ino;
+    assert_eq!(
+        host.opendir(sub).await.unwrap_err(),
+        libc::ENOENT,
+        "listed but gone"
+    );
+    *tree.failing.lock().unwrap() = Some("/lazy".into());
+    host.invalidate(&NodePath::parse("lazy"));
+    assert_eq!(
+        host.lookup(lazy, OsStr::new("a")).await.unwrap_err(),
+        libc::EIO
+    );
+    assert_eq!(host.getattr(999_999).await.unwrap_err(), libc::ENOENT);
+    let sized = ino_of(&host, "sized").await;
+    assert_eq!(host.opendir(sized).await.unwrap_err(), libc::ENOTDIR);
+}
+
+#[tokio::test]
+async fn directory_snapshots_do_not_move_while_the_listing_changes() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let lazy = ino_of(&host, "lazy").await;
+    let handle = host.opendir(lazy).await.unwrap();
+    tree.set("/lazy", vec![Node::file("z", at(1), Some(1))]);
+    host.invalidate(&NodePath::parse("lazy"));
+    let snapshot = host.dir_snapshot(handle).unwrap();
+    let names: Vec<_> = snapshot
+        .items
+        .iter()
+        .map(|item| item.name.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [".", "..", "a", "sub"]);
+    assert_eq!(snapshot.items[1].attrs.ino, ROOT_INO, ".. is the root");
+    let now = std::time::Instant::now();
+    assert_eq!(
+        host.snapshot_ttl(&snapshot, &snapshot.items[2], now),
+        MIN_TTL,
+        "suspect after a notice"
+    );
+    host.releasedir(handle);
+    assert!(host.dir_snapshot(handle).is_none());
+
+    let fresh = host.opendir(lazy).await.unwrap();
+    let snapshot = host.dir_snapshot(fresh).unwrap();
+    assert_eq!(snapshot.items[2].name, "z");
+    assert!(host.snapshot_ttl(&snapshot, &snapshot.items[2], now) > Duration::from_secs(59));
+}
+
+#[derive(Default)]
+struct RecordingKernel {
+    inodes: Mutex<Vec<u64>>,
+    entries: Mutex<Vec<(u64, String)>>,
+}
+
+impl KernelCache for Arc<RecordingKernel> {
+    fn forget_inode(&self, ino: u64) -> std::io::Result<()> {
+        self.inodes.lock().unwrap().push(ino);
+        Ok(())
+    }
+    fn forget_entry(&self, parent: u64, name: &OsStr) -> std::io::Result<()> {
+        self.entries
+            .lock()
+            .unwrap()
+            .push((parent, name.to_string_lossy().into_owned()));
+        Err(std::io::Error::from_raw_os_error(libc::ENOENT))
+    }
+}
+
+#[tokio::test]
+async fn a_notice_drops_the_subtree_and_tells_the_kernel_about_every_known_inode() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let lazy = ino_of(&host, "lazy").await;
+    let a = ino_of(&host, "lazy/a").await;
+    let sub = ino_of(&host, "lazy/sub").await;
+    let sized = ino_of(&host, "sized").await;
+    let kernel = Arc::new(RecordingKernel::default());
+    apply(&host, &kernel, &NodePath::parse("lazy"));
+    let mut inodes = kernel.inodes.lock().unwrap().clone();
+    inodes.sort();
+    let mut expected = vec![lazy, a, sub];
+    expected.sort();
+    assert_eq!(inodes, expected);
+    let mut entries = kernel.entries.lock().unwrap().clone();
+    entries.sort();
+    assert!(entries.contains(&(ROOT_INO, "lazy".into())));
+    assert!(entries.contains(&(lazy, "a".into())));
+    assert!(
+        host.cached_lookup(lazy, OsStr::new("a")).is_none(),
+        "dropped"
+    );
+    assert!(
+        host.cached_lookup(ROOT_INO, OsStr::new("lazy")).is_none(),
+        "the parent listing too"
+    );
+    assert_eq!(
+        ino_of(&host, "sized").await,
+        sized,
+        "numbers survive notices"
+    );
+
+    let targets = host.invalidate(&NodePath::root());
+    assert!(targets.contains(&KernelTarget {
+        ino: ROOT_INO,
+        entry: None
+    }));
+}
+
+#[test]
+fn access_follows_the_bits_and_never_allows_writing() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sized = runtime.block_on(async {
+        let ino = ino_of(&host, "sized").await;
+        host.getattr(ino).await.unwrap().attrs
+    });
+    let check = |uid, gid, mask| Host::check_access(&sized, uid, gid, mask);
+    assert_eq!(check(1234, 99, libc::W_OK), Err(libc::EROFS));
+    assert_eq!(check(0, 0, libc::W_OK), Err(libc::EROFS));
+    assert_eq!(check(1234, 99, libc::R_OK), Ok(()));
+    assert_eq!(check(5, 5, libc::R_OK), Ok(()));
+    assert_eq!(check(5, 5, libc::X_OK), Err(libc::EACCES));
+    assert_eq!(
+        check(0, 0, libc::X_OK),
+        Err(libc::EACCES),
+        "no x bit at all"
+    );
+    assert_eq!(check(5, 5, libc::F_OK), Ok(()));
+}

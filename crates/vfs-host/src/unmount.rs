@@ -69,7 +69,7 @@ fn umount(target: &Path, flags: libc::c_int) -> io::Result<()> {
 
 /// The path as the mount table spells it. The mountpoint itself may be unreachable (a stale
 /// mount), so only its parent is resolved.
-fn mount_table_path(mountpoint: &Path) -> PathBuf {
+pub(crate) fn mount_table_path(mountpoint: &Path) -> PathBuf {
     let absolute = std::path::absolute(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
     match (absolute.parent(), absolute.file_name()) {
         (Some(parent), Some(name)) => parent
