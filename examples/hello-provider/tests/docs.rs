@@ -47,5 +47,8 @@ fn every_code_snippet_of_the_tutorial_is_in_the_example() {
             checked += 1;
         }
     }
-    assert!(checked >= 15, "only {checked} snippets found: is the tutorial still there?");
+    assert!(
+        checked >= 15,
+        "only {checked} snippets found: is the tutorial still there?"
+    );
 }
