@@ -15,14 +15,13 @@ fn fenced_blocks(markdown: &str, language: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in markdown.lines() {
+        let fence = line.trim_start().starts_with("```");
         match current.as_mut() {
-            None if line.trim_start().starts_with("```") => {
-                if line.trim_start().trim_start_matches('`') == language {
-                    current = Some(String::new());
-                }
+            None if fence && line.trim_start().trim_start_matches('`') == language => {
+                current = Some(String::new());
             }
             None => {}
-            Some(_) if line.trim_start().starts_with("```") => {
+            Some(_) if fence => {
                 blocks.extend(current.take());
             }
             Some(block) => {

@@ -86,7 +86,9 @@ async fn serve(
         fs_name: format!("vfs-{name}"),
     };
     let mounted = tokio::select! {
-        mounted = host::mount(provider, &mountpoint, config) => mounted?,
+        mounted = host::mount(provider, &mountpoint, config) => {
+            mounted.map_err(|error| mount_error(name, error))?
+        }
         signal = stop.next() => {
             tracing::info!("{signal} before {} was mounted: giving up", mountpoint.display());
             return Ok(());
@@ -111,6 +113,16 @@ async fn serve(
         }
     }
     Ok(())
+}
+
+/// A provider that refused to start is named, as `tree` names it.
+fn mount_error(name: &str, error: host::HostError) -> anyhow::Error {
+    match error {
+        host::HostError::Provider(cause) => {
+            anyhow::Error::new(cause).context(format!("{name}: cannot start"))
+        }
+        other => other.into(),
+    }
 }
 
 fn announce_ready(context: &Context, name: &str, mountpoint: &Path) {
