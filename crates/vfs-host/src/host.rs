@@ -7,6 +7,7 @@ use std::ffi::{OsStr, OsString};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use crate::attrs::{attributes, Attributes, EntryKind, Known, Owner};
 use crate::cache::{Cache, Listing, RootEntry};
 use crate::handles::{DirItem, DirSnapshot, Handles, OpenFile};
 use crate::inodes::{InodeTable, ROOT_INO};
+use crate::notices::Work;
 
 /// An errno for the kernel.
 pub(crate) type Errno = i32;
@@ -84,6 +86,8 @@ pub(crate) struct Host {
     /// the provider once. Only callers wanting that very directory wait on its gate.
     gates: Mutex<HashMap<NodePath, Gate>>,
     calls: ProviderCalls,
+    /// Where to ask the notice thread to refresh the kernel's attributes (none in tests).
+    work: Mutex<Option<Sender<Work>>>,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -112,6 +116,22 @@ impl Host {
             handles: Handles::default(),
             gates: Mutex::new(HashMap::new()),
             calls: ProviderCalls::default(),
+            work: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn set_work_queue(&self, work: Sender<Work>) {
+        *locked(&self.work) = Some(work);
+    }
+
+    /// The kernel may hold provisional attributes of `dir` (a link count from before it was
+    /// listed): have them asked for again.
+    fn refresh_kernel_attributes(&self, dir: &NodePath) {
+        let Some(ino) = self.tables().inodes.get(dir) else {
+            return;
+        };
+        if let Some(work) = locked(&self.work).as_ref() {
+            let _ = work.send(Work::Refresh(ino));
         }
     }
 
@@ -557,9 +577,11 @@ impl Host {
                 .cache
                 .install(dir, nodes, started + self.ttl, generation, dir)
                 .ok_or_else(|| ProviderError::NotADirectory(dir.clone()))?;
+            drop(tables);
             // A notice arrived while the provider answered: the answer may predate the
             // change, so ask once more.
             if current || attempts > 1 {
+                self.refresh_kernel_attributes(dir);
                 return Ok(listing);
             }
         }

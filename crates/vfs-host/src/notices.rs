@@ -5,6 +5,7 @@
 use std::ffi::OsStr;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -24,9 +25,21 @@ pub(crate) trait KernelCache: Send + 'static {
     fn forget_entry(&self, parent: u64, name: &OsStr) -> io::Result<()>;
 }
 
+/// What the notice thread does.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// A provider's change notice.
+    Notice(NodePath),
+    /// The host learnt something the kernel's copy of these attributes lacks (a directory's
+    /// link count once it is listed): the kernel should ask again.
+    Refresh(u64),
+}
+
+/// Two threads: one forwards the provider's notices, one does the work (so the host can queue
+/// work too). Both stop with the mount.
 pub(crate) struct NoticeThread {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl NoticeThread {
@@ -36,26 +49,36 @@ impl NoticeThread {
         kernel: impl KernelCache,
     ) -> io::Result<NoticeThread> {
         let stop = Arc::new(AtomicBool::new(false));
+        let (sender, work) = mpsc::channel();
+        host.set_work_queue(sender.clone());
+        let mut thread = NoticeThread {
+            stop: stop.clone(),
+            threads: Vec::new(),
+        };
         let stop_seen = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("vfs-notices".into())
-            .spawn(move || run(&host, &notices, &kernel, &stop_seen))?;
-        Ok(NoticeThread {
-            stop,
-            thread: Some(thread),
-        })
+        thread.threads.push(
+            std::thread::Builder::new()
+                .name("vfs-notices".into())
+                .spawn(move || forward(&notices, &sender, &stop_seen))?,
+        );
+        thread.threads.push(
+            std::thread::Builder::new()
+                .name("vfs-invalidate".into())
+                .spawn(move || run(&host, &work, &kernel, &stop))?,
+        );
+        Ok(thread)
     }
 
-    /// Stops the thread and waits for it (at most about [`STOP_CHECK`]).
+    /// Stops the threads and waits for them (at most about [`STOP_CHECK`]).
     pub(crate) fn stop(mut self) {
         self.stop_now();
     }
 
     fn stop_now(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
+        for thread in self.threads.drain(..) {
             if thread.join().is_err() {
-                tracing::warn!("the change-notice thread panicked");
+                tracing::warn!("a change-notice thread panicked");
             }
         }
     }
@@ -67,19 +90,42 @@ impl Drop for NoticeThread {
     }
 }
 
-fn run(host: &Host, notices: &ChangeReceiver, kernel: &impl KernelCache, stop: &AtomicBool) {
+fn forward(notices: &ChangeReceiver, work: &Sender<Work>, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
-        let first = match notices.recv_timeout(STOP_CHECK) {
-            Ok(Some(path)) => path,
-            Ok(None) => continue,
+        match notices.recv_timeout(STOP_CHECK) {
+            Ok(Some(path)) => {
+                if work.send(Work::Notice(path)).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
             Err(()) => {
-                tracing::debug!("every change notifier is gone; the notice thread ends");
+                tracing::debug!("every change notifier is gone; no more notices");
                 return;
             }
+        }
+    }
+}
+
+fn run(host: &Host, work: &Receiver<Work>, kernel: &impl KernelCache, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        let first = match work.recv_timeout(STOP_CHECK) {
+            Ok(first) => first,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
         };
-        let mut batch = vec![first];
-        batch.extend(notices.pending());
-        for path in coalesce(batch) {
+        let mut paths = Vec::new();
+        for item in std::iter::once(first).chain(work.try_iter()) {
+            match item {
+                Work::Notice(path) => paths.push(path),
+                Work::Refresh(ino) => {
+                    if let Err(error) = kernel.forget_inode(ino) {
+                        tracing::debug!(ino, "kernel refused to invalidate an inode: {error}");
+                    }
+                }
+            }
+        }
+        for path in coalesce(paths) {
             apply(host, kernel, &path);
         }
     }

@@ -537,6 +537,88 @@ fn unmount_ended_and_errors() {
         matches!(error, HostError::MountpointNotADirectory(_)),
         "{error}"
     );
+
+    let failing = sample_provider();
+    *failing.fail_start.lock().unwrap() = Some("engine down".into());
+    let elsewhere = fixture.mountpoint.with_file_name("never-mounted");
+    let error = fixture
+        .runtime
+        .block_on(vfs_host::mount(failing, &elsewhere, Default::default()))
+        .unwrap_err();
+    assert_eq!(error.to_string(), "source unavailable: engine down");
+    assert!(!is_mounted(&elsewhere));
+}
+
+#[test]
+fn dropping_the_mount_unmounts_it() {
+    let provider = sample_provider();
+    let Some(mut fixture) = Fixture::mount(provider.clone(), Duration::from_secs(5)) else {
+        return;
+    };
+    assert!(fixture.path("hello.txt").exists());
+    drop(fixture.mounted.take());
+    assert!(!is_mounted(&fixture.mountpoint));
+}
+
+const STALE_HELPER: &str = "VFS_HOST_TEST_STALE_MOUNTPOINT";
+
+/// Not a test on its own: the child process of `unmount_path_clears_a_stale_mount`, which
+/// mounts and waits to be killed.
+#[test]
+#[ignore]
+fn stale_mount_helper() {
+    let Some(mountpoint) = std::env::var_os(STALE_HELPER) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mounted = runtime
+        .block_on(vfs_host::mount(
+            sample_provider(),
+            Path::new(&mountpoint),
+            Default::default(),
+        ))
+        .unwrap();
+    println!("ready");
+    std::thread::sleep(Duration::from_secs(60));
+    drop(mounted);
+}
+
+#[test]
+fn unmount_path_clears_a_stale_mount() {
+    if !support::fuse_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mountpoint = dir.path().join("stale");
+    let _guard = support::UnmountGuard(mountpoint.clone());
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "stale_mount_helper",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(STALE_HELPER, &mountpoint)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("ready") {
+        line.clear();
+        let read = std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert!(read > 0, "the helper exited before mounting");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let error = fs::metadata(&mountpoint).unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::ENOTCONN), "stale: {error}");
+    assert!(is_mounted(&mountpoint));
+
+    vfs_host::unmount_path(&mountpoint).unwrap();
+    assert!(!is_mounted(&mountpoint));
+    assert!(fs::metadata(&mountpoint).unwrap().is_dir());
 }
 
 #[test]
@@ -550,4 +632,67 @@ fn unmount_stops_the_provider_and_leaves_nothing_mounted() {
     assert!(!is_mounted(&fixture.mountpoint));
     assert_eq!(provider.stopped.load(Ordering::SeqCst), 1);
     assert!(provider.read_calls.load(Ordering::SeqCst) >= 1);
+}
+
+/// Figures for the report: a warm `make -q` over 1000 targets on the mount against the same
+/// tree on tmpfs. Run with `--ignored --nocapture`; timing-dependent, so not part of the suite.
+#[test]
+#[ignore]
+fn warm_make_q_over_1000_targets_against_tmpfs() {
+    let provider = TestProvider::new();
+    let count = 1000;
+    provider.set_listing("/", vec![Node::directory("src", at(1_600_000_000, 0))]);
+    provider.set_listing(
+        "/src",
+        (0..count)
+            .map(|index| Node::file(format!("{index}.txt"), at(1_600_000_000, 0), Some(2)))
+            .collect(),
+    );
+    for index in 0..count {
+        provider.set_content(&format!("/src/{index}.txt"), "x\n");
+    }
+    let Some(fixture) = Fixture::mount(provider.clone(), vfs_host::DEFAULT_TTL) else {
+        return;
+    };
+    let tmpfs = tempfile::tempdir_in("/dev/shm").unwrap();
+    fs::create_dir(tmpfs.path().join("src")).unwrap();
+    for index in 0..count {
+        fs::write(tmpfs.path().join(format!("src/{index}.txt")), "x\n").unwrap();
+    }
+    let time_make_q = |source: &Path, flags: &[&str]| {
+        let work = tempfile::tempdir().unwrap();
+        let targets: Vec<String> = (0..count).map(|index| format!("out/{index}.out")).collect();
+        fs::create_dir(work.path().join("out")).unwrap();
+        let makefile = format!(
+            "SRC := {}\nall: {}\nout/%.out: $(SRC)/%.txt\n\t@cp $< $@\n",
+            source.display(),
+            targets.join(" ")
+        );
+        fs::write(work.path().join("Makefile"), makefile).unwrap();
+        let (ok, _, stderr) = run(Command::new("make").arg("-j4").current_dir(work.path()));
+        assert!(ok, "{stderr}");
+        let mut runs = Vec::new();
+        for _ in 0..10 {
+            let started = Instant::now();
+            let (up_to_date, _, _) = run(Command::new("make")
+                .arg("-q")
+                .args(flags)
+                .current_dir(work.path()));
+            runs.push(started.elapsed());
+            assert!(up_to_date);
+        }
+        runs.sort();
+        runs[runs.len() / 2]
+    };
+    for flags in [&[][..], &["-r"][..]] {
+        let lists_before = provider.list_calls.load(Ordering::SeqCst);
+        let on_mount = time_make_q(&fixture.path("src"), flags);
+        let lists = provider.list_calls.load(Ordering::SeqCst) - lists_before;
+        let on_tmpfs = time_make_q(&tmpfs.path().join("src"), flags);
+        let ratio = on_mount.as_secs_f64() / on_tmpfs.as_secs_f64();
+        println!(
+            "warm make -q {flags:?}, {count} targets (median of 10): mount {on_mount:?}, tmpfs {on_tmpfs:?}, \
+             ratio {ratio:.2}, provider lists {lists}"
+        );
+    }
 }

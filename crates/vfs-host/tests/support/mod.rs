@@ -33,6 +33,7 @@ pub struct TestProvider {
     pub list_calls: AtomicU64,
     pub read_calls: AtomicU64,
     pub stopped: AtomicU64,
+    pub fail_start: Mutex<Option<String>>,
 }
 
 impl TestProvider {
@@ -108,6 +109,9 @@ impl TestProvider {
 #[async_trait]
 impl Provider for TestProvider {
     async fn start(&self, notifier: ChangeNotifier) -> Result<(), ProviderError> {
+        if let Some(message) = self.fail_start.lock().unwrap().clone() {
+            return Err(ProviderError::Unavailable(message));
+        }
         *self.notifier.lock().unwrap() = Some(notifier);
         Ok(())
     }
