@@ -35,7 +35,10 @@ pub fn docker_available() -> bool {
         .status()
         .is_ok_and(|status| status.success());
     if !answers {
-        assert!(!in_ci(), "CI=true but no Docker engine answers `docker info`");
+        assert!(
+            !in_ci(),
+            "CI=true but no Docker engine answers `docker info`"
+        );
         eprintln!("skipped: no Docker engine answers `docker info`");
     }
     answers
@@ -108,7 +111,10 @@ impl VfsMount {
             }
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!("vfs mount exited with {status} before {:?} was mounted", self.mountpoint);
+                    panic!(
+                        "vfs mount exited with {status} before {:?} was mounted",
+                        self.mountpoint
+                    );
                 }
             }
             std::thread::sleep(Duration::from_millis(20));

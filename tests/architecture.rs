@@ -1,0 +1,90 @@
+//! Checks the architecture invariants of docs/architecture.md that can be checked mechanically.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn files_below(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_below(&path, found);
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "rs" || extension == "toml")
+        {
+            found.push(path);
+        }
+    }
+}
+
+/// The provider side of the boundary: vfs-core, every provider, and the example.
+fn provider_side_files() -> Vec<PathBuf> {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    files_below(&root.join("crates/vfs-core"), &mut files);
+    files_below(&root.join("examples/hello-provider/src"), &mut files);
+    files_below(&root.join("providers"), &mut files);
+    files
+}
+
+#[test]
+fn no_fuse_type_crosses_into_providers() {
+    let files = provider_side_files();
+    assert!(
+        files.len() > 10,
+        "expected the provider sources, found {files:?}"
+    );
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        let reaches_in = if file
+            .extension()
+            .is_some_and(|extension| extension == "toml")
+        {
+            text.lines().any(|line| {
+                let line = line.trim_start();
+                line.starts_with("fuser") || line.starts_with("vfs-host")
+            })
+        } else {
+            text.contains("fuser::") || text.contains("vfs_host::")
+        };
+        assert!(
+            !reaches_in,
+            "{} reaches into FUSE or the host; providers must know nothing of them",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn the_vfs_binary_links_every_provider_crate() {
+    let root = workspace_root();
+    let main = fs::read_to_string(root.join("src/main.rs")).unwrap_or_default();
+    let providers = fs::read_dir(root.join("providers")).map(|entries| {
+        entries
+            .flatten()
+            .filter(|entry| entry.path().join("Cargo.toml").exists())
+            .map(|entry| entry.path())
+            .collect::<Vec<_>>()
+    });
+    let providers = providers.unwrap_or_default();
+    assert!(!providers.is_empty());
+    for provider in providers {
+        let manifest = fs::read_to_string(provider.join("Cargo.toml")).unwrap_or_default();
+        let name = manifest
+            .lines()
+            .find_map(|line| line.strip_prefix("name = "))
+            .map(|quoted| quoted.trim_matches('"').replace('-', "_"))
+            .unwrap_or_default();
+        assert!(
+            main.contains(&format!("use {name} as _;")),
+            "src/main.rs must name {name} or its inventory registration is dropped at link time"
+        );
+    }
+}
