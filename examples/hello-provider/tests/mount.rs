@@ -297,6 +297,79 @@ fn sigterm_and_sigint_unmount_and_exit_zero() {
 }
 
 #[test]
+fn debug_fuse_logs_each_request_to_stderr() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mut mount = ForegroundMount::start(&scratch, "debug", &["--debug-fuse"], &[]);
+    assert_eq!(
+        tool("cat", &[&mount.path("greeting.txt")]),
+        "Hello, world!\n"
+    );
+    let code = mount.stop_with(libc::SIGINT);
+    assert_clean_exit(code, &mount);
+    let stderr = mount.stderr();
+    let requests: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("fuser::request"))
+        .collect();
+    for request in ["LOOKUP name \"greeting.txt\"", "OPEN", "READ"] {
+        assert!(
+            requests.iter().any(|line| line.contains(request)),
+            "no {request} logged in:\n{stderr}"
+        );
+    }
+}
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid(2) takes no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `cat PATH` as the unprivileged user nobody.
+fn cat_as_nobody(path: &str) -> Output {
+    Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "cat",
+            path,
+        ])
+        .output()
+        .expect("setpriv runs")
+}
+
+#[test]
+fn allow_other_lets_other_users_read_and_is_off_by_default() {
+    if !fuse_available() {
+        return;
+    }
+    if !running_as_root() {
+        eprintln!("skipped: needs root to read the mount as the unprivileged user nobody");
+        return;
+    }
+    let scratch = Scratch::new();
+    std::fs::set_permissions(
+        scratch.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let private = ForegroundMount::start(&scratch, "private", &[], &[]);
+    let refused = cat_as_nobody(&private.path("greeting.txt"));
+    assert!(!refused.status.success(), "nobody read a private mount");
+    let shared = ForegroundMount::start(&scratch, "shared", &["--allow-other"], &[]);
+    let read = cat_as_nobody(&shared.path("greeting.txt"));
+    assert_eq!(
+        String::from_utf8_lossy(&read.stdout),
+        "Hello, world!\n",
+        "stderr: {}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+}
+
+#[test]
 fn an_unmount_from_outside_ends_the_process_with_zero() {
     if !fuse_available() {
         return;
@@ -453,8 +526,7 @@ fn no_permission_is_one_line_in_both_modes() {
     if !fuse_available() {
         return;
     }
-    // SAFETY: geteuid(2) takes no arguments and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !running_as_root() {
         eprintln!("skipped: needs root to run hello-vfs as the unprivileged user nobody");
         return;
     }
