@@ -3,8 +3,9 @@
 //! Forking a process that has threads (a tokio runtime) is unsafe, so the parent re-executes
 //! its own binary with the same arguments and a marker in the environment. The child starts a
 //! new session (no terminal can stop it), mounts, and reports on its stdout, a pipe to the
-//! parent: `ready`, or `error MESSAGE`. The parent prints the outcome and exits; the child
-//! then points its stdout at /dev/null so that nobody waits on that pipe any more.
+//! parent: `ready`, or `error MESSAGE`. The parent prints the outcome and exits. Until it is
+//! ready the child logs to the parent's stderr (so `-v` shows how the mount starts); once ready
+//! it points stdout and stderr at /dev/null, so that nobody waits on those pipes any more.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -45,15 +46,16 @@ pub fn start_session() {
     }
 }
 
-/// In the child: tells the parent the mount is ready, then lets go of the pipe.
+/// In the child: tells the parent the mount is ready, then lets go of its stdout and stderr.
 pub fn report_ready() {
     send(READY);
-    // SAFETY: open(2) of a constant C string, and dup2(2)/close(2) of descriptors we own;
-    // replacing stdout is what we want (nothing else holds a Rust handle on fd 1's file).
+    // SAFETY: open(2) of a constant C string, and dup2(2)/close(2) of descriptors we own.
+    // Replacing fds 1 and 2 under the std handles is fine: they write to whatever the fd is.
     unsafe {
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
         if null >= 0 {
             libc::dup2(null, libc::STDOUT_FILENO);
+            libc::dup2(null, libc::STDERR_FILENO);
             libc::close(null);
         }
     }
@@ -82,7 +84,7 @@ pub fn spawn_and_wait(mountpoint: &Path) -> anyhow::Result<u32> {
         .env(CHILD_MARKER, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .context("cannot start the background mount process")?;
     let pid = child.id();

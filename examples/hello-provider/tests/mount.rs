@@ -370,6 +370,34 @@ fn allow_other_lets_other_users_read_and_is_off_by_default() {
 }
 
 #[test]
+fn mounting_over_a_live_mount_is_refused_in_one_line() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let first = ForegroundMount::start(&scratch, "taken", &[], &["--greeting", "first"]);
+    let mountpoint_text = first.mountpoint.to_str().unwrap().to_owned();
+    for daemon in [false, true] {
+        let mut args = vec!["mount"];
+        if daemon {
+            args.push("-d");
+        }
+        args.extend(["hello", "--greeting", "second", &mountpoint_text]);
+        let refused = hello_vfs(&args);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "hello-vfs: error: mountpoint {mountpoint_text} already holds a FUSE mount \
+                 (vfs-hello): run `hello-vfs unmount {mountpoint_text}` first\n"
+            )
+        );
+    }
+    assert_eq!(tool("cat", &[&first.path("greeting.txt")]), "first\n");
+}
+
+#[test]
 fn an_unmount_from_outside_ends_the_process_with_zero() {
     if !fuse_available() {
         return;
