@@ -82,12 +82,15 @@ pub fn spawn_and_wait(mountpoint: &Path) -> anyhow::Result<u32> {
         .arg0(arg0)
         .args(arguments)
         .env(CHILD_MARKER, "1")
-        .stdin(Stdio::null())
+        // A pipe closed at once rather than /dev/null: the child reads nothing either way, and
+        // a machine without /dev (a container) then gets the child's own error, not ENOENT.
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .context("cannot start the background mount process")?;
     let pid = child.id();
+    drop(child.stdin.take());
     let mut report = String::new();
     if let Some(stdout) = child.stdout.take() {
         // Read errors leave `report` empty, which is handled as a silent exit below.

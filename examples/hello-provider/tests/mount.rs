@@ -398,6 +398,38 @@ fn mounting_over_a_live_mount_is_refused_in_one_line() {
 }
 
 #[test]
+fn a_missing_dev_fuse_is_one_line_in_both_modes() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to hide /dev in a private mount namespace");
+        return;
+    }
+    let scratch = Scratch::new();
+    for (name, daemon) in [("nofuse-fg", ""), ("nofuse-bg", "-d")] {
+        let mountpoint = scratch.mountpoint(name);
+        let guard = DaemonMount {
+            mountpoint: mountpoint.clone(),
+        };
+        // An empty tmpfs over /dev, seen only inside the new mount namespace.
+        let script = format!(
+            "mount -t tmpfs none /dev && exec {HELLO_VFS} mount {daemon} hello {}",
+            mountpoint.display()
+        );
+        let output = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .expect("unshare runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert_eq!(
+            stderr,
+            "hello-vfs: error: /dev/fuse is missing: install fuse3 and load the fuse module\n"
+        );
+        assert!(!is_mounted(&mountpoint));
+        drop(guard);
+    }
+}
+
+#[test]
 fn an_unmount_from_outside_ends_the_process_with_zero() {
     if !fuse_available() {
         return;
