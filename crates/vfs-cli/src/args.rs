@@ -137,6 +137,8 @@ fn provider_commands(
         .allow_external_subcommands(true)
         .subcommand_value_name("PROVIDER")
         .subcommand_help_heading("Providers")
+        // `help` is no provider; `mount --help` and `mount NAME --help` cover it.
+        .disable_help_subcommand(true)
         .args(extra.iter().cloned())
         .args(shared_args());
     registrations.iter().fold(command, |command, registration| {
