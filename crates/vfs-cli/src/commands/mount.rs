@@ -14,7 +14,7 @@ pub fn run(
     context: &Context,
     registration: &ProviderRegistration,
     matches: &clap::ArgMatches,
-    daemon: bool,
+    background: bool,
 ) -> anyhow::Result<()> {
     let name = registration.name;
     let built = super::build(registration, matches)?;
@@ -27,7 +27,7 @@ pub fn run(
     let mountpoint = mountpoint::prepare(&context.program, &requested)?;
     if daemon::is_child() {
         daemon::start_session();
-    } else if daemon {
+    } else if background {
         let pid = daemon::spawn_and_wait(&mountpoint)?;
         if !context.options.quiet {
             eprintln!(
