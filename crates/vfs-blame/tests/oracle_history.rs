@@ -84,9 +84,20 @@ fn first_difference(actual: &[LineOrigin], expected: &[LineOrigin]) -> String {
     }
 }
 
-/// Builds the history: 200 commits on main, a 20-commit side branch merged at commit 100, a rename at 150.
-fn long_history() -> (TestRepo, &'static str) {
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    /// 200 commits on main, a 20-commit side branch merged at commit 100, a rename at 150.
+    MergeAndRename,
+    /// 200 commits in a chain; the file is created after an unrelated first commit, and deleted and re-created at 120.
+    Chain,
+}
+
+fn long_history(shape: Shape) -> (TestRepo, &'static str) {
     let mut repo = TestRepo::new();
+    if shape == Shape::Chain {
+        repo.write("README", b"unrelated\n");
+        repo.commit_all("unrelated first commit");
+    }
     let mut random = Lcg(42);
     let mut lines: Vec<String> = (0..80)
         .map(|index| format!("  key{index}: initial"))
@@ -96,7 +107,12 @@ fn long_history() -> (TestRepo, &'static str) {
     repo.write(path, &render(&lines));
     repo.commit_all("initial");
     for step in 1..200 {
-        if step == 100 {
+        if shape == Shape::Chain && step == 120 {
+            repo.git(&["rm", "-q", path]);
+            repo.commit_staged("delete");
+            continue;
+        }
+        if shape == Shape::MergeAndRename && step == 100 {
             repo.git(&["checkout", "-q", "-b", "side", "HEAD~30"]);
             let mut side: Vec<String> = String::from_utf8(repo.read(path))
                 .expect("utf-8")
@@ -118,7 +134,7 @@ fn long_history() -> (TestRepo, &'static str) {
                 .collect();
             continue;
         }
-        if step == 150 {
+        if shape == Shape::MergeAndRename && step == 150 {
             repo.git(&["mv", path, "renamed.yml"]);
             path = "renamed.yml";
             repo.commit_staged("rename");
@@ -126,7 +142,7 @@ fn long_history() -> (TestRepo, &'static str) {
         }
         // Keep the side region (the first 20 lines after the merge) apart from main's edits before the merge.
         evolve(&mut lines, &mut graveyard, &mut random, step);
-        if step < 100 {
+        if shape == Shape::MergeAndRename && step < 100 {
             // Main never edits above line 0 before the merge, so the side's insertions merge cleanly.
             if lines.first().map(String::as_str) != Some("top: main") {
                 lines.insert(0, "top: main".to_string());
@@ -148,8 +164,8 @@ struct Case {
     expected_edited: Vec<LineOrigin>,
 }
 
-fn case() -> Case {
-    let (repo, path) = long_history();
+fn case(shape: Shape) -> Case {
+    let (repo, path) = long_history(shape);
     let head_content = repo.read(path);
     let mut edited: Vec<String> = String::from_utf8(head_content.clone())
         .expect("utf-8")
@@ -238,8 +254,17 @@ fn differences(
 }
 
 #[test]
-fn git_cli_and_gix_match_git_blame_exactly_on_a_long_history() {
-    let case = case();
+fn git_cli_gix_and_parallel_match_git_blame_exactly_on_a_history_with_a_merge_and_a_rename() {
+    exact_engines_match(Shape::MergeAndRename);
+}
+
+#[test]
+fn git_cli_gix_and_parallel_match_git_blame_exactly_on_a_chain_with_a_deletion() {
+    exact_engines_match(Shape::Chain);
+}
+
+fn exact_engines_match(shape: Shape) {
+    let case = case(shape);
     let exact: Vec<EngineKind> = EngineKind::ALL
         .iter()
         .copied()
@@ -264,7 +289,7 @@ fn git_cli_and_gix_match_git_blame_exactly_on_a_long_history() {
 /// heuristics), so it is held to git's answer on every line whose text is unique in the file.
 #[test]
 fn libgit2_matches_git_blame_on_every_line_whose_text_is_unique() {
-    let case = case();
+    let case = case(Shape::MergeAndRename);
     let unique = |content: &[u8], index: usize| {
         let lines: Vec<&[u8]> = content.split(|byte| *byte == b'\n').collect();
         lines.iter().filter(|line| **line == lines[index]).count() == 1

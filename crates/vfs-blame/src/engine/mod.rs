@@ -5,6 +5,8 @@ mod cli;
 #[cfg(feature = "gix-engine")]
 mod gix;
 mod libgit2;
+#[cfg(feature = "gix-engine")]
+mod parallel;
 
 use std::path::Path;
 
@@ -22,10 +24,17 @@ pub enum EngineKind {
     /// gix-blame (gitoxide), in process.
     #[cfg(feature = "gix-engine")]
     Gix,
+    /// Diffs of a file's versions on every core at once, for a file whose history is a chain; the git CLI otherwise.
+    #[cfg(feature = "gix-engine")]
+    Parallel,
 }
 
 impl EngineKind {
     /// The engine used by [`crate::Blamer::discover`]: the fastest correct one in docs/benchmarks.md.
+    #[cfg(feature = "gix-engine")]
+    pub const DEFAULT: EngineKind = EngineKind::Parallel;
+    /// The engine used by [`crate::Blamer::discover`]: without gix, the git CLI.
+    #[cfg(not(feature = "gix-engine"))]
     pub const DEFAULT: EngineKind = EngineKind::GitCli;
 
     /// Every engine compiled into this build.
@@ -34,6 +43,8 @@ impl EngineKind {
         EngineKind::Libgit2,
         #[cfg(feature = "gix-engine")]
         EngineKind::Gix,
+        #[cfg(feature = "gix-engine")]
+        EngineKind::Parallel,
     ];
 
     /// A short name for reports and benchmarks.
@@ -43,6 +54,8 @@ impl EngineKind {
             EngineKind::Libgit2 => "libgit2",
             #[cfg(feature = "gix-engine")]
             EngineKind::Gix => "gix",
+            #[cfg(feature = "gix-engine")]
+            EngineKind::Parallel => "parallel",
         }
     }
 
@@ -55,6 +68,8 @@ impl EngineKind {
             EngineKind::Libgit2 => Box::new(libgit2::Libgit2Engine::new(repository)),
             #[cfg(feature = "gix-engine")]
             EngineKind::Gix => Box::new(gix::GixEngine::new(repository)?),
+            #[cfg(feature = "gix-engine")]
+            EngineKind::Parallel => Box::new(parallel::ParallelEngine::new(repository)?),
         })
     }
 }
