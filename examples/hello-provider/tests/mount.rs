@@ -240,13 +240,13 @@ fn foreground_mount_serves_cat_stat_ls_and_readlink() {
         &[],
         &["--greeting", "Hi there", "--time", "1700000000.25"],
     );
-    assert_eq!(
-        mount.stderr(),
-        format!(
-            "hello-vfs: hello mounted at {0} (Ctrl-C or `hello-vfs unmount {0}` to stop)\n",
-            mount.mountpoint.display()
-        )
+    // The kernel lists the mount a moment before the line is written.
+    let ready = format!(
+        "hello-vfs: hello mounted at {0} (Ctrl-C or `hello-vfs unmount {0}` to stop)\n",
+        mount.mountpoint.display()
     );
+    wait_for(Duration::from_secs(5), || mount.stderr() == ready);
+    assert_eq!(mount.stderr(), ready);
     assert_eq!(
         tool("ls", &["-A", &mount.path("")]),
         "greeting.txt\nlatest\nticks\nwords\n"
