@@ -1,0 +1,213 @@
+//! GitConfigFS through the `vfs` binary: real FUSE mounts of real repositories, and GNU make
+//! deciding rebuilds from section times.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{fuse_available, run, vfs_binary, VfsMount};
+
+const TTL: &str = "200ms";
+/// Longer than the TTL: an edit must be visible by then even without a change notice.
+const SETTLE: Duration = Duration::from_millis(450);
+const T1: i64 = 1_600_000_000;
+
+const COMPOSE: &str = "\
+x-defaults: &defaults
+  restart: always
+
+services:
+  web:
+    <<: *defaults
+    image: nginx
+  db:
+    <<: *defaults
+    image: postgres:15
+";
+
+const MAKEFILE: &str = "\
+CFG := mnt/docker-compose.yml/services
+
+all: out/web out/db
+
+out/%: $(CFG)/%
+\t@mkdir -p out
+\t@echo $* >> built.log
+\t@touch $@
+";
+
+fn git(dir: &Path, args: &[&str], seconds: Option<i64>) {
+    let mut command = Command::new("git");
+    command.args(args).current_dir(dir);
+    if let Some(seconds) = seconds {
+        let date = format!("@{seconds} +0000");
+        command
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_AUTHOR_DATE", &date);
+    }
+    let output = command.output().expect("run git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs make in `work` and returns the targets it rebuilt, sorted.
+fn make(work: &Path) -> Vec<String> {
+    let log = work.join("built.log");
+    let _ = std::fs::remove_file(&log);
+    run("make", &["-s", "-C", &work.display().to_string()], None);
+    let mut built: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    built.sort();
+    built
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).expect("read");
+    assert!(text.contains(from), "{from:?} not in {}", path.display());
+    std::fs::write(path, text.replace(from, to)).expect("write");
+}
+
+#[test]
+fn make_rebuilds_only_the_services_whose_sections_changed() {
+    if !fuse_available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("temporary directory");
+    let repo = work.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"], None);
+    git(&repo, &["config", "user.name", "Test"], None);
+    git(&repo, &["config", "user.email", "test@example.com"], None);
+    let compose = repo.join("docker-compose.yml");
+    std::fs::write(&compose, COMPOSE).unwrap();
+    git(&repo, &["add", "-A"], None);
+    git(&repo, &["commit", "-q", "-m", "first"], Some(T1));
+    // Another branch whose web differs, committed long ago.
+    git(&repo, &["checkout", "-q", "-b", "other"], None);
+    edit(&compose, "image: nginx", "image: httpd");
+    git(&repo, &["commit", "-q", "-am", "httpd"], Some(T1 + 100));
+    git(&repo, &["checkout", "-q", "main"], None);
+    std::fs::write(work.path().join("Makefile"), MAKEFILE).unwrap();
+    let mountpoint = work.path().join("mnt");
+    std::fs::create_dir(&mountpoint).unwrap();
+
+    let repo_arg = repo.display().to_string();
+    let mount_arg = mountpoint.display().to_string();
+    let _mount = VfsMount::start(
+        &["--ttl", TTL, "mount", "gitconfig", &repo_arg, &mount_arg],
+        &mountpoint,
+    );
+    let web = mountpoint.join("docker-compose.yml/services/web");
+    assert_eq!(
+        std::fs::read_to_string(web.join("image")).unwrap(),
+        "nginx\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(web.join("restart")).unwrap(),
+        "always\n"
+    );
+    assert!(!mountpoint.join(".git").exists(), ".git is hidden");
+
+    assert_eq!(make(work.path()), ["db", "web"], "first build");
+    assert!(make(work.path()).is_empty(), "nothing changed");
+
+    // An uncommitted edit of one service.
+    std::thread::sleep(Duration::from_millis(20));
+    edit(&compose, "postgres:15", "postgres:16");
+    std::thread::sleep(SETTLE);
+    assert_eq!(
+        std::fs::read_to_string(mountpoint.join("docker-compose.yml/services/db/image")).unwrap(),
+        "postgres:16\n"
+    );
+    assert_eq!(make(work.path()), ["db"], "after editing db");
+    assert!(make(work.path()).is_empty());
+
+    // Committing it is seen too: the commit (whole seconds, now) is newer than the target.
+    std::thread::sleep(Duration::from_millis(1100));
+    git(&repo, &["commit", "-q", "-am", "pg16"], None);
+    std::thread::sleep(SETTLE);
+    assert_eq!(make(work.path()), ["db"], "after committing db");
+    assert!(make(work.path()).is_empty());
+
+    // Editing the anchor every service merges rebuilds both.
+    std::thread::sleep(Duration::from_millis(20));
+    edit(&compose, "restart: always", "restart: unless-stopped");
+    std::thread::sleep(SETTLE);
+    assert_eq!(make(work.path()), ["db", "web"], "after editing x-defaults");
+    git(&repo, &["checkout", "-q", "--", "docker-compose.yml"], None);
+    std::thread::sleep(SETTLE);
+    assert_eq!(
+        make(work.path()),
+        ["db", "web"],
+        "after reverting x-defaults"
+    );
+
+    // A branch switch: blame says web is old, but its text changed under the target.
+    std::thread::sleep(Duration::from_millis(20));
+    git(&repo, &["checkout", "-q", "other"], None);
+    std::thread::sleep(SETTLE);
+    assert_eq!(
+        std::fs::read_to_string(web.join("image")).unwrap(),
+        "httpd\n"
+    );
+    let built = make(work.path());
+    assert!(
+        built.contains(&"web".to_string()),
+        "after the switch: {built:?}"
+    );
+    assert!(make(work.path()).is_empty());
+}
+
+#[test]
+fn tree_works_without_git_and_warns_once() {
+    let work = tempfile::tempdir().expect("temporary directory");
+    let outside = Command::new("git")
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .current_dir(work.path())
+        .output()
+        .expect("git");
+    assert!(!outside.status.success(), "temporary directory inside git");
+    std::fs::write(work.path().join("c.yml"), "a:\n  b: 1\n").unwrap();
+    let output = Command::new(vfs_binary())
+        .args(["tree", "gitconfig"])
+        .arg(work.path())
+        .output()
+        .expect("run vfs tree");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("c.yml"), "{stdout}");
+    assert!(stdout.contains('b'), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.matches("not inside a git work tree").count(),
+        1,
+        "one warning expected: {stderr}"
+    );
+}
+
+#[test]
+fn a_missing_source_fails_with_one_line() {
+    let work = tempfile::tempdir().expect("temporary directory");
+    let missing = work.path().join("missing");
+    let output = Command::new(vfs_binary())
+        .args(["tree", "gitconfig"])
+        .arg(&missing)
+        .output()
+        .expect("run vfs tree");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("missing"), "{stderr}");
+}
