@@ -176,6 +176,7 @@ fn tree_works_without_git_and_warns_once() {
         .expect("git");
     assert!(!outside.status.success(), "temporary directory inside git");
     std::fs::write(work.path().join("c.yml"), "a:\n  b: 1\n").unwrap();
+    std::fs::write(work.path().join("broken.yml"), "a: [1,\n").unwrap();
     let output = Command::new(vfs_binary())
         .args(["tree", "gitconfig"])
         .arg(work.path())
@@ -194,6 +195,11 @@ fn tree_works_without_git_and_warns_once() {
         stderr.matches("not inside a git work tree").count(),
         1,
         "one warning expected: {stderr}"
+    );
+    assert_eq!(
+        stderr.matches("kept as a plain file").count(),
+        1,
+        "one warning for the file that does not parse: {stderr}"
     );
 }
 
