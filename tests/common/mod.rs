@@ -183,3 +183,138 @@ pub fn run(program: &str, args: &[&str], dir: Option<&Path>) -> String {
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+// ---- Added for the reliability tests (tests/reliability_*.rs). ----
+
+/// The flock every test touching the Docker engine holds: shared, or exclusive for a test that
+/// stops the engine (the same file as `providers/docker/tests/support`).
+pub const ENGINE_LOCK: &str = "/tmp/vfs-docker-engine.lock";
+
+pub struct EngineLock(std::fs::File);
+
+impl EngineLock {
+    pub fn shared() -> EngineLock {
+        Self::take(libc::LOCK_SH)
+    }
+
+    pub fn exclusive() -> EngineLock {
+        Self::take(libc::LOCK_EX)
+    }
+
+    fn take(operation: i32) -> EngineLock {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(ENGINE_LOCK)
+            .expect("open the engine lock file");
+        // SAFETY: flock(2) on a descriptor we own; it is released when the file is closed.
+        let result = unsafe { libc::flock(file.as_raw_fd(), operation) };
+        assert_eq!(result, 0, "flock {ENGINE_LOCK}");
+        EngineLock(file)
+    }
+}
+
+impl VfsMount {
+    /// Spawns `command` (a `vfs … mount …`, possibly behind a wrapper such as `setpriv` that
+    /// execs it) and waits until `mountpoint` is mounted. Stdio is left as `command` set it.
+    pub fn start_command(mut command: Command, mountpoint: &Path) -> VfsMount {
+        let child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
+        let mut mount = VfsMount {
+            child: Some(child),
+            mountpoint: mountpoint.to_path_buf(),
+        };
+        mount.wait_until_mounted(Duration::from_secs(30));
+        mount
+    }
+
+    /// Sends `signal` without waiting (SIGKILL leaves the mount stale; the guard still reaps).
+    pub fn signal(&self, signal: i32) {
+        if let Some(child) = self.child.as_ref() {
+            // SAFETY: kill(2) on a child we spawned and have not reaped; no memory is touched.
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, signal);
+            }
+        }
+    }
+
+    /// Whether the vfs process has exited (reaping it if so); its exit status when it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+}
+
+/// A `vfs` command with stdin closed and stderr appended to `log` (to look for warnings and
+/// panics afterwards).
+pub fn vfs_command_logged(args: &[&str], log: &Path) -> Command {
+    let mut command = Command::new(vfs_binary());
+    command.args(args).stdin(Stdio::null());
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap_or_else(|error| panic!("open {}: {error}", log.display()));
+    command.stderr(file);
+    command
+}
+
+/// Open file descriptors of a process (`/proc/PID/fd`).
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |entries| entries.count())
+}
+
+/// Threads of a process (`/proc/PID/task`).
+pub fn thread_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |entries| entries.count())
+}
+
+/// Resident memory of a process in KiB (`VmRSS`), and its peak (`VmHWM`).
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Runs `work` on its own thread and panics if it takes longer than `limit` (a hung mount must
+/// fail the test rather than hang it; the stuck thread is abandoned, the guard unmounts).
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(work());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: not done within {limit:?} (hang)")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+    }
+}
+
+/// Runs `program args…` as the user `nobody` (group `nogroup`, no supplementary groups).
+pub fn as_nobody(program: &str, args: &[&str]) -> Command {
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            program,
+        ])
+        .args(args);
+    command
+}
