@@ -37,6 +37,15 @@ pub enum EngineError {
     Failed { engine: String, reason: String },
 }
 
+/// What an image inspect says about an image: enough to update one image without a re-list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageDetails {
+    /// 64 hex digits, without `sha256:`.
+    pub id: String,
+    pub tags: Vec<String>,
+    pub times: ImageTimes,
+}
+
 /// What an image inspect says about an image's times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageTimes {
@@ -230,6 +239,40 @@ impl Engine {
         Ok(ImageTimes {
             created: time_at(&value, "/Created"),
             last_tag_time: time_at(&value, "/Metadata/LastTagTime"),
+        })
+    }
+
+    /// Id, tags and times of the image `reference` (an id or a name).
+    pub async fn image_details(&self, reference: &str) -> Result<ImageDetails, EngineError> {
+        let body = self.inspect_raw(ObjectKind::Image, reference).await?;
+        let value = self.parse(&body)?;
+        let id = value
+            .get("Id")
+            .and_then(serde_json::Value::as_str)
+            .map(|id| id.strip_prefix("sha256:").unwrap_or(id).to_string())
+            .ok_or_else(|| EngineError::Failed {
+                engine: self.source.to_string(),
+                reason: format!("image inspect of {reference} has no Id"),
+            })?;
+        let mut tags: Vec<String> = value
+            .get("RepoTags")
+            .and_then(serde_json::Value::as_array)
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .filter(|tag| !tag.contains("<none>"))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        tags.sort();
+        Ok(ImageDetails {
+            id,
+            tags,
+            times: ImageTimes {
+                created: time_at(&value, "/Created"),
+                last_tag_time: time_at(&value, "/Metadata/LastTagTime"),
+            },
         })
     }
 

@@ -2,11 +2,11 @@
 //! loading of it through the list endpoints (plus one cached inspect per image and container).
 
 use std::collections::{HashMap, HashSet};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use futures_util::stream::{self, StreamExt};
 
-use crate::engine::{Engine, EngineError, ImageTimes};
+use crate::engine::{Engine, EngineError, ImageDetails, ImageTimes};
 use crate::timestamp::{from_unix_seconds, parse_rfc3339};
 
 /// How many inspects run at once while (re)loading.
@@ -62,7 +62,15 @@ pub struct EngineState {
 struct CachedImage {
     tags: Vec<String>,
     times: ImageTimes,
+    /// When the inspect was sent: an event older than that is already reflected.
+    asked_at: SystemTime,
 }
+
+/// An inspect's answer with the time it was asked.
+type Fetched<T> = Result<(T, SystemTime), EngineError>;
+
+/// Allowance for the engine's clock against ours when comparing event and inspect times.
+const CLOCK_ALLOWANCE: Duration = Duration::from_secs(1);
 
 /// Loads engine state, remembering the per-object inspects that do not need repeating.
 #[derive(Default)]
@@ -173,20 +181,27 @@ impl Loader {
             })
             .map(|(id, tags, _)| (id.clone(), tags.clone()))
             .collect();
-        let fetched: Vec<(String, Vec<String>, Result<ImageTimes, EngineError>)> =
-            stream::iter(stale)
-                .map(|(id, tags)| async move {
-                    let times = engine.image_times(&id).await;
-                    (id, tags, times)
-                })
-                .buffer_unordered(INSPECT_CONCURRENCY)
-                .collect()
-                .await;
+        let fetched: Vec<(String, Vec<String>, Fetched<ImageTimes>)> = stream::iter(stale)
+            .map(|(id, tags)| async move {
+                let asked_at = SystemTime::now();
+                let times = engine.image_times(&id).await;
+                (id, tags, times.map(|times| (times, asked_at)))
+            })
+            .buffer_unordered(INSPECT_CONCURRENCY)
+            .collect()
+            .await;
         let mut gone = HashSet::new();
         for (id, tags, times) in fetched {
             match times {
-                Ok(times) => {
-                    self.images.insert(id, CachedImage { tags, times });
+                Ok((times, asked_at)) => {
+                    self.images.insert(
+                        id,
+                        CachedImage {
+                            tags,
+                            times,
+                            asked_at,
+                        },
+                    );
                 }
                 Err(EngineError::NotFound { .. }) => {
                     gone.insert(id);
@@ -219,6 +234,102 @@ impl Loader {
         records.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(records)
     }
+}
+
+/// Whether [`Loader::update_images`] managed on its own.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ImageUpdate {
+    Done,
+    /// An event named something that could not be resolved to an image: re-list them all.
+    NeedsFullList,
+}
+
+impl Loader {
+    /// Updates `images` from an inspect of each image in `references` (ids or names that events
+    /// named), without listing all images: on a big engine the list takes a second or more.
+    /// A tag names one image, so the tags an inspected image holds are taken from the others.
+    /// Each reference comes with the time of the latest event about it: an image inspected after
+    /// that (events replayed after a load) is not inspected again.
+    pub async fn update_images(
+        &mut self,
+        engine: &Engine,
+        images: &mut Vec<ImageRecord>,
+        references: &HashMap<String, Option<SystemTime>>,
+    ) -> Result<ImageUpdate, EngineError> {
+        let stale: Vec<String> = references
+            .iter()
+            .filter(|(reference, event_time)| {
+                let known_since = self.images.get(*reference).map(|cached| cached.asked_at);
+                match (known_since, event_time) {
+                    (Some(asked_at), Some(event_time)) => asked_at <= *event_time + CLOCK_ALLOWANCE,
+                    _ => true,
+                }
+            })
+            .map(|(reference, _)| reference.clone())
+            .collect();
+        let fetched: Vec<(String, Fetched<ImageDetails>)> = stream::iter(stale)
+            .map(|reference| async move {
+                let asked_at = SystemTime::now();
+                let details = engine.image_details(&reference).await;
+                (reference, details.map(|details| (details, asked_at)))
+            })
+            .buffer_unordered(INSPECT_CONCURRENCY)
+            .collect()
+            .await;
+        for (reference, details) in fetched {
+            match details {
+                Ok((details, asked_at)) => self.apply_image(images, details, asked_at),
+                Err(EngineError::NotFound { .. }) if is_image_id(&reference) => {
+                    images.retain(|image| image.id != reference);
+                    self.images.remove(&reference);
+                }
+                Err(EngineError::NotFound { .. }) => return Ok(ImageUpdate::NeedsFullList),
+                Err(error @ EngineError::Unreachable { .. }) => return Err(error),
+                Err(error) => {
+                    tracing::warn!(image = %reference, %error, "cannot inspect image; re-listing");
+                    return Ok(ImageUpdate::NeedsFullList);
+                }
+            }
+        }
+        images.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(ImageUpdate::Done)
+    }
+
+    fn apply_image(
+        &mut self,
+        images: &mut Vec<ImageRecord>,
+        details: ImageDetails,
+        asked_at: SystemTime,
+    ) {
+        for other in images.iter_mut().filter(|image| image.id != details.id) {
+            other.tags.retain(|tag| !details.tags.contains(tag));
+            if let Some(cached) = self.images.get_mut(&other.id) {
+                cached.tags.retain(|tag| !details.tags.contains(tag));
+            }
+        }
+        let record = ImageRecord {
+            id: details.id.clone(),
+            tags: details.tags.clone(),
+            created: details.times.created.unwrap_or(SystemTime::UNIX_EPOCH),
+            last_tag_time: details.times.last_tag_time,
+        };
+        match images.iter_mut().find(|image| image.id == details.id) {
+            Some(existing) => *existing = record,
+            None => images.push(record),
+        }
+        self.images.insert(
+            details.id,
+            CachedImage {
+                tags: details.tags,
+                times: details.times,
+                asked_at,
+            },
+        );
+    }
+}
+
+fn is_image_id(reference: &str) -> bool {
+    reference.len() == 64 && reference.bytes().all(|byte| byte.is_ascii_hexdigit())
 }
 
 pub async fn volumes(engine: &Engine) -> Result<Vec<VolumeRecord>, EngineError> {

@@ -1,7 +1,7 @@
 //! Following the engine: its event stream drives re-listing what an event concerns; a lost
 //! engine is waited for with backoff and resynchronised in full when it is back.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -11,7 +11,7 @@ use vfs_core::ChangeNotifier;
 
 use crate::engine::{Engine, EngineError};
 use crate::provider::Shared;
-use crate::state::{self, strip_digest_prefix, EngineState, Loader};
+use crate::state::{self, strip_digest_prefix, EngineState, ImageUpdate, Loader};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LONGEST_RETRY: Duration = Duration::from_secs(2);
@@ -21,21 +21,50 @@ const LONGEST_RETRY: Duration = Duration::from_secs(2);
 struct Refresh {
     everything: bool,
     containers: bool,
+    /// Re-list all images (an event that names no single image, such as a prune).
     images: bool,
     volumes: bool,
     networks: bool,
-    /// Images named by events: their inspect is fetched again (`LastTagTime` may have moved).
-    image_ids: HashSet<String>,
+    /// Images named by events (ids or names): each is inspected again, which also catches a
+    /// `LastTagTime` moved by a fully cached rebuild.
+    /// With the time of the latest event about each.
+    image_ids: HashMap<String, Option<SystemTime>>,
 }
 
 impl Refresh {
+    fn name_image(&mut self, id: &str, at: Option<SystemTime>) {
+        let slot = self
+            .image_ids
+            .entry(strip_digest_prefix(id).to_string())
+            .or_insert(at);
+        *slot = (*slot).max(at);
+    }
+
     fn add(&mut self, event: &EventMessage) {
+        let at = event
+            .time_nano
+            .and_then(|nanos| u64::try_from(nanos).ok())
+            .map(|nanos| SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos));
+        let attributes = event
+            .actor
+            .as_ref()
+            .and_then(|actor| actor.attributes.as_ref());
         match event.typ {
-            Some(EventMessageTypeEnum::CONTAINER) => self.containers = true,
+            Some(EventMessageTypeEnum::CONTAINER) => {
+                self.containers = true;
+                // A commit (also each step of a classic build) makes an image without an
+                // image event; the event's attributes name it.
+                if let Some(image) = attributes.and_then(|found| found.get("imageID")) {
+                    self.name_image(image, at);
+                }
+            }
             Some(EventMessageTypeEnum::IMAGE) => {
-                self.images = true;
-                if let Some(id) = event.actor.as_ref().and_then(|actor| actor.id.as_deref()) {
-                    self.image_ids.insert(strip_digest_prefix(id).to_string());
+                let id = event.actor.as_ref().and_then(|actor| actor.id.as_deref());
+                match (id, event.action.as_deref()) {
+                    (Some(id), Some(action)) if !id.is_empty() && action != "prune" => {
+                        self.name_image(id, at);
+                    }
+                    _ => self.images = true,
                 }
             }
             Some(EventMessageTypeEnum::VOLUME) => self.volumes = true,
@@ -134,8 +163,17 @@ impl Watcher {
             if refresh.containers {
                 self.state.containers = self.loader.containers(engine).await?;
             }
-            if refresh.images {
-                self.state.images = self.loader.images(engine, &refresh.image_ids).await?;
+            let mut list_images = refresh.images;
+            if !list_images && !refresh.image_ids.is_empty() {
+                let update = self
+                    .loader
+                    .update_images(engine, &mut self.state.images, &refresh.image_ids)
+                    .await?;
+                list_images = update == ImageUpdate::NeedsFullList;
+            }
+            if list_images {
+                let named = refresh.image_ids.keys().cloned().collect();
+                self.state.images = self.loader.images(engine, &named).await?;
             }
             if refresh.volumes {
                 self.state.volumes = state::volumes(engine).await?;

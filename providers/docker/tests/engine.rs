@@ -524,6 +524,58 @@ async fn events_bring_a_new_tag_within_a_second_and_take_it_away_on_rmi() {
     let notices = started.notices.pending();
     assert!(covered(&notices, &format!("/images/{name}")), "{notices:?}");
 
+    // A tag that moves to a new build leaves the old image dangling (only its id remains),
+    // though the engine sends no event about the old image.
+    let context = tempfile::tempdir().unwrap();
+    write_files(
+        context.path(),
+        &[
+            ("Dockerfile", &format!("FROM {base_ref}\nCOPY f /f\n")),
+            ("f", "one\n"),
+        ],
+    );
+    let app = format!("{name}/app:latest");
+    let old_id = build(&mut cleanup, context.path(), &app);
+    let app_link = format!("/images/{app}");
+    wait_for(provider, Duration::from_secs(1), "first build", |tree| {
+        tree.get(&app_link)
+            .is_some_and(|link| link_target(link).ends_with(&old_id))
+    })
+    .await;
+    write_files(context.path(), &[("f", "two\n")]);
+    let new_id = build(&mut cleanup, context.path(), &app);
+    assert_ne!(old_id, new_id);
+    let waited = wait_for(provider, Duration::from_secs(1), "tag moved", |tree| {
+        tree.get(&app_link)
+            .is_some_and(|link| link_target(link).ends_with(&new_id))
+    })
+    .await;
+    eprintln!("moved tag visible {waited:?} after the build returned");
+    let tree_now = tree(provider).await;
+    assert!(node(&tree_now, &format!("/images/.{old_id}")).is_file());
+    for (path, entry) in &tree_now {
+        if entry.is_symlink() && path.starts_with("/images/") {
+            assert!(
+                !link_target(entry).ends_with(&old_id),
+                "{path} still points at the old image"
+            );
+        }
+    }
+    // The intermediate images of the classic builder are there too (listings use all=true).
+    let parent = short_hex(&docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Parent}}",
+        &new_id,
+    ]));
+    if !parent.is_empty() {
+        assert!(
+            tree_now.contains_key(&format!("/images/.{parent}")),
+            "parent {parent} missing"
+        );
+    }
+
     // Volumes, networks and containers follow the same path.
     let volume = format!("{name}-vol");
     cleanup.volumes.push(volume.clone());

@@ -145,16 +145,28 @@ impl Drop for Cleanup {
                 .stderr(Stdio::null())
                 .status();
         };
-        for (project, file) in &self.compose {
-            let _ = Command::new("docker-compose")
-                .arg("-p")
-                .arg(project)
-                .arg("-f")
-                .arg(file)
-                .args(["down", "-v", "-t", "0"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+        // By label, not `docker-compose down`: the compose file may be gone already.
+        for (project, _) in &self.compose {
+            let label = format!("label=com.docker.compose.project={project}");
+            for (list, remove) in [
+                (&["ps", "-aq", "--filter"][..], &["rm", "-f", "-v"][..]),
+                (
+                    &["network", "ls", "-q", "--filter"][..],
+                    &["network", "rm"][..],
+                ),
+            ] {
+                let mut args: Vec<&str> = list.to_vec();
+                args.push(&label);
+                let found = Command::new("docker").args(&args).output();
+                if let Ok(found) = found {
+                    let ids = String::from_utf8_lossy(&found.stdout).into_owned();
+                    for id in ids.split_whitespace() {
+                        let mut args: Vec<&str> = remove.to_vec();
+                        args.push(id);
+                        quiet(&args);
+                    }
+                }
+            }
         }
         for container in &self.containers {
             quiet(&["rm", "-f", "-v", container]);
@@ -197,8 +209,11 @@ pub fn import_busybox(cleanup: &mut Cleanup, reference: &str) -> String {
         tar.to_str().unwrap(),
         reference,
     ]);
+    let id = short_hex(&id);
+    // The id first: removed last, after every image built on it (cleanup runs in reverse).
+    cleanup.images.push(id.clone());
     cleanup.images.push(reference.to_string());
-    short_hex(&id)
+    id
 }
 
 /// `DOCKER_BUILDKIT=0 docker build -t TAG DIR` writing `Dockerfile` and `files` first;

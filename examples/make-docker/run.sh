@@ -1,0 +1,27 @@
+#!/bin/sh
+# The whole demonstration on a fresh machine (Docker engine and FUSE needed; no registry):
+# mount, first build, an up-to-date second run, a rebuild after a source change, unmount.
+# Set VFS to the vfs binary if it is not on PATH; IMAGE, BASE and CONTAINER to rename things.
+set -eu
+cd "$(dirname "$0")"
+VFS=${VFS:-vfs}
+mkdir -p .dockerfs
+"$VFS" mount -d docker .dockerfs
+trap '"$VFS" unmount .dockerfs' EXIT
+[ -f app/message.txt ] || echo "hello from make-docker" > app/message.txt
+
+echo "== first run: builds the base, the image and the container"
+make
+echo "== second run: nothing to do"
+make
+echo "== source change: rebuilds"
+echo "changed at $(date)" >> app/message.txt
+make
+echo "== after the rebuild: nothing to do"
+make
+echo "== touch without a change: a cached rebuild, counted as one"
+sleep 1
+touch app/message.txt
+make
+echo "== and nothing to do again"
+make
