@@ -8,9 +8,10 @@ VFS=${VFS:-vfs}
 mkdir -p .dockerfs
 "$VFS" mount -d docker .dockerfs
 trap '"$VFS" unmount .dockerfs' EXIT
+# app/message.txt is the source this demonstration changes (not tracked by git).
 [ -f app/message.txt ] || echo "hello from make-docker" > app/message.txt
 
-echo "== first run: builds the base, the image and the container"
+echo "== first run: builds the base and the image"
 make
 echo "== second run: nothing to do"
 make

@@ -60,8 +60,8 @@ async fn newest_in(provider: &vfs_docker::DockerProvider, dir: &str) -> std::tim
 
 #[tokio::test(flavor = "multi_thread")]
 async fn layout_times_and_content_match_the_docker_cli() {
-    require_docker!();
     let _lock = EngineLock::shared();
+    require_docker!();
     let mut cleanup = Cleanup::default();
     let name = unique("lay");
     let base_ref = format!("{name}/base:1");
@@ -282,8 +282,8 @@ async fn layout_times_and_content_match_the_docker_cli() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn compose_groups_containers_by_project_and_service() {
-    require_docker!();
     let _lock = EngineLock::shared();
+    require_docker!();
     let mut cleanup = Cleanup::default();
     let name = unique("cmp");
     let base_ref = format!("{name}/base:1");
@@ -410,8 +410,8 @@ async fn compose_groups_containers_by_project_and_service() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fully_cached_rebuild_moves_the_image_time() {
-    require_docker!();
     let _lock = EngineLock::shared();
+    require_docker!();
     let mut cleanup = Cleanup::default();
     let name = unique("reb");
     let base_ref = format!("{name}/base:1");
@@ -471,8 +471,8 @@ async fn a_fully_cached_rebuild_moves_the_image_time() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_bring_a_new_tag_within_a_second_and_take_it_away_on_rmi() {
-    require_docker!();
     let _lock = EngineLock::shared();
+    require_docker!();
     let mut cleanup = Cleanup::default();
     let name = unique("evt");
     let base_ref = format!("{name}/base:1");
@@ -619,9 +619,9 @@ async fn events_bring_a_new_tag_within_a_second_and_take_it_away_on_rmi() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn listing_a_thousand_times_costs_no_engine_call() {
-    require_docker!();
     // Exclusive: "while nothing changed" must hold, so no other engine test may run meanwhile.
     let _lock = EngineLock::exclusive();
+    require_docker!();
     let mut cleanup = Cleanup::default();
     let name = unique("cnt");
     import_busybox(&mut cleanup, &format!("{name}/base:1"));
@@ -682,8 +682,8 @@ async fn an_unreachable_engine_fails_start_with_one_line_naming_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tcp_source_and_a_context_selected_source_serve_the_same_tree() {
-    require_docker!();
     let _lock = EngineLock::shared();
+    require_docker!();
     let mut cleanup = Cleanup::default();
     let name = unique("tcp");
     let base_ref = format!("{name}/base:1");

@@ -72,10 +72,10 @@ impl Drop for RestartOnDrop {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engine_restart_keeps_the_tree_and_resynchronises() {
+    let _lock = EngineLock::exclusive();
     if !docker_available() {
         return;
     }
-    let _lock = EngineLock::exclusive();
     let Some(pid) = dockerd_pid().filter(|pid| alive(*pid)) else {
         assert!(!in_ci(), "CI=true but no dockerd pid in {PID_FILE}");
         eprintln!("skipped: dockerd is not ours to restart (no live pid in {PID_FILE})");

@@ -1,0 +1,492 @@
+//! DockerFS end to end: `vfs mount docker` through the kernel, read by ls, cat, jq, python, cp,
+//! wc and stat, and GNU make driving real `docker build`s through the mount.
+
+mod common;
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{docker_available, fuse_available, run, VfsMount};
+
+/// Shared hold on the lock the engine-restart test of vfs-docker takes exclusively.
+fn engine_lock() -> File {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/tmp/vfs-docker-engine.lock")
+        .expect("open the engine lock");
+    // SAFETY: flock(2) on a descriptor we own; released when the file is closed.
+    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) }, 0);
+    file
+}
+
+fn unique(stem: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!("vfse{}x{}{stem}", std::process::id(), nanos % 100_000)
+}
+
+fn docker(args: &[&str]) -> String {
+    run("docker", args, None)
+}
+
+/// Images, containers and volumes made by a test, removed even when it fails.
+#[derive(Default)]
+struct Cleanup {
+    containers: Vec<String>,
+    images: Vec<String>,
+    volumes: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let quiet = |args: &[&str]| {
+            let _ = Command::new("docker")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        for container in &self.containers {
+            quiet(&["rm", "-f", container]);
+        }
+        for image in self.images.iter().rev() {
+            quiet(&["rmi", "-f", image]);
+        }
+        for volume in &self.volumes {
+            quiet(&["volume", "rm", "-f", volume]);
+        }
+    }
+}
+
+/// Imports busybox as `reference` (no registry); records it for cleanup; returns its id.
+fn import_busybox(cleanup: &mut Cleanup, reference: &str) -> String {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", root.path().join("bin/busybox")).unwrap();
+    for applet in ["sh", "cat", "true"] {
+        std::os::unix::fs::symlink("busybox", root.path().join("bin").join(applet)).unwrap();
+    }
+    let tar = root.path().join("rootfs.tar");
+    run(
+        "tar",
+        &[
+            "-C",
+            root.path().to_str().unwrap(),
+            "-cf",
+            tar.to_str().unwrap(),
+            "bin",
+        ],
+        None,
+    );
+    let id = docker(&["import", tar.to_str().unwrap(), reference]);
+    let id = id.trim().trim_start_matches("sha256:").to_string();
+    cleanup.images.push(id.clone());
+    cleanup.images.push(reference.to_string());
+    id
+}
+
+fn inspect_time(kind: &str, id: &str, field: &str) -> SystemTime {
+    let text = docker(&[kind, "inspect", "--format", &format!("{{{{{field}}}}}"), id]);
+    // Go's time format: 2026-11-27 21:23:13.471935743 +0000 UTC
+    let text = text.trim();
+    let json = docker(&[kind, "inspect", id]);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let pointer = format!("/0/{}", field.trim_start_matches('.').replace('.', "/"));
+    let rfc = value
+        .pointer(&pointer)
+        .and_then(|value| value.as_str())
+        .unwrap_or_else(|| panic!("{pointer} missing ({text})"));
+    vfs_docker::parse_rfc3339(rfc).unwrap_or_else(|| panic!("{rfc} is not a time"))
+}
+
+fn mtime(metadata: &std::fs::Metadata) -> SystemTime {
+    UNIX_EPOCH + Duration::new(metadata.mtime() as u64, metadata.mtime_nsec() as u32)
+}
+
+fn shell(script: &str, dir: &Path) -> (bool, String) {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("run sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+fn wait_until(limit: Duration, what: &str, check: impl Fn() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    started.elapsed()
+}
+
+#[test]
+fn the_mount_shows_the_engine_to_ls_cat_jq_python_cp_wc_and_stat() {
+    let _lock = engine_lock();
+    if !fuse_available() || !docker_available() {
+        return;
+    }
+    let mut cleanup = Cleanup::default();
+    let name = unique("see");
+    let base_ref = format!("{name}/team/base:1");
+    let base_id = import_busybox(&mut cleanup, &base_ref);
+    let container = format!("{name}-box");
+    let container_id = docker(&[
+        "create", "-e", "SECRET=x", "--name", &container, &base_ref, "true",
+    ])
+    .trim()
+    .to_string();
+    cleanup.containers.push(container_id.clone());
+    let volume = format!("{name}-vol");
+    docker(&["volume", "create", &volume]);
+    cleanup.volumes.push(volume.clone());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    // The original order, MOUNTPOINT SOURCE.
+    let mount = VfsMount::start(
+        &[
+            "mount",
+            "docker",
+            mnt.to_str().unwrap(),
+            "unix:///var/run/docker.sock",
+        ],
+        &mnt,
+    );
+    let at = |relative: &str| mount.path().join(relative);
+
+    // ls hides the ids, ls -a shows them.
+    let ls = run("ls", &[at("containers").to_str().unwrap()], None);
+    assert!(ls.lines().any(|line| line == container), "{ls}");
+    assert!(!ls.contains(&container_id), "{ls}");
+    let ls_all = run("ls", &["-a", at("containers").to_str().unwrap()], None);
+    assert!(
+        ls_all
+            .lines()
+            .any(|line| line == format!(".{container_id}")),
+        "{ls_all}"
+    );
+    assert_eq!(
+        run("ls", &[at("").to_str().unwrap()], None)
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["compose", "containers", "images", "networks", "volumes"]
+    );
+
+    // Symlinks as the issue lays them out.
+    assert_eq!(
+        std::fs::read_link(at(&format!("images/{base_ref}"))).unwrap(),
+        Path::new(&format!("../../.{base_id}"))
+    );
+    assert_eq!(
+        std::fs::read_link(at(&format!("images/{name}/team/base/1"))).unwrap(),
+        Path::new(&format!("../../../.{base_id}"))
+    );
+    assert_eq!(
+        run(
+            "readlink",
+            &[at(&format!("containers/{container}")).to_str().unwrap()],
+            None
+        )
+        .trim(),
+        format!(".{container_id}")
+    );
+
+    // Whole JSON for every reader, equal to the docker CLI's.
+    let expected = docker(&["container", "inspect", &container_id]);
+    let link = at(&format!("containers/{container}"));
+    let link_text = link.to_str().unwrap();
+    assert_eq!(run("cat", &[link_text], None), expected);
+    assert_eq!(
+        run("wc", &["-c", link_text], None)
+            .split_whitespace()
+            .next()
+            .unwrap(),
+        expected.len().to_string()
+    );
+    assert_eq!(
+        run("jq", &["-r", ".[0].Id", link_text], None).trim(),
+        container_id
+    );
+    let python = run(
+        "python3",
+        &[
+            "-c",
+            "import json,sys; d=open(sys.argv[1]).read(); print(len(d), json.loads(d)[0]['Name'])",
+            link_text,
+        ],
+        None,
+    );
+    assert_eq!(python.trim(), format!("{} /{container}", expected.len()));
+    let copy = dir.path().join("copy.json");
+    run("cp", &[link_text, copy.to_str().unwrap()], None);
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), expected);
+    assert_eq!(
+        std::fs::read_to_string(at(&format!("volumes/{volume}"))).unwrap(),
+        docker(&["volume", "inspect", &volume])
+    );
+
+    // Times and permissions through stat.
+    let file = std::fs::metadata(&link).unwrap();
+    assert_eq!(file.permissions().mode() & 0o777, 0o400);
+    assert_eq!(
+        mtime(&file),
+        inspect_time("container", &container_id, ".Created")
+    );
+    let image = std::fs::metadata(at(&format!("images/.{base_id}"))).unwrap();
+    let tagged = inspect_time("image", &base_id, ".Metadata.LastTagTime");
+    let created = inspect_time("image", &base_id, ".Created");
+    assert_eq!(mtime(&image), tagged.max(created));
+    let tag_link = std::fs::symlink_metadata(at(&format!("images/{base_ref}"))).unwrap();
+    assert_eq!(mtime(&tag_link), tagged);
+    assert_eq!(
+        mtime(&std::fs::metadata(at(&format!("volumes/{volume}"))).unwrap()),
+        inspect_time("volume", &volume, ".CreatedAt")
+    );
+    let folder = std::fs::metadata(at("images")).unwrap();
+    assert_eq!(folder.permissions().mode() & 0o777, 0o555);
+
+    // A new tag through the kernel within a second; gone after rmi.
+    let fresh = format!("{name}/fresh:2");
+    cleanup.images.push(fresh.clone());
+    let listing = at(&format!("images/{name}"));
+    let _ = std::fs::read_dir(&listing).map(|entries| entries.count());
+    docker(&["tag", &base_ref, &fresh]);
+    let waited = wait_until(Duration::from_secs(1), "new tag through the mount", || {
+        at(&format!("images/{fresh}")).exists() && at(&format!("images/{name}/fresh/2")).exists()
+    });
+    eprintln!("new tag visible through the mount {waited:?} after `docker tag` returned");
+    docker(&["rmi", &fresh]);
+    let waited = wait_until(Duration::from_secs(1), "tag gone through the mount", || {
+        !at(&format!("images/{fresh}")).exists()
+    });
+    eprintln!("removed tag gone from the mount {waited:?} after `docker rmi` returned");
+}
+
+#[test]
+fn an_unreachable_engine_is_one_line_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let source = format!("tcp://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let output = Command::new(common::vfs_binary())
+        .args(["mount", "docker", &source, mnt.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains(&source), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!common::is_mounted(&mnt));
+}
+
+#[test]
+fn make_drives_docker_builds_through_the_mount() {
+    let _lock = engine_lock();
+    if !fuse_available() || !docker_available() {
+        return;
+    }
+    let mut cleanup = Cleanup::default();
+    let name = unique("mk");
+    let base_ref = format!("{name}/base:1");
+    import_busybox(&mut cleanup, &base_ref);
+    let app = format!("{name}/app");
+    cleanup.images.push(format!("{app}:latest"));
+
+    let project = tempfile::tempdir().unwrap();
+    let mnt = project.path().join(".dockerfs");
+    std::fs::create_dir(&mnt).unwrap();
+    std::fs::write(project.path().join(".dockerignore"), ".dockerfs\n").unwrap();
+    std::fs::write(
+        project.path().join("Dockerfile"),
+        format!("FROM {base_ref}\nCOPY src.txt /src.txt\n"),
+    )
+    .unwrap();
+    std::fs::write(project.path().join("src.txt"), "one\n").unwrap();
+    std::fs::write(
+        project.path().join("Makefile"),
+        format!(
+            "IMAGE := .dockerfs/images/{app}/latest\n\
+             $(IMAGE): Dockerfile src.txt\n\
+             \tdocker build -q -t {app}:latest .\n"
+        ),
+    )
+    .unwrap();
+    let _mount = VfsMount::start(&["mount", "docker", mnt.to_str().unwrap()], &mnt);
+    let make = |what: &str| {
+        let (ok, output) = shell("make", project.path());
+        assert!(ok, "{what}: {output}");
+        output
+    };
+    let up_to_date = || shell("make -q", project.path()).0;
+
+    let first = make("first run");
+    assert!(first.contains("docker build"), "first run builds: {first}");
+    let first_id = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &format!("{app}:latest"),
+    ]);
+    cleanup.images.push(first_id.trim().to_string());
+    // The tag reaches the mount through the engine's events; a moment later make sees it.
+    wait_until(
+        Duration::from_secs(1),
+        "make sees the first build",
+        up_to_date,
+    );
+    let second = make("second run");
+    assert!(
+        !second.contains("docker build"),
+        "second run must do nothing: {second}"
+    );
+
+    // touch: make rebuilds; the build is fully cached (same image id) yet moves LastTagTime.
+    std::thread::sleep(Duration::from_millis(1100));
+    run(
+        "touch",
+        &[project.path().join("src.txt").to_str().unwrap()],
+        None,
+    );
+    assert!(!up_to_date());
+    let third = make("after touch");
+    assert!(third.contains("docker build"), "{third}");
+    let cached_id = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &format!("{app}:latest"),
+    ]);
+    assert_eq!(cached_id, first_id, "the rebuild was fully cached");
+    let waited = wait_until(
+        Duration::from_secs(1),
+        "make sees the cached rebuild",
+        up_to_date,
+    );
+    eprintln!("cached rebuild counted by make {waited:?} after the build");
+    let fourth = make("after the cached rebuild");
+    assert!(
+        !fourth.contains("docker build"),
+        "make must stop rebuilding: {fourth}"
+    );
+
+    // A real change: a new image, then nothing to do.
+    std::fs::write(project.path().join("src.txt"), "two\n").unwrap();
+    let fifth = make("after a change");
+    assert!(fifth.contains("docker build"), "{fifth}");
+    let new_id = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &format!("{app}:latest"),
+    ]);
+    cleanup.images.push(new_id.trim().to_string());
+    assert_ne!(new_id, first_id);
+    wait_until(
+        Duration::from_secs(1),
+        "make sees the new build",
+        up_to_date,
+    );
+    let sixth = make("after the new build");
+    assert!(!sixth.contains("docker build"), "{sixth}");
+}
+
+#[test]
+fn the_make_docker_example_runs_end_to_end() {
+    let _lock = engine_lock();
+    if !fuse_available() || !docker_available() {
+        return;
+    }
+    let name = unique("ex");
+    let work = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/make-docker");
+    run(
+        "cp",
+        &[
+            "-r",
+            example.to_str().unwrap(),
+            work.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    let copy = work.path().join("make-docker");
+    let _ = std::fs::remove_file(copy.join("app/message.txt"));
+    let image = format!("{name}/app");
+    let base = format!("{name}/base");
+    let container = format!("{name}-app");
+    let _cleanup = Cleanup {
+        containers: vec![container.clone()],
+        images: vec![format!("{base}:1"), format!("{image}:latest")],
+        volumes: Vec::new(),
+    };
+    let output = Command::new("sh")
+        .arg("./run.sh")
+        .current_dir(&copy)
+        .env("VFS", common::vfs_binary())
+        .env("IMAGE", &image)
+        .env("BASE", &base)
+        .env("CONTAINER", &container)
+        .output()
+        .expect("run the example");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Dangling images left by the example's rebuilds carry its label.
+    let dangling = docker(&[
+        "images",
+        "-q",
+        "--filter",
+        "label=vfs.example=make-docker",
+        "--filter",
+        "dangling=true",
+    ]);
+    for id in dangling.split_whitespace() {
+        let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+    }
+    assert!(output.status.success(), "{text}");
+    assert!(
+        !common::is_mounted(&copy.join(".dockerfs")),
+        "run.sh must unmount"
+    );
+    let phases: Vec<&str> = text.split("== ").skip(1).collect();
+    assert_eq!(phases.len(), 6, "{text}");
+    let built = |phase: &str| phase.contains("Successfully tagged");
+    let idle = |phase: &str| phase.contains("Nothing to be done") && !built(phase);
+    assert!(built(phases[0]), "first run: {}", phases[0]);
+    assert!(idle(phases[1]), "second run: {}", phases[1]);
+    assert!(
+        built(phases[2]) && !phases[2].contains("Using cache\n ---> Using"),
+        "change: {}",
+        phases[2]
+    );
+    assert!(idle(phases[3]), "after the rebuild: {}", phases[3]);
+    assert!(
+        built(phases[4]) && phases[4].contains("Using cache"),
+        "touch: {}",
+        phases[4]
+    );
+    assert!(idle(phases[5]), "after the cached rebuild: {}", phases[5]);
+}
