@@ -11,18 +11,22 @@ trap '"$VFS" unmount .dockerfs' EXIT
 # app/message.txt is the source this demonstration changes (not tracked by git).
 [ -f app/message.txt ] || echo "hello from make-docker" > app/message.txt
 
+# The engine reports a build to the mount through its event stream a few milliseconds after
+# `docker build` returns; a short pause between steps keeps the demonstration deterministic.
+step() { sleep 0.2; echo "== $1"; }
+
 echo "== first run: builds the base and the image"
 make
-echo "== second run: nothing to do"
+step "second run: nothing to do"
 make
-echo "== source change: rebuilds"
+step "source change: rebuilds"
 echo "changed at $(date)" >> app/message.txt
 make
-echo "== after the rebuild: nothing to do"
+step "after the rebuild: nothing to do"
 make
-echo "== touch without a change: a cached rebuild, counted as one"
+step "touch without a change: a cached rebuild, counted as one"
 sleep 1
 touch app/message.txt
 make
-echo "== and nothing to do again"
+step "and nothing to do again"
 make
