@@ -360,8 +360,11 @@ impl Drop for RestartOnDrop {
     }
 }
 
-/// Runs make in `dir`; returns (success, the targets it rebuilt, how long it took, stderr).
-fn make(dir: &Path, jobs: &str) -> (bool, Vec<String>, Duration, String) {
+/// One make run: success, the targets it rebuilt, how long it took, its stderr.
+type MakeRun = (bool, Vec<String>, Duration, String);
+
+/// Runs make in `dir`.
+fn make(dir: &Path, jobs: &str) -> MakeRun {
     let log = dir.join("built.log");
     let _ = std::fs::remove_file(&log);
     let started = Instant::now();
@@ -433,7 +436,7 @@ fn the_engine_killed_under_make_serves_the_last_tree_then_the_current_one() {
 
     // make runs over the mount in a loop for the whole test.
     let stop = Arc::new(AtomicBool::new(false));
-    let runs: Arc<Mutex<Vec<(bool, Vec<String>, Duration, String)>>> = Arc::default();
+    let runs: Arc<Mutex<Vec<MakeRun>>> = Arc::default();
     let maker = {
         let (stop, runs, work) = (stop.clone(), runs.clone(), work.clone());
         std::thread::spawn(move || {

@@ -92,9 +92,12 @@ impl Scene {
     }
 }
 
+/// A failed call during a walk: the path, the error's kind and its errno.
+type ReadError = (PathBuf, ErrorKind, Option<i32>);
+
 /// Every path under `root` (not following symlinks), each file read whole; errors are
-/// collected as (path, error kind, raw errno) instead of failing.
-fn walk_and_read(root: &Path, errors: &mut Vec<(PathBuf, ErrorKind, Option<i32>)>) -> usize {
+/// collected instead of failing.
+fn walk_and_read(root: &Path, errors: &mut Vec<ReadError>) -> usize {
     let mut seen = 0;
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -304,7 +307,7 @@ fn a_yaml_file_replaced_mid_parse_never_breaks_the_mount() {
             }
         })
     };
-    let bad: Arc<Mutex<Vec<(PathBuf, ErrorKind, Option<i32>)>>> = Arc::default();
+    let bad: Arc<Mutex<Vec<ReadError>>> = Arc::default();
     let visited = Arc::new(AtomicUsize::new(0));
     let readers: Vec<_> = (0..4)
         .map(|_| {
@@ -601,7 +604,7 @@ fn a_checkout_that_removes_half_the_tree_is_followed() {
 
     // Readers keep walking while the checkout runs.
     let stop = Arc::new(AtomicBool::new(false));
-    let bad: Arc<Mutex<Vec<(PathBuf, ErrorKind, Option<i32>)>>> = Arc::default();
+    let bad: Arc<Mutex<Vec<ReadError>>> = Arc::default();
     let readers: Vec<_> = (0..3)
         .map(|_| {
             let (stop, bad, mnt) = (stop.clone(), bad.clone(), mnt.clone());
