@@ -60,11 +60,19 @@ pub struct Repository {
     pub source_in_workdir: PathBuf,
 }
 
+/// Why a file was kept plain, as told once in the log: a file is warned about again only when
+/// its content (or size) changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum KeptPlain {
+    Unparsable { content_hash: u64 },
+    TooBig { size: u64 },
+}
+
 #[derive(Default)]
 pub struct SectionCache {
     parsed: Mutex<HashMap<u64, Option<Arc<ParsedYaml>>>>,
     timed: Mutex<HashMap<PathBuf, (TimedKey, Arc<TimedYaml>)>>,
-    warned: Mutex<HashSet<(PathBuf, u64)>>,
+    warned: Mutex<HashSet<(PathBuf, KeptPlain)>>,
     limits: Limits,
 }
 
@@ -77,7 +85,13 @@ impl SectionCache {
         metadata: &Metadata,
         repository: Option<&Repository>,
     ) -> std::io::Result<YamlState> {
-        if metadata.len() > MAX_YAML_BYTES {
+        let size = metadata.len();
+        if size > MAX_YAML_BYTES {
+            self.warn_once(
+                disk_path,
+                KeptPlain::TooBig { size },
+                &format!("{size} bytes is over the limit of {MAX_YAML_BYTES}"),
+            );
             return Ok(YamlState::Plain);
         }
         let bytes = std::fs::read(disk_path)?;
@@ -130,17 +144,11 @@ impl SectionCache {
                 })
             }),
             Err(error) => {
-                let first_time = self
-                    .warned
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert((disk_path.to_path_buf(), content_hash));
-                if first_time {
-                    tracing::warn!(
-                        "{}: not shown as sections, kept as a plain file: {error}",
-                        disk_path.display()
-                    );
-                }
+                self.warn_once(
+                    disk_path,
+                    KeptPlain::Unparsable { content_hash },
+                    &error.to_string(),
+                );
                 None
             }
         };
@@ -150,6 +158,20 @@ impl SectionCache {
         }
         cache.insert(content_hash, parsed.clone());
         parsed
+    }
+
+    fn warn_once(&self, disk_path: &Path, why: KeptPlain, reason: &str) {
+        let first_time = self
+            .warned
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert((disk_path.to_path_buf(), why));
+        if first_time {
+            tracing::warn!(
+                "{}: not shown as sections, kept as a plain file: {reason}",
+                disk_path.display()
+            );
+        }
     }
 
     /// Forgets the timed state of every file (after HEAD moved), returning their paths.
@@ -207,5 +229,62 @@ fn line_times(
             );
             vec![mtime; count]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_plain(cache: &SectionCache, path: &Path) -> bool {
+        let metadata = std::fs::metadata(path).unwrap();
+        matches!(
+            cache.load(path, Path::new("big.yaml"), &metadata, None),
+            Ok(YamlState::Plain)
+        )
+    }
+
+    fn warnings(cache: &SectionCache) -> Vec<(PathBuf, KeptPlain)> {
+        cache.warned.lock().unwrap().iter().cloned().collect()
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_plain_and_warned_about_once_per_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_YAML_BYTES + 1).unwrap();
+        let cache = SectionCache::default();
+        assert!(load_plain(&cache, &path));
+        assert!(load_plain(&cache, &path));
+        assert_eq!(
+            warnings(&cache),
+            vec![(
+                path.clone(),
+                KeptPlain::TooBig {
+                    size: MAX_YAML_BYTES + 1
+                }
+            )]
+        );
+        file.set_len(MAX_YAML_BYTES + 2).unwrap();
+        assert!(load_plain(&cache, &path));
+        assert_eq!(warnings(&cache).len(), 2);
+    }
+
+    #[test]
+    fn a_file_at_the_limit_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        let mut text = b"key: ".to_vec();
+        text.resize(MAX_YAML_BYTES as usize - 1, b'x');
+        text.push(b'\n');
+        std::fs::write(&path, &text).unwrap();
+        let cache = SectionCache::default();
+        let metadata = std::fs::metadata(&path).unwrap();
+        assert!(matches!(
+            cache.load(&path, Path::new("big.yaml"), &metadata, None),
+            Ok(YamlState::Folder(_))
+        ));
+        assert!(warnings(&cache).is_empty());
     }
 }
