@@ -153,7 +153,6 @@ fn yaml_with(services: usize, image: &str) -> String {
 }
 
 #[test]
-#[ignore = "defect: getattr of an open file whose source was deleted answers ENOENT, so the read at EOF fails (reported)"]
 fn a_file_deleted_while_read_is_read_whole_from_its_open_handle() {
     if !fuse_available() {
         return;
@@ -251,7 +250,6 @@ fn a_file_truncated_while_read_ends_early_without_error() {
 }
 
 #[test]
-#[ignore = "defect: a path that turns from folder to file (or back) keeps its inode number; the kernel marks the inode bad and readers get EIO (reported)"]
 fn a_yaml_file_replaced_mid_parse_never_breaks_the_mount() {
     if !fuse_available() {
         return;

@@ -143,13 +143,15 @@ impl Filesystem for FuseHost {
         });
     }
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        if let Some(answer) = self.host.cached_getattr(ino.0) {
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        // The handle matters when the file is gone but still open (see `Host::still_open`).
+        let handle = fh.map(|fh| fh.0);
+        if let Some(answer) = self.host.cached_getattr(ino.0, handle) {
             return reply_attr(reply, answer);
         }
         let host = self.host.clone();
         self.runtime.spawn(async move {
-            reply_attr(reply, host.getattr(ino.0).await);
+            reply_attr(reply, host.getattr(ino.0, handle).await);
         });
     }
 
@@ -329,12 +331,12 @@ impl Filesystem for FuseHost {
             Ok(()) => reply.ok(),
             Err(errno) => reply.error(Errno::from_i32(errno)),
         };
-        if let Some(answer) = self.host.cached_getattr(ino.0) {
+        if let Some(answer) = self.host.cached_getattr(ino.0, None) {
             return check(answer);
         }
         let host = self.host.clone();
         self.runtime
-            .spawn(async move { check(host.getattr(ino.0).await) });
+            .spawn(async move { check(host.getattr(ino.0, None).await) });
     }
 
     fn getxattr(

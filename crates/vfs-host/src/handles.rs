@@ -101,10 +101,19 @@ pub(crate) struct DirSnapshot {
     pub(crate) generation: u64,
 }
 
+/// An open file and what it was when opened: the kernel may ask for its attributes after
+/// its source is gone (it does at end of file and for `fstat`).
+#[derive(Debug)]
+struct OpenHandle {
+    ino: u64,
+    attrs: Attributes,
+    file: Arc<OpenFile>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Handles {
     next: AtomicU64,
-    files: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    files: Mutex<HashMap<u64, OpenHandle>>,
     dirs: Mutex<HashMap<u64, Arc<DirSnapshot>>>,
 }
 
@@ -120,14 +129,39 @@ impl Handles {
         self.next.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    pub(crate) fn open_file(&self, file: OpenFile) -> u64 {
+    /// Keeps `file`, opened on inode `attrs.ino` whose attributes were then `attrs`.
+    pub(crate) fn open_file(&self, attrs: Attributes, file: OpenFile) -> u64 {
         let handle = self.next_handle();
-        locked(&self.files).insert(handle, Arc::new(file));
+        let open = OpenHandle {
+            ino: attrs.ino,
+            attrs,
+            file: Arc::new(file),
+        };
+        locked(&self.files).insert(handle, open);
         handle
     }
 
     pub(crate) fn file(&self, handle: u64) -> Option<Arc<OpenFile>> {
-        locked(&self.files).get(&handle).cloned()
+        locked(&self.files)
+            .get(&handle)
+            .map(|open| open.file.clone())
+    }
+
+    /// The attributes inode `ino` had when opened: through `handle` when that is open on
+    /// `ino`, else through the newest handle open on it; `None` when nothing holds it open.
+    pub(crate) fn opened_attributes(&self, ino: u64, handle: Option<u64>) -> Option<Attributes> {
+        let files = locked(&self.files);
+        if let Some(open) = handle
+            .and_then(|handle| files.get(&handle))
+            .filter(|open| open.ino == ino)
+        {
+            return Some(open.attrs.clone());
+        }
+        files
+            .iter()
+            .filter(|(_, open)| open.ino == ino)
+            .max_by_key(|(handle, _)| **handle)
+            .map(|(_, open)| open.attrs.clone())
     }
 
     pub(crate) fn release_file(&self, handle: u64) {
@@ -156,8 +190,10 @@ impl Handles {
 #[cfg(test)]
 mod tests {
     use std::io::Write;
+    use std::time::SystemTime;
 
     use super::*;
+    use crate::attrs::EntryKind;
 
     #[test]
     fn bytes_are_served_in_ranges_up_to_the_end() {
@@ -178,11 +214,26 @@ mod tests {
         assert_eq!(file.len().unwrap(), 10);
     }
 
+    fn attrs_of(ino: u64, size: u64) -> Attributes {
+        Attributes {
+            ino,
+            kind: EntryKind::File,
+            size,
+            perm: 0o444,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            mtime: SystemTime::UNIX_EPOCH,
+            ctime: SystemTime::UNIX_EPOCH,
+            atime: SystemTime::UNIX_EPOCH,
+        }
+    }
+
     #[test]
     fn handles_are_distinct_and_released() {
         let handles = Handles::default();
-        let a = handles.open_file(OpenFile::Bytes(vec![]));
-        let b = handles.open_file(OpenFile::Bytes(vec![]));
+        let a = handles.open_file(attrs_of(7, 0), OpenFile::Bytes(vec![]));
+        let b = handles.open_file(attrs_of(8, 0), OpenFile::Bytes(vec![]));
         let d = handles.open_dir(DirSnapshot {
             items: vec![],
             generation: 0,
@@ -193,5 +244,26 @@ mod tests {
         handles.release_dir(d);
         assert!(handles.file(a).is_none() && handles.file(b).is_some());
         assert_eq!(handles.open_counts(), (1, 0));
+    }
+
+    #[test]
+    fn opened_attributes_come_from_the_handle_or_the_newest_on_the_inode() {
+        let handles = Handles::default();
+        let old = handles.open_file(attrs_of(7, 10), OpenFile::Bytes(vec![0; 10]));
+        let new = handles.open_file(attrs_of(7, 20), OpenFile::Bytes(vec![0; 20]));
+        let other = handles.open_file(attrs_of(8, 30), OpenFile::Bytes(vec![0; 30]));
+        let size = |ino, handle| handles.opened_attributes(ino, handle).map(|a| a.size);
+        assert_eq!(size(7, Some(old)), Some(10), "the handle asked through");
+        assert_eq!(size(7, None), Some(20), "the newest open on the inode");
+        assert_eq!(
+            size(7, Some(other)),
+            Some(20),
+            "a handle of another inode is ignored"
+        );
+        assert_eq!(size(9, None), None);
+        handles.release_file(new);
+        handles.release_file(old);
+        assert_eq!(size(7, None), None, "released: nothing holds it open");
+        assert_eq!(size(8, Some(other)), Some(30));
     }
 }

@@ -124,15 +124,37 @@ impl Host {
         *locked(&self.work) = Some(work);
     }
 
+    /// Hands `work` to the notices thread: the kernel is never invalidated from a request.
+    /// Sending never blocks, so this may run while the tables are locked.
+    fn queue(&self, work: Work) {
+        if let Some(queue) = locked(&self.work).as_ref() {
+            let _ = queue.send(work);
+        }
+    }
+
     /// The kernel may hold provisional attributes of `dir` (a link count from before it was
     /// listed): have them asked for again.
     fn refresh_kernel_attributes(&self, dir: &NodePath) {
-        let Some(ino) = self.tables().inodes.get(dir) else {
+        let Some(ino) = self.tables().inodes.get(dir, EntryKind::Directory) else {
             return;
         };
-        if let Some(work) = locked(&self.work).as_ref() {
-            let _ = work.send(Work::Refresh(ino));
+        self.queue(Work::Refresh(ino));
+    }
+
+    /// The inode number of `path` as a `kind`. When the path just changed kind, the kernel is
+    /// told to forget the old number and the name leading to it, or it would go on using a
+    /// number whose file type no longer matches.
+    fn number(&self, tables: &mut Tables, path: &NodePath, kind: EntryKind) -> u64 {
+        let assigned = tables.inodes.assign(path, kind);
+        if let Some(old) = assigned.superseded {
+            tracing::debug!(%path, old, new = assigned.ino, ?kind, "path changed kind; new inode");
+            let entry = path.parent().and_then(|parent| {
+                let parent_ino = tables.inodes.get(&parent, EntryKind::Directory)?;
+                Some((parent_ino, path.name()?.to_os_string()))
+            });
+            self.queue(Work::Forget(KernelTarget { ino: old, entry }));
         }
+        assigned.ino
     }
 
     pub(crate) fn calls(&self) -> &ProviderCalls {
@@ -155,6 +177,59 @@ impl Host {
         self.tables().inodes.path(ino).ok_or(libc::ENOENT)
     }
 
+    /// The path and kind inode `ino` stands for.
+    fn entry_of(&self, ino: u64) -> Result<(Arc<NodePath>, EntryKind), Errno> {
+        self.tables().inodes.entry(ino).ok_or(libc::ENOENT)
+    }
+
+    /// The node at `path` as inode `ino` of `kind` knows it: a node of another kind now at
+    /// that path has another number, so for `ino` the node is gone.
+    fn of_kind(node: Node, kind: EntryKind, path: &NodePath) -> Result<Node, ProviderError> {
+        if EntryKind::of(&node) == kind {
+            Ok(node)
+        } else {
+            Err(ProviderError::NotFound(path.clone()))
+        }
+    }
+
+    /// The node inode `ino` stands for, asking the provider when the cache has nothing fresh.
+    async fn node_of(
+        &self,
+        ino: u64,
+        operation: &str,
+    ) -> Result<(Arc<NodePath>, Node, Instant), Errno> {
+        let (path, kind) = self.entry_of(ino)?;
+        let found = self
+            .node(&path)
+            .await
+            .and_then(|(node, expires)| Ok((Self::of_kind(node, kind, &path)?, expires)));
+        match found {
+            Ok((node, expires)) => Ok((path, node, expires)),
+            Err(error) => Err(errno_of(error, operation, &path)),
+        }
+    }
+
+    /// The attributes of an open file whose node is gone (`errno` says how): what it was
+    /// when opened. The kernel asks for them when a read reaches the end of the file and for
+    /// `fstat`, so a reader of a file deleted after `open` must still get them to read it all.
+    fn still_open(
+        &self,
+        ino: u64,
+        handle: Option<u64>,
+        errno: Errno,
+    ) -> Result<EntryAnswer, Errno> {
+        if errno != libc::ENOENT && errno != libc::ENOTDIR {
+            return Err(errno);
+        }
+        let attrs = self.handles.opened_attributes(ino, handle).ok_or(errno)?;
+        tracing::debug!(ino, "gone but open; answered with its attributes at open");
+        Ok(EntryAnswer {
+            attrs,
+            entry_ttl: MIN_TTL,
+            attr_ttl: MIN_TTL,
+        })
+    }
+
     pub(crate) fn inode_count(&self) -> usize {
         self.tables().inodes.len()
     }
@@ -166,7 +241,7 @@ impl Host {
         node: &Node,
         now: Instant,
     ) -> (Attributes, bool) {
-        let ino = tables.inodes.assign(path);
+        let ino = self.number(tables, path, EntryKind::of(node));
         let known = match node.kind {
             NodeKind::Directory { .. } => Known {
                 subdirectories: tables
@@ -209,11 +284,12 @@ impl Host {
         }
     }
 
-    /// The node at `path` and until when it is trusted, from the cache only.
+    /// The node at `path` as a `kind` and until when it is trusted, from the cache only.
     /// `None` when the provider must be asked.
     fn cached_node(
         tables: &Tables,
         path: &NodePath,
+        kind: EntryKind,
         now: Instant,
     ) -> Option<Result<(Node, Instant), Errno>> {
         let Some(parent) = path.parent() else {
@@ -225,6 +301,7 @@ impl Host {
         Some(
             listing
                 .get(name)
+                .filter(|entry| EntryKind::of(&entry.node) == kind)
                 .map(|entry| (entry.node.clone(), listing.expires))
                 .ok_or(libc::ENOENT),
         )
@@ -276,21 +353,41 @@ impl Host {
         self.getattr_path(&path, "lookup").await
     }
 
-    pub(crate) fn cached_getattr(&self, ino: u64) -> Option<Result<EntryAnswer, Errno>> {
+    /// `getattr` from the cache; `None` when the provider must be asked (call
+    /// [`Host::getattr`]). `handle` is the open file the kernel asks through, if any.
+    pub(crate) fn cached_getattr(
+        &self,
+        ino: u64,
+        handle: Option<u64>,
+    ) -> Option<Result<EntryAnswer, Errno>> {
         let now = Instant::now();
         let mut tables = self.tables();
-        let Some(path) = tables.inodes.path(ino) else {
+        let Some((path, kind)) = tables.inodes.entry(ino) else {
             return Some(Err(libc::ENOENT));
         };
-        match Self::cached_node(&tables, &path, now)? {
-            Ok((node, expires)) => Some(Ok(self.answer(&mut tables, &path, &node, expires, now))),
-            Err(errno) => Some(Err(errno)),
-        }
+        let gone = match Self::cached_node(&tables, &path, kind, now)? {
+            Ok((node, expires)) => {
+                return Some(Ok(self.answer(&mut tables, &path, &node, expires, now)))
+            }
+            Err(errno) => errno,
+        };
+        drop(tables);
+        Some(self.still_open(ino, handle, gone))
     }
 
-    pub(crate) async fn getattr(&self, ino: u64) -> Result<EntryAnswer, Errno> {
-        let path = self.path_of(ino)?;
-        self.getattr_path(&path, "getattr").await
+    pub(crate) async fn getattr(
+        &self,
+        ino: u64,
+        handle: Option<u64>,
+    ) -> Result<EntryAnswer, Errno> {
+        match self.node_of(ino, "getattr").await {
+            Ok((path, node, expires)) => {
+                let now = Instant::now();
+                let mut tables = self.tables();
+                Ok(self.answer(&mut tables, &path, &node, expires, now))
+            }
+            Err(errno) => self.still_open(ino, handle, errno),
+        }
     }
 
     async fn getattr_path(&self, path: &NodePath, operation: &str) -> Result<EntryAnswer, Errno> {
@@ -312,21 +409,17 @@ impl Host {
 
     pub(crate) fn cached_readlink(&self, ino: u64) -> Option<Result<OsString, Errno>> {
         let tables = self.tables();
-        let Some(path) = tables.inodes.path(ino) else {
+        let Some((path, kind)) = tables.inodes.entry(ino) else {
             return Some(Err(libc::ENOENT));
         };
         Some(
-            Self::cached_node(&tables, &path, Instant::now())?
+            Self::cached_node(&tables, &path, kind, Instant::now())?
                 .and_then(|(node, _)| Self::target_of(&node)),
         )
     }
 
     pub(crate) async fn readlink(&self, ino: u64) -> Result<OsString, Errno> {
-        let path = self.path_of(ino)?;
-        let (node, _) = self
-            .node(&path)
-            .await
-            .map_err(|error| errno_of(error, "readlink", &path))?;
+        let (_, node, _) = self.node_of(ino, "readlink").await?;
         Self::target_of(&node)
     }
 
@@ -334,10 +427,9 @@ impl Host {
 
     /// Snapshots the directory's entries (with `.` and `..`) into a new handle.
     pub(crate) async fn opendir(&self, ino: u64) -> Result<u64, Errno> {
-        let path = self.path_of(ino)?;
         let generation = self.tables().cache.generation();
+        let (path, node, node_expires) = self.node_of(ino, "opendir").await?;
         let failed = |error| errno_of(error, "opendir", &path);
-        let (node, node_expires) = self.node(&path).await.map_err(failed)?;
         if !node.is_directory() {
             return Err(libc::ENOTDIR);
         }
@@ -346,7 +438,7 @@ impl Host {
         let mut tables = self.tables();
         let (dot, _) = self.attributes_of(&mut tables, &path, &node, now);
         let parent_ino = match path.parent() {
-            Some(parent) => tables.inodes.assign(&parent),
+            Some(parent) => self.number(&mut tables, &parent, EntryKind::Directory),
             None => ROOT_INO,
         };
         let mut items = Vec::with_capacity(listing.entries().len() + 2);
@@ -405,9 +497,8 @@ impl Host {
     /// Fetches the file's content into a new handle. Files of unknown size (or whose content
     /// disagrees with their size) are served with direct I/O so readers get all of it.
     pub(crate) async fn open(&self, ino: u64) -> Result<Opened, Errno> {
-        let path = self.path_of(ino)?;
+        let (path, node, _) = self.node_of(ino, "open").await?;
         let failed = |error| errno_of(error, "open", &path);
-        let (node, _) = self.node(&path).await.map_err(failed)?;
         let size = match node.kind {
             NodeKind::File { size } => size,
             NodeKind::Directory { .. } => return Err(libc::EISDIR),
@@ -424,18 +515,25 @@ impl Host {
             error.raw_os_error().unwrap_or(libc::EIO)
         })?;
         let direct_io = match size {
-            None => {
-                self.tables().cache.learn_size(&path, node.mtime, length);
-                true
-            }
+            None => true,
             Some(announced) if announced != length => {
                 tracing::debug!(%path, announced, length, "content length differs from the node's size");
                 true
             }
             Some(_) => false,
         };
+        let mut attrs = {
+            let mut tables = self.tables();
+            if size.is_none() {
+                tables.cache.learn_size(&path, node.mtime, length);
+            }
+            self.attributes_of(&mut tables, &path, &node, Instant::now())
+                .0
+        };
+        // What the reader has is the truth for this handle, whatever the node announced.
+        attrs.size = length;
         Ok(Opened {
-            handle: self.handles.open_file(file),
+            handle: self.handles.open_file(attrs, file),
             direct_io,
         })
     }
@@ -502,7 +600,7 @@ impl Host {
             .map(|(ino, known_path)| KernelTarget {
                 ino,
                 entry: known_path.parent().and_then(|parent| {
-                    let parent_ino = tables.inodes.get(&parent)?;
+                    let parent_ino = tables.inodes.get(&parent, EntryKind::Directory)?;
                     Some((parent_ino, known_path.name()?.to_os_string()))
                 }),
             })

@@ -1,7 +1,7 @@
 //! The FUSE host of vfs: mounts a [`vfs_core::Provider`] read-only.
 //!
-//! The host owns everything the kernel needs and providers never see: inode numbers (stable
-//! for the life of the mount), a cache of listings and attributes with a time-to-live and
+//! The host owns everything the kernel needs and providers never see: inode numbers (the same
+//! path keeps its number while its kind stays the same; numbers are never reused), a cache of listings and attributes with a time-to-live and
 //! drop-on-notice, open file and directory handles, and the kernel's own caches.
 //!
 //! The pieces:

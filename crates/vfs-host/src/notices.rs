@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use vfs_core::{ChangeReceiver, NodePath};
 
-use crate::host::Host;
+use crate::host::{Host, KernelTarget};
 
 /// How often the thread checks whether the mount is going away while no notice arrives.
 const STOP_CHECK: Duration = Duration::from_millis(50);
@@ -33,6 +33,9 @@ pub(crate) enum Work {
     /// The host learnt something the kernel's copy of these attributes lacks (a directory's
     /// link count once it is listed): the kernel should ask again.
     Refresh(u64),
+    /// An inode number the host no longer answers for (its path changed kind and has
+    /// another number now): the kernel should forget it and the name leading to it.
+    Forget(KernelTarget),
 }
 
 /// Two threads: one forwards the provider's notices, one does the work (so the host can queue
@@ -123,6 +126,7 @@ fn run(host: &Host, work: &Receiver<Work>, kernel: &impl KernelCache, stop: &Ato
                         tracing::debug!(ino, "kernel refused to invalidate an inode: {error}");
                     }
                 }
+                Work::Forget(target) => forget(kernel, &target),
             }
         }
         for path in coalesce(paths) {
@@ -148,20 +152,24 @@ pub(crate) fn apply(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
     let targets = host.invalidate(path);
     tracing::debug!(%path, inodes = targets.len(), "change notice");
     for target in targets {
-        if let Err(error) = kernel.forget_inode(target.ino) {
+        forget(kernel, &target);
+    }
+}
+
+fn forget(kernel: &impl KernelCache, target: &KernelTarget) {
+    if let Err(error) = kernel.forget_inode(target.ino) {
+        tracing::debug!(
+            ino = target.ino,
+            "kernel refused to invalidate an inode: {error}"
+        );
+    }
+    if let Some((parent, name)) = &target.entry {
+        if let Err(error) = kernel.forget_entry(*parent, name) {
             tracing::debug!(
-                ino = target.ino,
-                "kernel refused to invalidate an inode: {error}"
+                parent,
+                ?name,
+                "kernel refused to invalidate an entry: {error}"
             );
-        }
-        if let Some((parent, name)) = &target.entry {
-            if let Err(error) = kernel.forget_entry(*parent, name) {
-                tracing::debug!(
-                    parent,
-                    ?name,
-                    "kernel refused to invalidate an entry: {error}"
-                );
-            }
         }
     }
 }

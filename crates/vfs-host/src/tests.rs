@@ -12,7 +12,7 @@ use vfs_core::{async_trait, Content, Node, NodePath, Provider, ProviderError};
 use crate::attrs::{EntryKind, Owner};
 use crate::host::{Host, KernelTarget, MIN_TTL};
 use crate::inodes::ROOT_INO;
-use crate::notices::{apply, KernelCache};
+use crate::notices::{apply, KernelCache, Work};
 
 fn at(seconds: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
@@ -141,7 +141,7 @@ async fn lookups_within_the_ttl_are_answered_from_the_cache() {
             .unwrap()
             .unwrap();
         assert_eq!(again.attrs.ino, sized.attrs.ino, "inode stable");
-        let attr = host.cached_getattr(sized.attrs.ino).unwrap().unwrap();
+        let attr = host.cached_getattr(sized.attrs.ino, None).unwrap().unwrap();
         assert_eq!(attr.attrs.mtime, at(5));
     }
     assert_eq!(
@@ -158,7 +158,7 @@ async fn directories_handed_over_whole_are_never_listed() {
     let tree = sample();
     let host = host(&tree, Duration::from_secs(60));
     let leaf = ino_of(&host, "eager/deeper/leaf").await;
-    assert_eq!(host.getattr(leaf).await.unwrap().attrs.mtime, at(4));
+    assert_eq!(host.getattr(leaf, None).await.unwrap().attrs.mtime, at(4));
     assert_eq!(
         tree.lists.load(Ordering::SeqCst),
         1,
@@ -203,9 +203,9 @@ async fn expired_listings_are_fetched_again() {
     let a = ino_of(&host, "lazy/a").await;
     let lists = tree.lists.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(80)).await;
-    assert!(host.cached_getattr(a).is_none(), "expired");
+    assert!(host.cached_getattr(a, None).is_none(), "expired");
     tree.set("/lazy", vec![Node::file("a", at(9), Some(1))]);
-    assert_eq!(host.getattr(a).await.unwrap().attrs.mtime, at(9));
+    assert_eq!(host.getattr(a, None).await.unwrap().attrs.mtime, at(9));
     assert!(tree.lists.load(Ordering::SeqCst) > lists);
 }
 
@@ -265,7 +265,7 @@ async fn an_answer_overtaken_by_a_notice_is_not_kept() {
 async fn attributes_follow_the_host_rules() {
     let tree = sample();
     let host = host(&tree, Duration::from_secs(60));
-    let root = host.getattr(ROOT_INO).await.unwrap();
+    let root = host.getattr(ROOT_INO, None).await.unwrap();
     assert_eq!(
         (root.attrs.kind, root.attrs.perm),
         (EntryKind::Directory, 0o555)
@@ -273,7 +273,7 @@ async fn attributes_follow_the_host_rules() {
     assert_eq!(root.attrs.nlink, 2, "not listed yet");
     assert_eq!(root.attr_ttl, MIN_TTL, "provisional until listed");
     ino_of(&host, "lazy").await;
-    let root = host.getattr(ROOT_INO).await.unwrap();
+    let root = host.getattr(ROOT_INO, None).await.unwrap();
     assert_eq!(root.attrs.nlink, 4, "lazy and eager");
     assert!(root.attr_ttl > MIN_TTL);
 
@@ -282,7 +282,7 @@ async fn attributes_follow_the_host_rules() {
     assert_eq!(host.cached_readlink(link).unwrap().unwrap(), "sized");
     let sized = ino_of(&host, "sized").await;
     assert_eq!(host.readlink(sized).await.unwrap_err(), libc::EINVAL);
-    let attrs = host.getattr(link).await.unwrap().attrs;
+    let attrs = host.getattr(link, None).await.unwrap().attrs;
     assert_eq!(
         (attrs.kind, attrs.perm, attrs.size),
         (EntryKind::Symlink, 0o777, 5)
@@ -294,14 +294,17 @@ async fn files_of_unknown_size_use_direct_io_and_learn_their_size() {
     let tree = sample();
     let host = host(&tree, Duration::from_secs(60));
     let unsized_ino = ino_of(&host, "unsized").await;
-    let before = host.getattr(unsized_ino).await.unwrap();
+    let before = host.getattr(unsized_ino, None).await.unwrap();
     assert_eq!(before.attrs.size, 0);
     assert_eq!(before.attr_ttl, MIN_TTL);
     let opened = host.open(unsized_ino).await.unwrap();
     assert!(opened.direct_io);
     let file = host.open_file(opened.handle).unwrap();
     assert_eq!(file.read(0, 4096).unwrap().as_slice(), b"0123456789");
-    assert_eq!(host.getattr(unsized_ino).await.unwrap().attrs.size, 10);
+    assert_eq!(
+        host.getattr(unsized_ino, None).await.unwrap().attrs.size,
+        10
+    );
     host.release(opened.handle);
     assert!(host.open_file(opened.handle).is_none());
 
@@ -345,7 +348,7 @@ async fn provider_errors_become_errnos() {
         host.lookup(lazy, OsStr::new("a")).await.unwrap_err(),
         libc::EIO
     );
-    assert_eq!(host.getattr(999_999).await.unwrap_err(), libc::ENOENT);
+    assert_eq!(host.getattr(999_999, None).await.unwrap_err(), libc::ENOENT);
     let sized = ino_of(&host, "sized").await;
     assert_eq!(host.opendir(sized).await.unwrap_err(), libc::ENOTDIR);
 }
@@ -441,6 +444,225 @@ async fn a_notice_drops_the_subtree_and_tells_the_kernel_about_every_known_inode
     }));
 }
 
+/// Removes `name` from the sample's root listing and its content, as a deleted source would.
+fn delete_from_root(tree: &Tree, name: &str) {
+    let mut listings = tree.listings.lock().unwrap();
+    if let Some(root) = listings.get_mut("/") {
+        root.retain(|node| node.name != name);
+    }
+    tree.contents.lock().unwrap().remove(&format!("/{name}"));
+}
+
+#[tokio::test]
+async fn an_open_file_whose_source_is_gone_keeps_its_attributes_at_open() {
+    let tree = sample();
+    // The node announces 3 bytes but the content has 5: the handle's size is what it serves.
+    tree.contents
+        .lock()
+        .unwrap()
+        .insert("/sized".into(), b"abcde".to_vec());
+    let host = host(&tree, Duration::from_secs(60));
+    let sized = ino_of(&host, "sized").await;
+    let opened = host.open(sized).await.unwrap();
+    let second = host.open(sized).await.unwrap();
+    host.release(second.handle);
+
+    delete_from_root(&tree, "sized");
+    host.invalidate(&NodePath::parse("sized"));
+    // Through the handle (a read at end of file) and without one (fstat), from the provider
+    // and then from the listing it left in the cache.
+    for handle in [Some(opened.handle), None] {
+        let answer = host.getattr(sized, handle).await.unwrap();
+        assert_eq!(answer.attrs.ino, sized);
+        assert_eq!(answer.attrs.kind, EntryKind::File);
+        assert_eq!(answer.attrs.size, 5, "the open content's length");
+        assert_eq!(answer.attrs.mtime, at(5), "the node's time at open");
+        assert_eq!(answer.attr_ttl, MIN_TTL, "asked for again soon");
+        let cached = host.cached_getattr(sized, handle).unwrap().unwrap();
+        assert_eq!(cached.attrs, answer.attrs);
+    }
+    assert_eq!(
+        host.lookup(ROOT_INO, OsStr::new("sized"))
+            .await
+            .unwrap_err(),
+        libc::ENOENT,
+        "the name is gone all the same"
+    );
+
+    host.release(opened.handle);
+    assert_eq!(host.getattr(sized, None).await.unwrap_err(), libc::ENOENT);
+    assert_eq!(
+        host.getattr(sized, Some(opened.handle)).await.unwrap_err(),
+        libc::ENOENT,
+        "released: nothing holds it open"
+    );
+    assert_eq!(
+        host.cached_getattr(sized, None).unwrap().unwrap_err(),
+        libc::ENOENT
+    );
+}
+
+#[tokio::test]
+async fn an_open_file_under_a_folder_turned_file_keeps_its_attributes() {
+    let tree = sample();
+    tree.contents
+        .lock()
+        .unwrap()
+        .insert("/lazy/a".into(), b"x".to_vec());
+    let host = host(&tree, Duration::from_secs(60));
+    let a = ino_of(&host, "lazy/a").await;
+    let sub = ino_of(&host, "lazy/sub").await;
+    let opened = host.open(a).await.unwrap();
+    tree.set("/", vec![Node::file("lazy", at(30), Some(1))]);
+    host.invalidate(&NodePath::parse("lazy"));
+    let answer = host.getattr(a, Some(opened.handle)).await.unwrap();
+    assert_eq!((answer.attrs.ino, answer.attrs.size), (a, 1));
+    assert_eq!(
+        host.getattr(sub, None).await.unwrap_err(),
+        libc::ENOTDIR,
+        "not open: the error stands"
+    );
+}
+
+#[tokio::test]
+async fn a_path_that_changes_kind_changes_inode_and_the_kernel_forgets_the_old_one() {
+    let tree = sample();
+    tree.set(
+        "/",
+        vec![
+            Node::directory("flip", at(1)),
+            Node::file("stay", at(1), Some(1)),
+        ],
+    );
+    tree.set("/flip", vec![Node::file("inner", at(1), Some(1))]);
+    let host = host(&tree, Duration::from_secs(60));
+    let (work, queued) = std::sync::mpsc::channel();
+    host.set_work_queue(work);
+    let forgotten = || -> Vec<KernelTarget> {
+        queued
+            .try_iter()
+            .filter_map(|work| match work {
+                Work::Forget(target) => Some(target),
+                _ => None,
+            })
+            .collect()
+    };
+    let stay = ino_of(&host, "stay").await;
+    let folder = host.lookup(ROOT_INO, OsStr::new("flip")).await.unwrap();
+    assert_eq!(folder.attrs.kind, EntryKind::Directory);
+    let folder = folder.attrs.ino;
+    let inner = ino_of(&host, "flip/inner").await;
+    assert!(forgotten().is_empty());
+
+    // A half-written save: the folder is a plain file now.
+    tree.set(
+        "/",
+        vec![
+            Node::file("flip", at(2), Some(4)),
+            Node::file("stay", at(1), Some(1)),
+        ],
+    );
+    tree.contents
+        .lock()
+        .unwrap()
+        .insert("/flip".into(), b"text".to_vec());
+    host.invalidate(&NodePath::parse("flip"));
+    let plain = host.lookup(ROOT_INO, OsStr::new("flip")).await.unwrap();
+    assert_eq!(plain.attrs.kind, EntryKind::File);
+    let plain = plain.attrs.ino;
+    assert_ne!(plain, folder, "another kind, another number");
+    assert!(
+        plain != stay && plain != inner,
+        "never a number given before"
+    );
+    assert_eq!(
+        forgotten(),
+        [KernelTarget {
+            ino: folder,
+            entry: Some((ROOT_INO, "flip".into()))
+        }],
+        "the kernel forgets the folder's number and the name leading to it"
+    );
+    // The folder's number never comes back with a file's type.
+    assert_eq!(host.getattr(folder, None).await.unwrap_err(), libc::ENOENT);
+    assert_eq!(
+        host.cached_getattr(folder, None).unwrap().unwrap_err(),
+        libc::ENOENT
+    );
+    assert_eq!(host.opendir(folder).await.unwrap_err(), libc::ENOENT);
+    assert_eq!(host.getattr(plain, None).await.unwrap().attrs.size, 4);
+    let opened = host.open(plain).await.unwrap();
+    assert_eq!(
+        host.open_file(opened.handle)
+            .unwrap()
+            .read(0, 10)
+            .unwrap()
+            .as_slice(),
+        b"text"
+    );
+    let root = host.opendir(ROOT_INO).await.unwrap();
+    let listed = host.dir_snapshot(root).unwrap();
+    let item = listed
+        .items
+        .iter()
+        .find(|item| item.name == "flip")
+        .unwrap();
+    assert_eq!((item.attrs.ino, item.attrs.kind), (plain, EntryKind::File));
+    assert!(forgotten().is_empty(), "told once per change");
+
+    // A notice on the path reaches every number it ever had.
+    let kernel = Arc::new(RecordingKernel::default());
+    apply(&host, &kernel, &NodePath::parse("flip"));
+    let mut told = kernel.inodes.lock().unwrap().clone();
+    told.sort();
+    let mut expected = vec![folder, plain, inner];
+    expected.sort();
+    assert_eq!(told, expected);
+
+    // A folder again, found when the TTL runs out rather than by a notice: the folder's own
+    // number again, and the plain file's is forgotten.
+    tree.set("/", vec![Node::directory("flip", at(3))]);
+    let (short_host, short_queue) = host_with_queue(&tree);
+    let first = short_host
+        .lookup(ROOT_INO, OsStr::new("flip"))
+        .await
+        .unwrap();
+    tree.set("/", vec![Node::file("flip", at(4), Some(4))]);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let second = short_host
+        .lookup(ROOT_INO, OsStr::new("flip"))
+        .await
+        .unwrap();
+    tree.set("/", vec![Node::directory("flip", at(5))]);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let third = short_host
+        .lookup(ROOT_INO, OsStr::new("flip"))
+        .await
+        .unwrap();
+    assert_ne!(first.attrs.ino, second.attrs.ino);
+    assert_eq!(
+        third.attrs.ino, first.attrs.ino,
+        "same path, same kind, same number"
+    );
+    assert_eq!(third.attrs.kind, EntryKind::Directory);
+    let forgotten: Vec<u64> = short_queue
+        .try_iter()
+        .filter_map(|work| match work {
+            Work::Forget(target) => Some(target.ino),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forgotten, [first.attrs.ino, second.attrs.ino]);
+}
+
+/// A host trusting its cache for 50 ms, with its work queue at hand.
+fn host_with_queue(tree: &Arc<Tree>) -> (Arc<Host>, std::sync::mpsc::Receiver<Work>) {
+    let host = host(tree, Duration::from_millis(50));
+    let (work, queued) = std::sync::mpsc::channel();
+    host.set_work_queue(work);
+    (host, queued)
+}
+
 #[test]
 fn access_follows_the_bits_and_never_allows_writing() {
     let tree = sample();
@@ -448,7 +670,7 @@ fn access_follows_the_bits_and_never_allows_writing() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sized = runtime.block_on(async {
         let ino = ino_of(&host, "sized").await;
-        host.getattr(ino).await.unwrap().attrs
+        host.getattr(ino, None).await.unwrap().attrs
     });
     let check = |uid, gid, mask| Host::check_access(&sized, uid, gid, mask);
     assert_eq!(check(1234, 99, libc::W_OK), Err(libc::EROFS));
