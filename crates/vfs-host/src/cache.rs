@@ -13,6 +13,8 @@ use std::time::{Instant, SystemTime};
 
 use vfs_core::{Node, NodeKind, NodePath};
 
+use crate::attrs::EntryKind;
+
 /// One child in a listing. A directory handed over with its children (`eager`) has them
 /// stored as its own listing; the node here never carries them.
 #[derive(Debug)]
@@ -58,6 +60,10 @@ pub(crate) struct Cache {
     /// True sizes of files whose node says "unknown", valid while the node keeps its mtime.
     learnt_sizes: HashMap<NodePath, (SystemTime, u64)>,
     generation: u64,
+    /// Nodes found changed when a listing was replaced without a notice (it had expired):
+    /// directories whose entries differ and symlinks whose target differs. The kernel keeps
+    /// both beyond the TTL (cached listings and link targets), so the host must say so.
+    changed: Vec<(NodePath, EntryKind)>,
 }
 
 /// A name the kernel could never ask for, or that would break paths.
@@ -111,6 +117,9 @@ impl Cache {
                 wanted = Some(listing.clone());
             }
             if current {
+                if let Some(old) = self.listings.get(&path) {
+                    note_changes(&path, old, &listing, &mut self.changed);
+                }
                 self.listings.insert(path, listing);
             }
         }
@@ -157,6 +166,11 @@ impl Cache {
         }
     }
 
+    /// The nodes found changed without a notice since last asked (see `changed`).
+    pub(crate) fn take_changed(&mut self) -> Vec<(NodePath, EntryKind)> {
+        std::mem::take(&mut self.changed)
+    }
+
     /// Remembers the true size of a file of unknown size; true when it differs from before.
     pub(crate) fn learn_size(&mut self, path: &NodePath, mtime: SystemTime, size: u64) -> bool {
         let previous = self.learnt_sizes.insert(path.clone(), (mtime, size));
@@ -168,6 +182,34 @@ impl Cache {
             .get(path)
             .filter(|(learnt_at, _)| *learnt_at == mtime)
             .map(|(_, size)| *size)
+    }
+}
+
+/// What the kernel may hold of `old` beyond the TTL that `new` contradicts: the directory's
+/// listing (names and kinds, in order) and the targets of its symlinks.
+fn note_changes(
+    dir: &NodePath,
+    old: &Listing,
+    new: &Listing,
+    changed: &mut Vec<(NodePath, EntryKind)>,
+) {
+    let same_entries = old.entries.len() == new.entries.len()
+        && old.entries.iter().zip(&new.entries).all(|(old, new)| {
+            old.node.name == new.node.name && EntryKind::of(&old.node) == EntryKind::of(&new.node)
+        });
+    if !same_entries {
+        changed.push((dir.clone(), EntryKind::Directory));
+    }
+    for entry in &new.entries {
+        let NodeKind::Symlink { target } = &entry.node.kind else {
+            continue;
+        };
+        let was = old.get(&entry.node.name).map(|old| &old.node.kind);
+        if let Some(NodeKind::Symlink { target: old_target }) = was {
+            if old_target != target {
+                changed.push((dir.join(&entry.node.name), EntryKind::Symlink));
+            }
+        }
     }
 }
 

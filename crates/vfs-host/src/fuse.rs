@@ -21,7 +21,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::attrs::{Attributes, EntryKind, BLOCK_SIZE};
-use crate::host::{EntryAnswer, Host};
+use crate::host::{EntryAnswer, Host, Lookup};
 use crate::notices::KernelCache;
 
 const GENERATION: Generation = Generation(0);
@@ -83,6 +83,35 @@ fn reply_entry(reply: ReplyEntry, answer: Result<EntryAnswer, i32>) {
     }
 }
 
+/// A missing name is answered as an entry of inode 0: the kernel keeps that as a negative
+/// entry for its TTL (an error reply it would not keep at all), and a change notice drops it.
+fn reply_lookup(reply: ReplyEntry, answer: Result<Lookup, i32>) {
+    match answer {
+        Ok(Lookup::Found(answer)) => reply_entry(reply, Ok(answer)),
+        Ok(Lookup::Missing { ttl }) => {
+            let nothing = FileAttr {
+                ino: INodeNo(0),
+                size: 0,
+                blocks: 0,
+                atime: SystemTime::UNIX_EPOCH,
+                mtime: SystemTime::UNIX_EPOCH,
+                ctime: SystemTime::UNIX_EPOCH,
+                crtime: SystemTime::UNIX_EPOCH,
+                kind: FileType::RegularFile,
+                perm: 0,
+                nlink: 0,
+                uid: 0,
+                gid: 0,
+                rdev: 0,
+                blksize: BLOCK_SIZE,
+                flags: 0,
+            };
+            reply.entry_with_ttls(&ttl, &ttl, &nothing, GENERATION);
+        }
+        Err(errno) => reply.error(Errno::from_i32(errno)),
+    }
+}
+
 fn reply_attr(reply: ReplyAttr, answer: Result<EntryAnswer, i32>) {
     match answer {
         Ok(answer) => reply.attr(&answer.attr_ttl, &file_attr(&answer.attrs)),
@@ -109,6 +138,8 @@ impl Filesystem for FuseHost {
             InitFlags::FUSE_READDIRPLUS_AUTO,
             InitFlags::FUSE_PARALLEL_DIROPS,
             InitFlags::FUSE_AUTO_INVAL_DATA,
+            // Link targets stay cached until the notices thread invalidates the inode.
+            InitFlags::FUSE_CACHE_SYMLINKS,
         ] {
             if let Err(missing) = config.add_capabilities(wanted) {
                 tracing::debug!(?missing, "kernel lacks a FUSE capability");
@@ -133,13 +164,13 @@ impl Filesystem for FuseHost {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        if let Some(answer) = self.host.cached_lookup(parent.0, name) {
-            return reply_entry(reply, answer);
+        if let Some(answer) = self.host.cached_lookup_entry(parent.0, name) {
+            return reply_lookup(reply, answer);
         }
         let host = self.host.clone();
         let name = name.to_os_string();
         self.runtime.spawn(async move {
-            reply_entry(reply, host.lookup(parent.0, &name).await);
+            reply_lookup(reply, host.lookup_entry(parent.0, &name).await);
         });
     }
 
@@ -169,7 +200,15 @@ impl Filesystem for FuseHost {
         let host = self.host.clone();
         self.runtime.spawn(async move {
             match host.opendir(ino.0).await {
-                Ok(handle) => reply.opened(FileHandle(handle), FopenFlags::empty()),
+                Ok(opened) => {
+                    // The kernel keeps the listing it reads (until the notices thread drops
+                    // it); it may reuse one from before only if it is this very listing.
+                    let mut flags = FopenFlags::FOPEN_CACHE_DIR;
+                    if opened.keep_cache {
+                        flags |= FopenFlags::FOPEN_KEEP_CACHE;
+                    }
+                    reply.opened(FileHandle(opened.handle), flags);
+                }
                 Err(errno) => reply.error(Errno::from_i32(errno)),
             }
         });
@@ -178,7 +217,7 @@ impl Filesystem for FuseHost {
     fn readdir(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
@@ -186,6 +225,7 @@ impl Filesystem for FuseHost {
         let Some(snapshot) = self.host.dir_snapshot(fh.0) else {
             return reply.error(Errno::EBADF);
         };
+        self.host.reading_snapshot(ino.0, &snapshot);
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         for (index, item) in snapshot.items.iter().enumerate().skip(start) {
             let next = index as u64 + 1;
@@ -204,7 +244,7 @@ impl Filesystem for FuseHost {
     fn readdirplus(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectoryPlus,
@@ -212,6 +252,7 @@ impl Filesystem for FuseHost {
         let Some(snapshot) = self.host.dir_snapshot(fh.0) else {
             return reply.error(Errno::EBADF);
         };
+        self.host.reading_snapshot(ino.0, &snapshot);
         let now = Instant::now();
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         for (index, item) in snapshot.items.iter().enumerate().skip(start) {

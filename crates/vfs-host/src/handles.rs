@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
+use std::hash::{Hash, Hasher};
 use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
@@ -99,6 +100,22 @@ pub(crate) struct DirSnapshot {
     pub(crate) items: Vec<DirItem>,
     /// The cache generation when taken: a later change notice makes the attributes suspect.
     pub(crate) generation: u64,
+    /// What the kernel's cached listing of the directory holds once filled from this handle
+    /// (names, inode numbers and types; see [`DirSnapshot::fingerprint_of`]).
+    pub(crate) fingerprint: u64,
+}
+
+impl DirSnapshot {
+    /// A hash of what a readdir hands the kernel to cache: each item's name, number and type.
+    pub(crate) fn fingerprint_of(items: &[DirItem]) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for item in items {
+            item.name.hash(&mut hasher);
+            item.attrs.ino.hash(&mut hasher);
+            (item.attrs.kind as u8).hash(&mut hasher);
+        }
+        hasher.finish()
+    }
 }
 
 /// An open file and what it was when opened: the kernel may ask for its attributes after
@@ -235,6 +252,7 @@ mod tests {
         let a = handles.open_file(attrs_of(7, 0), OpenFile::Bytes(vec![]));
         let b = handles.open_file(attrs_of(8, 0), OpenFile::Bytes(vec![]));
         let d = handles.open_dir(DirSnapshot {
+            fingerprint: 0,
             items: vec![],
             generation: 0,
         });

@@ -36,6 +36,14 @@ pub(crate) struct EntryAnswer {
     pub(crate) attr_ttl: Duration,
 }
 
+/// An open directory, and whether the kernel may keep the listing it cached before: only when
+/// that listing is the very one this handle serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OpenedDir {
+    pub(crate) handle: u64,
+    pub(crate) keep_cache: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Opened {
     pub(crate) handle: u64,
@@ -72,6 +80,63 @@ impl ProviderCalls {
 struct Tables {
     inodes: InodeTable,
     cache: Cache,
+    negatives: Negatives,
+    /// For each directory inode, the fingerprint of the last listing `opendir` handed out: the
+    /// kernel's cached listing (FOPEN_CACHE_DIR) can only hold that one.
+    served_listings: HashMap<u64, u64>,
+}
+
+/// Names the kernel was told are missing (negative entries it keeps for their TTL), so that a
+/// change notice can make it forget them.
+#[derive(Debug, Default)]
+struct Negatives {
+    until: HashMap<NodePath, Instant>,
+    /// Expired names are swept out when the table reaches this size.
+    sweep_at: usize,
+}
+
+impl Negatives {
+    const MIN_SWEEP: usize = 1024;
+
+    fn record(&mut self, path: NodePath, expires: Instant, now: Instant) {
+        if self.until.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
+            self.until.retain(|_, until| *until > now);
+            self.sweep_at = self.until.len() * 2;
+        }
+        self.until.insert(path, expires);
+    }
+
+    /// Forgets the names at or below `path` the kernel may still hold; returns them.
+    fn take_below(&mut self, path: &NodePath, now: Instant) -> Vec<NodePath> {
+        let mut taken = Vec::new();
+        self.until.retain(|name, until| {
+            if name.starts_with(path) {
+                if *until > now {
+                    taken.push(name.clone());
+                }
+                return false;
+            }
+            true
+        });
+        taken
+    }
+}
+
+/// The answer to a lookup: an entry, or "no such name" the kernel may remember for `ttl`.
+#[derive(Clone, Debug)]
+pub(crate) enum Lookup {
+    Found(EntryAnswer),
+    Missing { ttl: Duration },
+}
+
+impl Lookup {
+    #[cfg(test)]
+    fn found(self) -> Result<EntryAnswer, Errno> {
+        match self {
+            Lookup::Found(answer) => Ok(answer),
+            Lookup::Missing { .. } => Err(libc::ENOENT),
+        }
+    }
 }
 
 type Gate = Arc<tokio::sync::Mutex<()>>;
@@ -323,34 +388,75 @@ impl Host {
 
     // ---- lookup / getattr / readlink -------------------------------------------------------
 
-    /// `lookup` from the cache; `None` when the provider must be asked (call [`Host::lookup`]).
-    pub(crate) fn cached_lookup(
+    /// `lookup` from the cache; `None` when the provider must be asked (call
+    /// [`Host::lookup_entry`]). A name missing from a fresh listing is a negative answer.
+    pub(crate) fn cached_lookup_entry(
         &self,
         parent: u64,
         name: &OsStr,
-    ) -> Option<Result<EntryAnswer, Errno>> {
+    ) -> Option<Result<Lookup, Errno>> {
         let now = Instant::now();
         let mut tables = self.tables();
         let Some(parent_path) = tables.inodes.path(parent) else {
             return Some(Err(libc::ENOENT));
         };
         let listing = tables.cache.listing(&parent_path, now)?;
-        let Some(entry) = listing.get(name) else {
-            return Some(Err(libc::ENOENT));
-        };
-        let path = parent_path.join(name);
-        Some(Ok(self.answer(
+        Some(Ok(self.lookup_in(
             &mut tables,
-            &path,
-            &entry.node,
-            listing.expires,
+            &parent_path,
+            name,
+            &listing,
             now,
         )))
     }
 
+    fn lookup_in(
+        &self,
+        tables: &mut Tables,
+        parent_path: &NodePath,
+        name: &OsStr,
+        listing: &Listing,
+        now: Instant,
+    ) -> Lookup {
+        let path = parent_path.join(name);
+        match listing.get(name) {
+            Some(entry) => {
+                Lookup::Found(self.answer(tables, &path, &entry.node, listing.expires, now))
+            }
+            None => {
+                let ttl = self.ttl_until(listing.expires, now);
+                tables.negatives.record(path, now + ttl, now);
+                Lookup::Missing { ttl }
+            }
+        }
+    }
+
+    pub(crate) async fn lookup_entry(&self, parent: u64, name: &OsStr) -> Result<Lookup, Errno> {
+        let parent_path = self.path_of(parent)?;
+        let listing = self
+            .listing(&parent_path)
+            .await
+            .map_err(|error| errno_of(error, "lookup", &parent_path.join(name)))?;
+        let now = Instant::now();
+        let mut tables = self.tables();
+        Ok(self.lookup_in(&mut tables, &parent_path, name, &listing, now))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cached_lookup(
+        &self,
+        parent: u64,
+        name: &OsStr,
+    ) -> Option<Result<EntryAnswer, Errno>> {
+        self.cached_lookup_entry(parent, name)
+            .map(|answer| answer.and_then(Lookup::found))
+    }
+
+    #[cfg(test)]
     pub(crate) async fn lookup(&self, parent: u64, name: &OsStr) -> Result<EntryAnswer, Errno> {
-        let path = self.path_of(parent)?.join(name);
-        self.getattr_path(&path, "lookup").await
+        self.lookup_entry(parent, name)
+            .await
+            .and_then(Lookup::found)
     }
 
     /// `getattr` from the cache; `None` when the provider must be asked (call
@@ -390,16 +496,6 @@ impl Host {
         }
     }
 
-    async fn getattr_path(&self, path: &NodePath, operation: &str) -> Result<EntryAnswer, Errno> {
-        let (node, expires) = self
-            .node(path)
-            .await
-            .map_err(|error| errno_of(error, operation, path))?;
-        let now = Instant::now();
-        let mut tables = self.tables();
-        Ok(self.answer(&mut tables, path, &node, expires, now))
-    }
-
     fn target_of(node: &Node) -> Result<OsString, Errno> {
         match &node.kind {
             NodeKind::Symlink { target } => Ok(target.clone()),
@@ -426,7 +522,7 @@ impl Host {
     // ---- directories -----------------------------------------------------------------------
 
     /// Snapshots the directory's entries (with `.` and `..`) into a new handle.
-    pub(crate) async fn opendir(&self, ino: u64) -> Result<u64, Errno> {
+    pub(crate) async fn opendir(&self, ino: u64) -> Result<OpenedDir, Errno> {
         let generation = self.tables().cache.generation();
         let (path, node, node_expires) = self.node_of(ino, "opendir").await?;
         let failed = |error| errno_of(error, "opendir", &path);
@@ -466,8 +562,26 @@ impl Host {
                 provisional,
             });
         }
+        let fingerprint = DirSnapshot::fingerprint_of(&items);
+        let keep_cache = tables.served_listings.insert(ino, fingerprint) == Some(fingerprint);
         drop(tables);
-        Ok(self.handles.open_dir(DirSnapshot { items, generation }))
+        let handle = self.handles.open_dir(DirSnapshot {
+            items,
+            generation,
+            fingerprint,
+        });
+        Ok(OpenedDir { handle, keep_cache })
+    }
+
+    /// Called when the kernel reads `snapshot` of directory `ino`: the kernel caches what it
+    /// reads, so a handle older than the listing last handed out (opened before a change,
+    /// read after) would leave a stale listing in its cache; have it dropped.
+    pub(crate) fn reading_snapshot(&self, ino: u64, snapshot: &DirSnapshot) {
+        let tables = self.tables();
+        let current = tables.served_listings.get(&ino) == Some(&snapshot.fingerprint);
+        if !current {
+            self.queue(Work::Refresh(ino));
+        }
     }
 
     pub(crate) fn dir_snapshot(&self, handle: u64) -> Option<Arc<DirSnapshot>> {
@@ -607,6 +721,31 @@ impl Host {
             .collect()
     }
 
+    /// The missing names the kernel was told of at or below `path` (negative entries), as
+    /// (parent inode, name): after a notice for `path` it must forget them.
+    pub(crate) fn forget_missing(&self, path: &NodePath) -> Vec<(u64, OsString)> {
+        let mut tables = self.tables();
+        let names = tables.negatives.take_below(path, Instant::now());
+        names
+            .into_iter()
+            .filter_map(|name| {
+                let parent = tables.inodes.get(&name.parent()?, EntryKind::Directory)?;
+                Some((parent, name.name()?.to_os_string()))
+            })
+            .collect()
+    }
+
+    /// Asks the kernel to drop what it keeps beyond the TTL (a symlink's target, a directory's
+    /// listing) for nodes a fresh provider answer shows changed without a notice.
+    fn queue_unnoticed_changes(&self, tables: &mut Tables) {
+        for (path, kind) in tables.cache.take_changed() {
+            if let Some(ino) = tables.inodes.get(&path, kind) {
+                tracing::debug!(%path, ino, "changed without a notice; kernel copy dropped");
+                self.queue(Work::Refresh(ino));
+            }
+        }
+    }
+
     // ---- loading ---------------------------------------------------------------------------
 
     async fn root_entry(&self) -> Result<Arc<RootEntry>, ProviderError> {
@@ -616,10 +755,11 @@ impl Host {
         let generation = self.tables().cache.generation();
         let started = Instant::now();
         let node = self.provider_root().await?;
-        let (entry, _) = self
-            .tables()
+        let mut tables = self.tables();
+        let (entry, _) = tables
             .cache
             .install_root(node, started + self.ttl, generation);
+        self.queue_unnoticed_changes(&mut tables);
         Ok(entry)
     }
 
@@ -675,6 +815,7 @@ impl Host {
                 .cache
                 .install(dir, nodes, started + self.ttl, generation, dir)
                 .ok_or_else(|| ProviderError::NotADirectory(dir.clone()))?;
+            self.queue_unnoticed_changes(&mut tables);
             drop(tables);
             // A notice arrived while the provider answered: the answer may predate the
             // change, so ask once more.
@@ -727,9 +868,13 @@ impl Host {
                 .find(|node| node.name == name)
                 .map(|node| node.kind.clone());
             // Keep the parent's fresh answer too: it carries this directory's own attributes.
-            self.tables()
-                .cache
-                .install(&parent, siblings, started + self.ttl, generation, &parent);
+            {
+                let mut tables = self.tables();
+                tables
+                    .cache
+                    .install(&parent, siblings, started + self.ttl, generation, &parent);
+                self.queue_unnoticed_changes(&mut tables);
+            }
             match fresh {
                 Some(NodeKind::Directory {
                     children: Some(children),

@@ -154,6 +154,15 @@ pub(crate) fn apply(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
     for target in targets {
         forget(kernel, &target);
     }
+    for (parent, name) in host.forget_missing(path) {
+        if let Err(error) = kernel.forget_entry(parent, &name) {
+            tracing::debug!(
+                parent,
+                ?name,
+                "kernel refused to invalidate a negative entry: {error}"
+            );
+        }
+    }
 }
 
 fn forget(kernel: &impl KernelCache, target: &KernelTarget) {

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use vfs_core::{async_trait, Content, Node, NodePath, Provider, ProviderError};
+use vfs_core::{async_trait, Content, Node, NodeKind, NodePath, Provider, ProviderError};
 
 use crate::attrs::{EntryKind, Owner};
-use crate::host::{Host, KernelTarget, MIN_TTL};
+use crate::host::{Host, KernelTarget, Lookup, MIN_TTL};
 use crate::inodes::ROOT_INO;
 use crate::notices::{apply, KernelCache, Work};
 
@@ -184,7 +184,7 @@ async fn directories_handed_over_whole_are_never_listed() {
         ],
     );
     let eager_ino = ino_of(&host, "eager").await;
-    let handle = host.opendir(eager_ino).await.unwrap();
+    let handle = host.opendir(eager_ino).await.unwrap().handle;
     let names: Vec<_> = host
         .dir_snapshot(handle)
         .unwrap()
@@ -358,7 +358,7 @@ async fn directory_snapshots_do_not_move_while_the_listing_changes() {
     let tree = sample();
     let host = host(&tree, Duration::from_secs(60));
     let lazy = ino_of(&host, "lazy").await;
-    let handle = host.opendir(lazy).await.unwrap();
+    let handle = host.opendir(lazy).await.unwrap().handle;
     tree.set("/lazy", vec![Node::file("z", at(1), Some(1))]);
     host.invalidate(&NodePath::parse("lazy"));
     let snapshot = host.dir_snapshot(handle).unwrap();
@@ -378,7 +378,7 @@ async fn directory_snapshots_do_not_move_while_the_listing_changes() {
     host.releasedir(handle);
     assert!(host.dir_snapshot(handle).is_none());
 
-    let fresh = host.opendir(lazy).await.unwrap();
+    let fresh = host.opendir(lazy).await.unwrap().handle;
     let snapshot = host.dir_snapshot(fresh).unwrap();
     assert_eq!(snapshot.items[2].name, "z");
     assert!(host.snapshot_ttl(&snapshot, &snapshot.items[2], now) > Duration::from_secs(59));
@@ -600,7 +600,7 @@ async fn a_path_that_changes_kind_changes_inode_and_the_kernel_forgets_the_old_o
             .as_slice(),
         b"text"
     );
-    let root = host.opendir(ROOT_INO).await.unwrap();
+    let root = host.opendir(ROOT_INO).await.unwrap().handle;
     let listed = host.dir_snapshot(root).unwrap();
     let item = listed
         .items
@@ -684,4 +684,137 @@ fn access_follows_the_bits_and_never_allows_writing() {
         "no x bit at all"
     );
     assert_eq!(check(5, 5, libc::F_OK), Ok(()));
+}
+
+#[tokio::test]
+async fn a_missing_name_is_a_negative_entry_the_next_notice_takes_back() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let lazy = ino_of(&host, "lazy").await;
+    let Ok(Lookup::Missing { ttl }) = host.lookup_entry(lazy, OsStr::new("nope")).await else {
+        panic!("a name missing from a listing is a negative answer");
+    };
+    assert!(ttl > Duration::from_secs(59) && ttl <= Duration::from_secs(60));
+    assert!(matches!(
+        host.cached_lookup_entry(ROOT_INO, OsStr::new("absent")),
+        Some(Ok(Lookup::Missing { .. }))
+    ));
+    assert!(
+        matches!(
+            host.lookup_entry(ROOT_INO, OsStr::new("sized")).await,
+            Ok(Lookup::Found(_))
+        ),
+        "present names are entries"
+    );
+    tree.failing.lock().unwrap().replace("/lazy/sub".into());
+    let sub = ino_of(&host, "lazy/sub").await;
+    assert_eq!(
+        host.lookup_entry(sub, OsStr::new("x")).await.unwrap_err(),
+        libc::EIO,
+        "an unreadable folder is an error, not a negative entry"
+    );
+
+    let kernel = Arc::new(RecordingKernel::default());
+    apply(&host, &kernel, &NodePath::parse("eager"));
+    assert!(
+        !kernel
+            .entries
+            .lock()
+            .unwrap()
+            .contains(&(lazy, "nope".into())),
+        "a notice elsewhere leaves it"
+    );
+    apply(&host, &kernel, &NodePath::parse("lazy"));
+    assert!(kernel
+        .entries
+        .lock()
+        .unwrap()
+        .contains(&(lazy, "nope".into())));
+    apply(&host, &kernel, &NodePath::root());
+    let entries = kernel.entries.lock().unwrap().clone();
+    assert!(entries.contains(&(ROOT_INO, "absent".into())));
+    assert_eq!(
+        entries.iter().filter(|entry| entry.1 == "nope").count(),
+        1,
+        "told once"
+    );
+}
+
+#[tokio::test]
+async fn a_target_or_listing_changed_without_a_notice_is_dropped_from_the_kernel() {
+    let tree = sample();
+    let (host, queued) = host_with_queue(&tree);
+    let link = ino_of(&host, "link").await;
+    let lazy = ino_of(&host, "lazy").await;
+    let refreshed = || -> Vec<u64> {
+        queued
+            .try_iter()
+            .filter_map(|work| match work {
+                Work::Refresh(ino) => Some(ino),
+                _ => None,
+            })
+            .collect()
+    };
+    refreshed();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    ino_of(&host, "lazy/a").await;
+    let mut relisted = refreshed();
+    relisted.sort();
+    assert_eq!(
+        relisted,
+        [ROOT_INO, lazy],
+        "listed again unchanged: only the link count refreshes"
+    );
+
+    let mut root = tree.listings.lock().unwrap()["/"].clone();
+    for node in &mut root {
+        if node.name == "link" {
+            node.kind = NodeKind::Symlink {
+                target: "unsized".into(),
+            };
+        }
+    }
+    tree.set("/", root);
+    tree.set("/lazy", vec![Node::file("a", at(9), Some(1))]);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(host.readlink(link).await.unwrap(), "unsized");
+    ino_of(&host, "lazy/a").await;
+    let forgotten = refreshed();
+    let times = |ino| forgotten.iter().filter(|queued| **queued == ino).count();
+    assert_eq!(times(link), 1, "the link's cached target");
+    assert_eq!(
+        times(lazy),
+        2,
+        "the folder's cached listing, and its link count"
+    );
+    assert_eq!(
+        times(ROOT_INO),
+        1,
+        "the root lists the same names: its link count only"
+    );
+}
+
+#[tokio::test]
+async fn opendir_lets_the_kernel_keep_only_the_listing_it_already_has() {
+    let tree = sample();
+    let (host, queued) = host_with_queue(&tree);
+    let lazy = ino_of(&host, "lazy").await;
+    let first = host.opendir(lazy).await.unwrap();
+    assert!(!first.keep_cache, "nothing cached yet");
+    let second = host.opendir(lazy).await.unwrap();
+    assert!(second.keep_cache, "same listing");
+    tree.set("/lazy", vec![Node::file("b", at(9), Some(1))]);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let third = host.opendir(lazy).await.unwrap();
+    assert!(!third.keep_cache, "listing changed");
+    queued.try_iter().count();
+    // The old handle read after the change would fill the kernel's cache with the old listing.
+    let old = host.dir_snapshot(first.handle).unwrap();
+    host.reading_snapshot(lazy, &old);
+    assert!(queued
+        .try_iter()
+        .any(|work| matches!(work, Work::Refresh(ino) if ino == lazy)));
+    let current = host.dir_snapshot(third.handle).unwrap();
+    host.reading_snapshot(lazy, &current);
+    assert_eq!(queued.try_iter().count(), 0);
 }

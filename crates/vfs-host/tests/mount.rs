@@ -352,6 +352,167 @@ fn without_a_notice_a_change_is_seen_after_the_ttl() {
     assert!(seen <= Duration::from_secs(1), "seen after {seen:?}");
 }
 
+/// Asserts `check` comes to hold at once (within 100 ms: the notices thread works meanwhile).
+fn seen_at_once(what: &str, check: impl FnMut() -> bool) {
+    let seen = time_until(Duration::from_secs(2), check).unwrap_or_else(|| panic!("{what}"));
+    assert!(seen < Duration::from_millis(100), "{what}: after {seen:?}");
+}
+
+fn link_target(path: &Path) -> String {
+    fs::read_link(path).unwrap().to_string_lossy().into_owned()
+}
+
+fn names_in(dir: &Path) -> HashSet<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn retarget(provider: &TestProvider, target: &str) {
+    provider.update("/", "link", |node| {
+        node.kind = vfs_core::NodeKind::Symlink {
+            target: target.into(),
+        }
+    });
+}
+
+#[test]
+fn a_cached_symlink_target_changes_with_its_notice_or_after_the_ttl() {
+    let provider = sample_provider();
+    let Some(fixture) = Fixture::mount(provider.clone(), Duration::from_secs(60)) else {
+        return;
+    };
+    let link = fixture.path("link");
+    assert_eq!(link_target(&link), "hello.txt");
+    retarget(&provider, "docs");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        link_target(&link),
+        "hello.txt",
+        "without a notice the 60 s TTL holds"
+    );
+    provider.notify("/link");
+    let seen = time_until(Duration::from_secs(2), || link_target(&link) == "docs")
+        .expect("the notice is seen");
+    assert!(seen < Duration::from_millis(100), "seen after {seen:?}");
+    drop(fixture);
+
+    // No notice: the kernel keeps a link target past any TTL unless told, so the host must
+    // tell it when it finds the target changed.
+    let provider = sample_provider();
+    let ttl = Duration::from_millis(300);
+    let Some(fixture) = Fixture::mount(provider.clone(), ttl) else {
+        return;
+    };
+    let link = fixture.path("link");
+    for _ in 0..3 {
+        assert_eq!(link_target(&link), "hello.txt");
+    }
+    retarget(&provider, "eager/inner");
+    let seen = time_until(Duration::from_secs(3), || {
+        link_target(&link) == "eager/inner"
+    })
+    .expect("a changed target is seen without a notice");
+    assert!(seen <= ttl * 2, "seen after {seen:?}");
+    assert_eq!(
+        fs::read(&link).unwrap(),
+        b"abc",
+        "followed to the new target"
+    );
+}
+
+#[test]
+fn a_missing_name_is_remembered_until_its_notice_or_the_ttl() {
+    let provider = sample_provider();
+    let Some(fixture) = Fixture::mount(provider.clone(), Duration::from_secs(60)) else {
+        return;
+    };
+    let later = fixture.path("docs/later.md");
+    for _ in 0..3 {
+        assert_eq!(
+            fs::metadata(&later).unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
+    }
+    provider.push(
+        "/docs",
+        Node::file("later.md", at(1_800_000_000, 0), Some(0)),
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!later.exists(), "without a notice the 60 s TTL holds");
+    provider.notify("/docs");
+    seen_at_once("seen after the notice of its folder", || {
+        later.exists() && names_in(&fixture.path("docs")).contains("later.md")
+    });
+
+    // A notice naming the new path itself is enough too, and so is one for an ancestor.
+    let root_file = fixture.path("new-at-root");
+    let deep = fixture.path("docs/deeper");
+    assert!(!root_file.exists() && !deep.exists());
+    provider.push("/", Node::file("new-at-root", at(1, 0), Some(0)));
+    provider.push("/docs", Node::directory("deeper", at(1, 0)));
+    provider.set_listing("/docs/deeper", vec![]);
+    provider.notify("/new-at-root");
+    seen_at_once("seen after its own notice", || root_file.exists());
+    provider.notify("/");
+    seen_at_once("seen after an ancestor's notice", || deep.exists());
+    drop(fixture);
+
+    let provider = sample_provider();
+    let ttl = Duration::from_millis(300);
+    let Some(fixture) = Fixture::mount(provider.clone(), ttl) else {
+        return;
+    };
+    let later = fixture.path("docs/later.md");
+    assert!(!later.exists());
+    assert!(!names_in(&fixture.path("docs")).contains("later.md"));
+    provider.push(
+        "/docs",
+        Node::file("later.md", at(1_800_000_000, 0), Some(0)),
+    );
+    let seen = time_until(Duration::from_secs(3), || {
+        later.exists() && names_in(&fixture.path("docs")).contains("later.md")
+    })
+    .expect("a new name is seen without a notice");
+    assert!(seen <= ttl * 2, "seen after {seen:?}");
+}
+
+#[test]
+fn a_cached_listing_follows_notices_and_the_ttl() {
+    let provider = sample_provider();
+    let Some(fixture) = Fixture::mount(provider.clone(), Duration::from_secs(60)) else {
+        return;
+    };
+    let docs = fixture.path("docs");
+    let before: HashSet<String> = ["a.md".to_owned()].into();
+    for _ in 0..3 {
+        assert_eq!(names_in(&docs), before);
+    }
+    provider.set_listing("/docs", vec![Node::file("b.md", at(2, 0), Some(0))]);
+    provider.notify("/docs");
+    let after: HashSet<String> = ["b.md".to_owned()].into();
+    seen_at_once("seen after the notice", || names_in(&docs) == after);
+    drop(fixture);
+
+    let provider = sample_provider();
+    let ttl = Duration::from_millis(300);
+    let Some(fixture) = Fixture::mount(provider.clone(), ttl) else {
+        return;
+    };
+    let docs = fixture.path("docs");
+    for _ in 0..3 {
+        assert_eq!(names_in(&docs), before);
+    }
+    provider.set_listing("/docs", vec![Node::file("b.md", at(2, 0), Some(0))]);
+    let seen = time_until(Duration::from_secs(3), || names_in(&docs) == after)
+        .expect("a changed listing is seen without a notice");
+    assert!(seen <= ttl * 2, "seen after {seen:?}");
+    // Nothing changes after that: the cached listing is the provider's.
+    std::thread::sleep(ttl);
+    assert_eq!(names_in(&docs), after);
+}
+
 #[test]
 fn a_slow_directory_does_not_hold_up_other_requests() {
     let provider = sample_provider();
