@@ -27,11 +27,15 @@ pub enum HostError {
 impl HostError {
     /// Classifies an OS error met while mounting at `mountpoint`.
     pub(crate) fn mounting(mountpoint: PathBuf, error: io::Error) -> HostError {
+        let detail = without_repeated_half(&error.to_string());
         match error.raw_os_error() {
-            Some(libc::EACCES) | Some(libc::EPERM) => HostError::PermissionDenied {
-                mountpoint,
-                detail: error.to_string(),
-            },
+            Some(libc::EACCES) | Some(libc::EPERM) => {
+                HostError::PermissionDenied { mountpoint, detail }
+            }
+            // fusermount3 refuses an unprivileged user in words, not with an errno.
+            None if detail.contains("no write access") || detail.contains("ermission denied") => {
+                HostError::PermissionDenied { mountpoint, detail }
+            }
             _ if error.kind() == io::ErrorKind::NotFound
                 && !std::path::Path::new(crate::FUSE_DEVICE).exists() =>
             {
@@ -42,6 +46,14 @@ impl HostError {
                 source: error,
             },
         }
+    }
+}
+
+/// fuser reports fusermount3's message as "MESSAGE : MESSAGE"; one copy is enough.
+fn without_repeated_half(text: &str) -> String {
+    match text.split_once(" : ") {
+        Some((first, second)) if first.trim() == second.trim() => first.trim().to_string(),
+        _ => text.to_string(),
     }
 }
 
@@ -80,5 +92,22 @@ mod tests {
             lines[5]
         );
         assert!(lines.iter().all(|line| !line.contains('\n')));
+    }
+
+    #[test]
+    fn fusermount_refusals_are_permission_denied_said_once() {
+        let refusal = io::Error::other(
+            "fusermount3: user has no write access to mountpoint /m : \
+             fusermount3: user has no write access to mountpoint /m",
+        );
+        let error = HostError::mounting("/m".into(), refusal);
+        assert!(
+            matches!(error, HostError::PermissionDenied { .. }),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "permission denied mounting /m: fusermount3: user has no write access to mountpoint /m"
+        );
     }
 }

@@ -601,8 +601,18 @@ fn no_permission_is_one_line_in_both_modes() {
         let guard = DaemonMount {
             mountpoint: mountpoint.clone(),
         };
-        let mut command = Command::new("setpriv");
+        // A mountpoint owned by root that nobody may not write: fusermount3 (setuid) refuses.
+        std::fs::create_dir(&mountpoint).unwrap();
+        std::fs::set_permissions(
+            &mountpoint,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        // Bounded, so a mount that unexpectedly succeeds fails the test instead of hanging it.
+        let mut command = Command::new("timeout");
         command.args([
+            "20",
+            "setpriv",
             "--reuid=nobody",
             "--regid=nogroup",
             "--clear-groups",
