@@ -86,11 +86,12 @@ struct Tables {
     served_listings: HashMap<u64, u64>,
 }
 
-/// Names the kernel was told are missing (negative entries it keeps for their TTL), so that a
-/// change notice can make it forget them.
+/// Names the kernel was told are missing (negative entries it keeps for their TTL), by parent
+/// inode, so that a change notice can make it forget them. Kept small: `make` asks for `RCS`
+/// and `SCCS` in every directory it reads.
 #[derive(Debug, Default)]
 struct Negatives {
-    until: HashMap<NodePath, Instant>,
+    until: HashMap<(u64, OsString), Instant>,
     /// Expired names are swept out when the table reaches this size.
     sweep_at: usize,
 }
@@ -98,25 +99,37 @@ struct Negatives {
 impl Negatives {
     const MIN_SWEEP: usize = 1024;
 
-    fn record(&mut self, path: NodePath, expires: Instant, now: Instant) {
+    fn record(&mut self, parent: u64, name: &OsStr, expires: Instant, now: Instant) {
         if self.until.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
             self.until.retain(|_, until| *until > now);
             self.sweep_at = self.until.len() * 2;
         }
-        self.until.insert(path, expires);
+        self.until.insert((parent, name.to_os_string()), expires);
     }
 
     /// Forgets the names at or below `path` the kernel may still hold; returns them.
-    fn take_below(&mut self, path: &NodePath, now: Instant) -> Vec<NodePath> {
+    fn take_below(
+        &mut self,
+        path: &NodePath,
+        inodes: &InodeTable,
+        now: Instant,
+    ) -> Vec<(u64, OsString)> {
+        let parent_of_path = path.parent();
         let mut taken = Vec::new();
-        self.until.retain(|name, until| {
-            if name.starts_with(path) {
-                if *until > now {
-                    taken.push(name.clone());
-                }
+        self.until.retain(|(parent, name), until| {
+            let Some(parent_path) = inodes.path(*parent) else {
                 return false;
+            };
+            let below = parent_path.starts_with(path)
+                || (Some(parent_path.as_ref()) == parent_of_path.as_ref()
+                    && Some(name.as_os_str()) == path.name());
+            if !below {
+                return *until > now;
             }
-            true
+            if *until > now {
+                taken.push((*parent, name.clone()));
+            }
+            false
         });
         taken
     }
@@ -403,6 +416,7 @@ impl Host {
         let listing = tables.cache.listing(&parent_path, now)?;
         Some(Ok(self.lookup_in(
             &mut tables,
+            parent,
             &parent_path,
             name,
             &listing,
@@ -413,19 +427,20 @@ impl Host {
     fn lookup_in(
         &self,
         tables: &mut Tables,
+        parent: u64,
         parent_path: &NodePath,
         name: &OsStr,
         listing: &Listing,
         now: Instant,
     ) -> Lookup {
-        let path = parent_path.join(name);
         match listing.get(name) {
             Some(entry) => {
+                let path = parent_path.join(name);
                 Lookup::Found(self.answer(tables, &path, &entry.node, listing.expires, now))
             }
             None => {
                 let ttl = self.ttl_until(listing.expires, now);
-                tables.negatives.record(path, now + ttl, now);
+                tables.negatives.record(parent, name, now + ttl, now);
                 Lookup::Missing { ttl }
             }
         }
@@ -439,7 +454,7 @@ impl Host {
             .map_err(|error| errno_of(error, "lookup", &parent_path.join(name)))?;
         let now = Instant::now();
         let mut tables = self.tables();
-        Ok(self.lookup_in(&mut tables, &parent_path, name, &listing, now))
+        Ok(self.lookup_in(&mut tables, parent, &parent_path, name, &listing, now))
     }
 
     #[cfg(test)]
@@ -724,15 +739,10 @@ impl Host {
     /// The missing names the kernel was told of at or below `path` (negative entries), as
     /// (parent inode, name): after a notice for `path` it must forget them.
     pub(crate) fn forget_missing(&self, path: &NodePath) -> Vec<(u64, OsString)> {
-        let mut tables = self.tables();
-        let names = tables.negatives.take_below(path, Instant::now());
-        names
-            .into_iter()
-            .filter_map(|name| {
-                let parent = tables.inodes.get(&name.parent()?, EntryKind::Directory)?;
-                Some((parent, name.name()?.to_os_string()))
-            })
-            .collect()
+        let tables = &mut *self.tables();
+        tables
+            .negatives
+            .take_below(path, &tables.inodes, Instant::now())
     }
 
     /// Asks the kernel to drop what it keeps beyond the TTL (a symlink's target, a directory's
