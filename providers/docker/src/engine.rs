@@ -1,9 +1,10 @@
 //! The connection to the engine: every call goes through here and is counted.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bollard::models::{ContainerSummary, EventMessage, ImageSummary, Network, Volume};
 use bollard::query_parameters::{
@@ -14,9 +15,17 @@ use bollard::Docker;
 use futures_util::Stream;
 use hyper::body::Bytes;
 
-use crate::raw_http::{RawEndpoint, RawError};
+use crate::raw_http::{no_answer_within, RawEndpoint, RawError};
 use crate::source::DockerSource;
 use crate::timestamp::parse_rfc3339;
+
+/// How long the engine has to answer the first request (the API version negotiation) and each
+/// ping: an address that accepts connections but never answers must not hold `vfs mount` for
+/// bollard's two-minute default.
+pub const FIRST_CONTACT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a list may take to arrive in full. Generous: a list of thousands of images takes
+/// a second or more on a busy engine, and a failed list at start fails the mount.
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The four kinds of engine objects the tree shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,9 +85,9 @@ impl Engine {
         let docker = Docker::connect_with_host(&source.host)
             .map_err(|error| unreachable(error.to_string()))?;
         count(&calls, "negotiate API version");
-        let docker = docker
-            .negotiate_version()
+        let docker = tokio::time::timeout(FIRST_CONTACT_TIMEOUT, docker.negotiate_version())
             .await
+            .map_err(|_| unreachable(no_answer_within(FIRST_CONTACT_TIMEOUT)))?
             .map_err(|error| unreachable(with_causes(&error)))?;
         let version = docker.client_version();
         let api_prefix = format!("/v{}.{}", version.major_version, version.minor_version);
@@ -117,13 +126,26 @@ impl Engine {
         }
     }
 
+    /// `request`'s answer, or `Unreachable` when it has not come in full within `limit`.
+    async fn bounded<T>(
+        &self,
+        limit: Duration,
+        request: impl Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<T, EngineError> {
+        match tokio::time::timeout(limit, request).await {
+            Ok(answer) => answer.map_err(|error| self.failure(error)),
+            Err(_) => Err(EngineError::Unreachable {
+                engine: self.source.to_string(),
+                reason: no_answer_within(limit),
+            }),
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), EngineError> {
         self.count("ping");
-        self.docker
-            .ping()
+        self.bounded(FIRST_CONTACT_TIMEOUT, self.docker.ping())
             .await
             .map(|_| ())
-            .map_err(|error| self.failure(error))
     }
 
     pub async fn list_containers(&self) -> Result<Vec<ContainerSummary>, EngineError> {
@@ -133,10 +155,8 @@ impl Engine {
             size: false,
             ..Default::default()
         };
-        self.docker
-            .list_containers(Some(options))
+        self.bounded(LIST_TIMEOUT, self.docker.list_containers(Some(options)))
             .await
-            .map_err(|error| self.failure(error))
     }
 
     pub async fn list_images(&self) -> Result<Vec<ImageSummary>, EngineError> {
@@ -145,27 +165,27 @@ impl Engine {
             all: true,
             ..Default::default()
         };
-        self.docker
-            .list_images(Some(options))
+        self.bounded(LIST_TIMEOUT, self.docker.list_images(Some(options)))
             .await
-            .map_err(|error| self.failure(error))
     }
 
     pub async fn list_volumes(&self) -> Result<Vec<Volume>, EngineError> {
         self.count("list volumes");
-        self.docker
-            .list_volumes(None::<ListVolumesOptions>)
-            .await
-            .map(|response| response.volumes.unwrap_or_default())
-            .map_err(|error| self.failure(error))
+        self.bounded(
+            LIST_TIMEOUT,
+            self.docker.list_volumes(None::<ListVolumesOptions>),
+        )
+        .await
+        .map(|response| response.volumes.unwrap_or_default())
     }
 
     pub async fn list_networks(&self) -> Result<Vec<Network>, EngineError> {
         self.count("list networks");
-        self.docker
-            .list_networks(None::<ListNetworksOptions>)
-            .await
-            .map_err(|error| self.failure(error))
+        self.bounded(
+            LIST_TIMEOUT,
+            self.docker.list_networks(None::<ListNetworksOptions>),
+        )
+        .await
     }
 
     /// The engine's events from `since` (seconds since the epoch) on; one call for the stream.
@@ -321,4 +341,56 @@ fn percent_encode(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_silent_engine_fails_the_first_contact_within_its_timeout() {
+        let scratch = tempfile::tempdir().unwrap();
+        let socket = scratch.path().join("silent.sock");
+        // Accepts connections, reads nothing and never answers.
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        let source = DockerSource {
+            host: format!("unix://{}", socket.display()),
+            origin: "command line".into(),
+        };
+        let started = Instant::now();
+        let Err(error) = Engine::connect(&source, Arc::default()).await else {
+            panic!("connected to an engine that never answers");
+        };
+        let took = started.elapsed();
+        assert!(matches!(error, EngineError::Unreachable { .. }), "{error}");
+        assert_eq!(
+            error.to_string(),
+            format!("cannot reach the Docker engine at {source}: no answer within 10 s")
+        );
+        assert!(took >= FIRST_CONTACT_TIMEOUT, "{took:?}");
+        assert!(
+            took < FIRST_CONTACT_TIMEOUT + Duration::from_secs(5),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn a_timeout_reads_in_seconds() {
+        assert_eq!(
+            no_answer_within(Duration::from_secs(30)),
+            "no answer within 30 s"
+        );
+        assert_eq!(
+            no_answer_within(Duration::from_millis(2500)),
+            "no answer within 2.5 s"
+        );
+    }
 }

@@ -10,7 +10,9 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an inspect may take to arrive in full: a reader of an inspect file gets an error
+/// rather than hanging on an engine that stopped answering.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where raw requests go; `None` from [`RawEndpoint::from_host`] for schemes served only
 /// through bollard.
@@ -26,8 +28,13 @@ pub enum RawError {
     Connect(std::io::Error),
     #[error("HTTP: {0}")]
     Http(String),
-    #[error("no answer within {0:?}")]
+    #[error("{}", no_answer_within(*.0))]
     Timeout(Duration),
+}
+
+/// "no answer within 10 s": how a timed-out request is reported.
+pub fn no_answer_within(limit: Duration) -> String {
+    format!("no answer within {} s", limit.as_secs_f64())
 }
 
 impl RawEndpoint {

@@ -84,12 +84,25 @@ pub fn strip_digest_prefix(id: &str) -> &str {
 }
 
 impl Loader {
+    /// All four kinds at once: the container and image inspects overlap, so a start waits for
+    /// the longer of the two rather than their sum.
     pub async fn everything(&mut self, engine: &Engine) -> Result<EngineState, EngineError> {
+        // The container times are taken out for the join, so that the image load can borrow
+        // the rest of the loader; they are put back whatever the outcome.
+        let mut container_created = std::mem::take(&mut self.container_created);
+        let no_names = HashSet::new();
+        let (containers, images, volumes, networks) = tokio::join!(
+            load_containers(&mut container_created, engine),
+            self.images(engine, &no_names),
+            volumes(engine),
+            networks(engine),
+        );
+        self.container_created = container_created;
         Ok(EngineState {
-            containers: self.containers(engine).await?,
-            images: self.images(engine, &HashSet::new()).await?,
-            volumes: volumes(engine).await?,
-            networks: networks(engine).await?,
+            containers: containers?,
+            images: images?,
+            volumes: volumes?,
+            networks: networks?,
         })
     }
 
@@ -97,58 +110,7 @@ impl Loader {
         &mut self,
         engine: &Engine,
     ) -> Result<Vec<ContainerRecord>, EngineError> {
-        let listed = engine.list_containers().await?;
-        let missing: Vec<String> = listed
-            .iter()
-            .filter_map(|summary| summary.id.clone())
-            .filter(|id| !self.container_created.contains_key(id))
-            .collect();
-        let fetched: Vec<(String, Result<Option<SystemTime>, EngineError>)> = stream::iter(missing)
-            .map(|id| async move {
-                let created = engine.container_created(&id).await;
-                (id, created)
-            })
-            .buffer_unordered(INSPECT_CONCURRENCY)
-            .collect()
-            .await;
-        let mut gone = HashSet::new();
-        for (id, created) in fetched {
-            match created {
-                Ok(Some(created)) => {
-                    self.container_created.insert(id, created);
-                }
-                Ok(None) => tracing::warn!(container = %id, "inspect has no Created time"),
-                Err(EngineError::NotFound { .. }) => {
-                    gone.insert(id);
-                }
-                Err(error @ EngineError::Unreachable { .. }) => return Err(error),
-                Err(error) => tracing::warn!(container = %id, %error, "cannot inspect container"),
-            }
-        }
-        let mut records = Vec::with_capacity(listed.len());
-        for summary in listed {
-            let Some(id) = summary.id else { continue };
-            if gone.contains(&id) {
-                continue;
-            }
-            let created = match self.container_created.get(&id) {
-                Some(created) => *created,
-                None => from_unix_seconds(summary.created.unwrap_or(0)),
-            };
-            let labels = summary.labels.unwrap_or_default();
-            records.push(ContainerRecord {
-                name: own_name(summary.names.as_deref().unwrap_or_default()),
-                created,
-                compose_project: labels.get(COMPOSE_PROJECT_LABEL).cloned(),
-                compose_service: labels.get(COMPOSE_SERVICE_LABEL).cloned(),
-                id,
-            });
-        }
-        let live: HashSet<&str> = records.iter().map(|record| record.id.as_str()).collect();
-        self.container_created
-            .retain(|id, _| live.contains(id.as_str()));
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(records)
+        load_containers(&mut self.container_created, engine).await
     }
 
     /// Lists images; inspects those that are new, whose tags changed, or that `named` holds
@@ -234,6 +196,65 @@ impl Loader {
         records.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(records)
     }
+}
+
+/// Lists containers; inspects those not seen before for their `Created` to the nanosecond
+/// (the list has whole seconds), remembering it in `container_created`.
+async fn load_containers(
+    container_created: &mut HashMap<String, SystemTime>,
+    engine: &Engine,
+) -> Result<Vec<ContainerRecord>, EngineError> {
+    let listed = engine.list_containers().await?;
+    let missing: Vec<String> = listed
+        .iter()
+        .filter_map(|summary| summary.id.clone())
+        .filter(|id| !container_created.contains_key(id))
+        .collect();
+    let fetched: Vec<(String, Result<Option<SystemTime>, EngineError>)> = stream::iter(missing)
+        .map(|id| async move {
+            let created = engine.container_created(&id).await;
+            (id, created)
+        })
+        .buffer_unordered(INSPECT_CONCURRENCY)
+        .collect()
+        .await;
+    let mut gone = HashSet::new();
+    for (id, created) in fetched {
+        match created {
+            Ok(Some(created)) => {
+                container_created.insert(id, created);
+            }
+            Ok(None) => tracing::warn!(container = %id, "inspect has no Created time"),
+            Err(EngineError::NotFound { .. }) => {
+                gone.insert(id);
+            }
+            Err(error @ EngineError::Unreachable { .. }) => return Err(error),
+            Err(error) => tracing::warn!(container = %id, %error, "cannot inspect container"),
+        }
+    }
+    let mut records = Vec::with_capacity(listed.len());
+    for summary in listed {
+        let Some(id) = summary.id else { continue };
+        if gone.contains(&id) {
+            continue;
+        }
+        let created = match container_created.get(&id) {
+            Some(created) => *created,
+            None => from_unix_seconds(summary.created.unwrap_or(0)),
+        };
+        let labels = summary.labels.unwrap_or_default();
+        records.push(ContainerRecord {
+            name: own_name(summary.names.as_deref().unwrap_or_default()),
+            created,
+            compose_project: labels.get(COMPOSE_PROJECT_LABEL).cloned(),
+            compose_service: labels.get(COMPOSE_SERVICE_LABEL).cloned(),
+            id,
+        });
+    }
+    let live: HashSet<&str> = records.iter().map(|record| record.id.as_str()).collect();
+    container_created.retain(|id, _| live.contains(id.as_str()));
+    records.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(records)
 }
 
 /// Whether [`Loader::update_images`] managed on its own.
