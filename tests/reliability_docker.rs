@@ -283,7 +283,6 @@ fn bad_sources_at_start_fail_with_one_clear_line() {
 }
 
 #[test]
-#[ignore = "defect: an engine socket that accepts but never answers holds `vfs mount` for bollard's 120 s default timeout (reported)"]
 fn a_silent_engine_at_start_fails_within_a_bounded_time() {
     if !fuse_available() {
         return;

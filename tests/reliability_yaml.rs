@@ -348,7 +348,6 @@ fn hostile_yaml_files_fall_back_to_plain_files_in_bounded_time_and_memory() {
 }
 
 #[test]
-#[ignore = "defect: a YAML file over MAX_YAML_BYTES (8 MiB) is made plain without the warning the issue asks for (reported)"]
 fn a_100_mb_yaml_file_falls_back_with_a_warning() {
     if !fuse_available() {
         return;
