@@ -243,10 +243,11 @@ fn garbage_socket(path: &Path) {
 
 #[test]
 fn bad_sources_at_start_fail_with_one_clear_line() {
+    // The lock first: while another test restarts the engine, it is down but coming back.
+    let _lock = EngineLock::shared();
     if !fuse_available() || !docker_available() {
         return;
     }
-    let _lock = EngineLock::shared();
     let scratch = tempfile::tempdir().unwrap();
     let garbage = scratch.path().join("garbage.sock");
     garbage_socket(&garbage);
@@ -388,10 +389,10 @@ fn make(dir: &Path, jobs: &str) -> MakeRun {
 
 #[test]
 fn the_engine_killed_under_make_serves_the_last_tree_then_the_current_one() {
+    let _lock = EngineLock::exclusive();
     if !fuse_available() || !docker_available() {
         return;
     }
-    let _lock = EngineLock::exclusive();
     let pid: Option<i32> = std::fs::read_to_string(PID_FILE)
         .ok()
         .and_then(|text| text.trim().parse().ok())
@@ -549,10 +550,11 @@ fn the_engine_killed_under_make_serves_the_last_tree_then_the_current_one() {
 
 #[test]
 fn docker_names_at_their_limits_are_served() {
+    // The lock first: while another test restarts the engine, it is down but coming back.
+    let _lock = EngineLock::shared();
     if !fuse_available() || !docker_available() {
         return;
     }
-    let _lock = EngineLock::shared();
     let mut cleanup = Cleanup::default();
     let stem = unique("names");
     let id = import_busybox(&mut cleanup, &format!("{stem}/base:v1"), "names");
@@ -633,10 +635,11 @@ fn docker_names_at_their_limits_are_served() {
 
 #[test]
 fn inspect_json_is_owner_only_and_the_docker_mount_is_read_only() {
+    // The lock first: while another test restarts the engine, it is down but coming back.
+    let _lock = EngineLock::shared();
     if !fuse_available() || !docker_available() {
         return;
     }
-    let _lock = EngineLock::shared();
     let mut cleanup = Cleanup::default();
     let stem = unique("secret");
     let id = import_busybox(&mut cleanup, &format!("{stem}/base:v1"), "secret");
@@ -718,10 +721,11 @@ fn inspect_json_is_owner_only_and_the_docker_mount_is_read_only() {
 
 #[test]
 fn make_j16_over_1000_targets_for_20_rounds_while_images_churn() {
+    // The lock first: while another test restarts the engine, it is down but coming back.
+    let _lock = EngineLock::shared();
     if !fuse_available() || !docker_available() {
         return;
     }
-    let _lock = EngineLock::shared();
     let mut cleanup = Cleanup::default();
     let stem = unique("load");
     let stable = import_busybox(&mut cleanup, &format!("{stem}/stable0:v"), "stable");
