@@ -573,6 +573,11 @@ impl KernelCache for KernelNotifier {
         self.0.inval_inode(INodeNo(ino), 0, 0)
     }
 
+    fn forget_attributes(&self, ino: u64) -> io::Result<()> {
+        // A negative offset leaves the page cache alone.
+        self.0.inval_inode(INodeNo(ino), -1, 0)
+    }
+
     fn forget_entry(&self, parent: u64, name: &OsStr) -> io::Result<()> {
         self.0.inval_entry(INodeNo(parent), name)
     }

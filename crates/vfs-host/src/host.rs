@@ -595,7 +595,7 @@ impl Host {
         let tables = self.tables();
         let current = tables.served_listings.get(&ino) == Some(&snapshot.fingerprint);
         if !current {
-            self.queue(Work::Refresh(ino));
+            self.queue(Work::Reload(ino));
         }
     }
 
@@ -751,7 +751,7 @@ impl Host {
         for (path, kind) in tables.cache.take_changed() {
             if let Some(ino) = tables.inodes.get(&path, kind) {
                 tracing::debug!(%path, ino, "changed without a notice; kernel copy dropped");
-                self.queue(Work::Refresh(ino));
+                self.queue(Work::Reload(ino));
             }
         }
     }

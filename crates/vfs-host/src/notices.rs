@@ -21,6 +21,9 @@ const STOP_CHECK: Duration = Duration::from_millis(50);
 pub(crate) trait KernelCache: Send + 'static {
     /// Forget the attributes and cached data of an inode.
     fn forget_inode(&self, ino: u64) -> io::Result<()>;
+    /// Forget only the attributes of an inode: its cached data (a directory's listing, a
+    /// symlink's target) stays.
+    fn forget_attributes(&self, ino: u64) -> io::Result<()>;
     /// Forget the directory entry `name` in `parent`.
     fn forget_entry(&self, parent: u64, name: &OsStr) -> io::Result<()>;
 }
@@ -31,8 +34,11 @@ pub(crate) enum Work {
     /// A provider's change notice.
     Notice(NodePath),
     /// The host learnt something the kernel's copy of these attributes lacks (a directory's
-    /// link count once it is listed): the kernel should ask again.
+    /// link count once it is listed): the kernel should ask again. Its cached data stays.
     Refresh(u64),
+    /// The kernel's cached data of this inode (a listing, a link target) is out of date,
+    /// though no notice said so: it should drop it.
+    Reload(u64),
     /// An inode number the host no longer answers for (its path changed kind and has
     /// another number now): the kernel should forget it and the name leading to it.
     Forget(KernelTarget),
@@ -122,6 +128,11 @@ fn run(host: &Host, work: &Receiver<Work>, kernel: &impl KernelCache, stop: &Ato
             match item {
                 Work::Notice(path) => paths.push(path),
                 Work::Refresh(ino) => {
+                    if let Err(error) = kernel.forget_attributes(ino) {
+                        tracing::debug!(ino, "kernel refused to invalidate attributes: {error}");
+                    }
+                }
+                Work::Reload(ino) => {
                     if let Err(error) = kernel.forget_inode(ino) {
                         tracing::debug!(ino, "kernel refused to invalidate an inode: {error}");
                     }
