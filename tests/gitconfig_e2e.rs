@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{fuse_available, run, vfs_binary, VfsMount};
+use common::{fuse_available, git, run, vfs_binary, VfsMount};
 
 const TTL: &str = "200ms";
 /// Longer than the TTL: an edit must be visible by then even without a change notice.
@@ -37,23 +37,6 @@ out/%: $(CFG)/%
 \t@echo $* >> built.log
 \t@touch $@
 ";
-
-fn git(dir: &Path, args: &[&str], seconds: Option<i64>) {
-    let mut command = Command::new("git");
-    command.args(args).current_dir(dir);
-    if let Some(seconds) = seconds {
-        let date = format!("@{seconds} +0000");
-        command
-            .env("GIT_COMMITTER_DATE", &date)
-            .env("GIT_AUTHOR_DATE", &date);
-    }
-    let output = command.output().expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 /// Runs make in `work` and returns the targets it rebuilt, sorted.
 fn make(work: &Path) -> Vec<String> {

@@ -12,84 +12,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{as_nobody, fuse_available, vfs_binary, vfs_command_logged, within, VfsMount};
+use common::{as_nobody, fuse_available, git, vfs_binary, within, GitconfigScene, VfsMount};
 
-const TTL: &str = "200ms";
+const TTL: &str = GitconfigScene::TTL;
 /// Longer than the TTL: a change must be visible by then even without a change notice.
 const SETTLE: Duration = Duration::from_millis(600);
 const T1: i64 = 1_600_000_000;
-
-fn git(dir: &Path, args: &[&str], seconds: Option<i64>) {
-    let mut command = Command::new("git");
-    command.args(args).current_dir(dir);
-    if let Some(seconds) = seconds {
-        let date = format!("@{seconds} +0000");
-        command
-            .env("GIT_COMMITTER_DATE", &date)
-            .env("GIT_AUTHOR_DATE", &date);
-    }
-    let output = command.output().expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 fn init_repo(repo: &Path) {
     std::fs::create_dir_all(repo).unwrap();
     git(repo, &["init", "-q", "-b", "main"], None);
     git(repo, &["config", "user.name", "Test"], None);
     git(repo, &["config", "user.email", "test@example.com"], None);
-}
-
-/// A work folder with `src/` and `mnt/`, and the mount's log file.
-struct Scene {
-    work: tempfile::TempDir,
-}
-
-impl Scene {
-    fn new() -> Scene {
-        let work = tempfile::tempdir().expect("temporary directory");
-        std::fs::create_dir(work.path().join("src")).unwrap();
-        std::fs::create_dir(work.path().join("mnt")).unwrap();
-        Scene { work }
-    }
-    fn src(&self) -> PathBuf {
-        self.work.path().join("src")
-    }
-    fn mnt(&self) -> PathBuf {
-        self.work.path().join("mnt")
-    }
-    fn log(&self) -> PathBuf {
-        self.work.path().join("vfs.log")
-    }
-    fn mount(&self) -> VfsMount {
-        let src = self.src().display().to_string();
-        let mnt = self.mnt().display().to_string();
-        let command = vfs_command_logged(
-            &["--ttl", TTL, "mount", "gitconfig", &src, &mnt],
-            &self.log(),
-        );
-        VfsMount::start_command(command, &self.mnt())
-    }
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(self.log()).unwrap_or_default()
-    }
-    /// The mount's log has no panic, and the vfs process is still serving.
-    fn assert_alive(&self, mount: &mut VfsMount) {
-        assert!(
-            mount.exited().is_none(),
-            "vfs exited; log:\n{}",
-            self.log_text()
-        );
-        assert!(
-            !self.log_text().contains("panicked"),
-            "a panic in the log:\n{}",
-            self.log_text()
-        );
-        std::fs::metadata(self.mnt()).expect("the mount answers stat");
-    }
 }
 
 /// A failed call during a walk: the path, the error's kind and its errno.
@@ -157,7 +91,7 @@ fn a_file_deleted_while_read_is_read_whole_from_its_open_handle() {
     if !fuse_available() {
         return;
     }
-    let scene = Scene::new();
+    let scene = GitconfigScene::new();
     let blob: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(scene.src().join("deleted.bin"), &blob).unwrap();
     std::fs::write(scene.src().join("config.yml"), yaml_with(50, "nginx:")).unwrap();
@@ -202,7 +136,7 @@ fn a_file_truncated_while_read_ends_early_without_error() {
     if !fuse_available() {
         return;
     }
-    let scene = Scene::new();
+    let scene = GitconfigScene::new();
     let blob: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(scene.src().join("truncated.bin"), &blob).unwrap();
     let mut mount = scene.mount();
@@ -254,7 +188,7 @@ fn a_yaml_file_replaced_mid_parse_never_breaks_the_mount() {
     if !fuse_available() {
         return;
     }
-    let scene = Scene::new();
+    let scene = GitconfigScene::new();
     let file = scene.src().join("compose.yml");
     let first = yaml_with(400, "a:");
     let second = yaml_with(300, "b:");
@@ -364,7 +298,7 @@ fn git_removed_or_corrupted_under_the_mount_falls_back_to_file_times() {
         return;
     }
     for damage in ["remove", "corrupt"] {
-        let scene = Scene::new();
+        let scene = GitconfigScene::new();
         let repo = scene.src();
         init_repo(&repo);
         std::fs::write(
@@ -417,7 +351,7 @@ fn symlink_loops_are_shown_as_symlinks_and_never_followed() {
     if !fuse_available() {
         return;
     }
-    let scene = Scene::new();
+    let scene = GitconfigScene::new();
     let src = scene.src();
     std::os::unix::fs::symlink("self", src.join("self")).unwrap();
     std::os::unix::fs::symlink("b", src.join("a")).unwrap();
@@ -478,16 +412,16 @@ fn an_unreadable_file_answers_permission_denied_to_a_user_mount() {
     if !fuse_available() {
         return;
     }
-    let scene = Scene::new();
+    let scene = GitconfigScene::new();
     let src = scene.src();
     ensure_dev_fuse_usable_by_users();
     // nobody must reach SOURCE and own the mountpoint; SOURCE and its files stay root's.
-    std::fs::set_permissions(scene.work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(scene.work(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o755)).unwrap();
     let chown = Command::new("chown")
         .arg("nobody:nogroup")
         .arg(scene.mnt())
-        .arg(scene.work.path())
+        .arg(scene.work())
         .status()
         .unwrap();
     assert!(chown.success());
@@ -503,7 +437,7 @@ fn an_unreadable_file_answers_permission_denied_to_a_user_mount() {
     ] {
         std::fs::set_permissions(src.join(path), std::fs::Permissions::from_mode(mode)).unwrap();
     }
-    let log = scene.log();
+    let log = scene.log_path();
     let mnt_path = scene.mnt();
     let args = [
         "--ttl",
@@ -573,7 +507,7 @@ fn a_checkout_that_removes_half_the_tree_is_followed() {
     if !fuse_available() {
         return;
     }
-    let scene = Scene::new();
+    let scene = GitconfigScene::new();
     let repo = scene.src();
     init_repo(&repo);
     for index in 0..20 {

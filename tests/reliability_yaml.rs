@@ -9,49 +9,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{fuse_available, memory_kib, vfs_command_logged, within, VfsMount};
-
-struct Scene {
-    work: tempfile::TempDir,
-}
-
-impl Scene {
-    fn new() -> Scene {
-        let work = tempfile::tempdir().expect("temporary directory");
-        std::fs::create_dir(work.path().join("src")).unwrap();
-        std::fs::create_dir(work.path().join("mnt")).unwrap();
-        Scene { work }
-    }
-    fn src(&self) -> PathBuf {
-        self.work.path().join("src")
-    }
-    fn mnt(&self) -> PathBuf {
-        self.work.path().join("mnt")
-    }
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.work.path().join("vfs.log")).unwrap_or_default()
-    }
-    fn mount(&self) -> VfsMount {
-        let (src, mnt) = (self.src(), self.mnt());
-        let command = vfs_command_logged(
-            &[
-                "--ttl",
-                "200ms",
-                "mount",
-                "gitconfig",
-                src.to_str().unwrap(),
-                mnt.to_str().unwrap(),
-            ],
-            &self.work.path().join("vfs.log"),
-        );
-        VfsMount::start_command(command, &mnt)
-    }
-    fn assert_alive(&self, mount: &mut VfsMount) {
-        assert!(mount.exited().is_none(), "vfs exited; log:\n{}", self.log());
-        assert!(!self.log().contains("panicked"), "a panic:\n{}", self.log());
-        std::fs::metadata(self.mnt()).expect("the mount answers");
-    }
-}
+use common::{fuse_available, memory_kib, within, GitconfigScene};
 
 /// The YAML test suite beside the repository (CI clones it next to the checkout).
 fn suite_dir() -> PathBuf {
@@ -112,7 +70,7 @@ fn every_yaml_test_suite_input_is_mirrored_without_panic_or_hang() {
     }
     let cases = suite_cases();
     assert!(cases.len() > 300, "only {} cases found", cases.len());
-    let scene = Scene::new();
+    let scene = GitconfigScene::new();
     for (name, dir) in &cases {
         std::fs::copy(
             dir.join("in.yaml"),
@@ -164,7 +122,7 @@ fn every_yaml_test_suite_input_is_mirrored_without_panic_or_hang() {
         }
     });
     let (folders, plain_valid, invalid_as_folders, failures) = report;
-    let log = scene.log();
+    let log = scene.log_text();
     let refused: Vec<&String> = plain_valid
         .iter()
         .filter(|name| log.contains(&format!("/{name}.yaml: not shown as sections")))
@@ -259,7 +217,7 @@ fn hostile_yaml_files_fall_back_to_plain_files_in_bounded_time_and_memory() {
     if !fuse_available() {
         return;
     }
-    let scene = Scene::new();
+    let scene = GitconfigScene::new();
     let inputs = hostile_inputs();
     for (name, fill) in &inputs {
         write_file(&scene.src().join(name), fill);
@@ -326,7 +284,7 @@ fn hostile_yaml_files_fall_back_to_plain_files_in_bounded_time_and_memory() {
         peak < 256 * 1024,
         "vfs peaked at {peak} KiB with 100 MB and hostile files"
     );
-    let log = scene.log();
+    let log = scene.log_text();
     // Files over the size limit are covered by `a_100_mb_yaml_file_falls_back_with_a_warning`.
     for (name, _) in inputs
         .iter()
@@ -352,7 +310,7 @@ fn a_100_mb_yaml_file_falls_back_with_a_warning() {
     if !fuse_available() {
         return;
     }
-    let scene = Scene::new();
+    let scene = GitconfigScene::new();
     write_file(&scene.src().join("huge.yaml"), hundred_megabytes);
     let deep_indent = hostile_inputs()
         .into_iter()
@@ -365,7 +323,7 @@ fn a_100_mb_yaml_file_falls_back_with_a_warning() {
         assert!(metadata.is_file());
     }
     std::thread::sleep(Duration::from_millis(300));
-    let log = scene.log();
+    let log = scene.log_text();
     for name in ["huge.yaml", "deep-indent.yaml"] {
         assert_eq!(
             log.lines()

@@ -318,3 +318,85 @@ pub fn as_nobody(program: &str, args: &[&str]) -> Command {
         .args(args);
     command
 }
+
+/// Runs `git ARGS…` in `dir`; with `seconds`, author and committer dates are fixed to that
+/// Unix time so the expected section times are exact. Panics with git's stderr on failure.
+pub fn git(dir: &Path, args: &[&str], seconds: Option<i64>) {
+    let mut command = Command::new("git");
+    command.args(args).current_dir(dir);
+    if let Some(seconds) = seconds {
+        let date = format!("@{seconds} +0000");
+        command
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_AUTHOR_DATE", &date);
+    }
+    let output = command.output().expect("run git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A work folder with `src/` (a GitConfigFS source) and `mnt/`, and the mount's log file.
+pub struct GitconfigScene {
+    work: tempfile::TempDir,
+}
+
+impl GitconfigScene {
+    /// The TTL the scene mounts with.
+    pub const TTL: &'static str = "200ms";
+
+    pub fn new() -> GitconfigScene {
+        let work = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(work.path().join("src")).expect("create src");
+        std::fs::create_dir(work.path().join("mnt")).expect("create mnt");
+        GitconfigScene { work }
+    }
+
+    pub fn work(&self) -> &Path {
+        self.work.path()
+    }
+
+    pub fn src(&self) -> PathBuf {
+        self.work.path().join("src")
+    }
+
+    pub fn mnt(&self) -> PathBuf {
+        self.work.path().join("mnt")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.work.path().join("vfs.log")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// `vfs --ttl 200ms mount gitconfig src mnt`, logging to the scene's log file.
+    pub fn mount(&self) -> VfsMount {
+        let (src, mnt) = (self.src(), self.mnt());
+        let (src, mnt) = (src.display().to_string(), mnt.display().to_string());
+        let command = vfs_command_logged(
+            &["--ttl", Self::TTL, "mount", "gitconfig", &src, &mnt],
+            &self.log_path(),
+        );
+        VfsMount::start_command(command, &self.mnt())
+    }
+
+    /// The mount's log has no panic, and the vfs process is still serving.
+    pub fn assert_alive(&self, mount: &mut VfsMount) {
+        assert!(
+            mount.exited().is_none(),
+            "vfs exited; log:\n{}",
+            self.log_text()
+        );
+        assert!(
+            !self.log_text().contains("panicked"),
+            "a panic in the log:\n{}",
+            self.log_text()
+        );
+        std::fs::metadata(self.mnt()).expect("the mount answers stat");
+    }
+}
