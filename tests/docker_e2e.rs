@@ -298,6 +298,81 @@ fn an_unreachable_engine_is_one_line_and_a_non_zero_exit() {
     assert!(!common::is_mounted(&mnt));
 }
 
+/// The FUSE requests in a `--debug-fuse` log (one line each, e.g. `FUSE(  6) ino 0x… LOOKUP`).
+fn fuse_requests(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| line.contains("fuser::request: FUSE("))
+        .collect()
+}
+
+#[test]
+fn a_warm_make_asks_no_name_time_or_link_long_after_the_short_default_ttl() {
+    // Alone on the engine: another test's image would (rightly) invalidate `images/`.
+    let _lock = common::EngineLock::exclusive();
+    if !fuse_available() || !docker_available() {
+        return;
+    }
+    let mut cleanup = Cleanup::default();
+    let name = unique("warm");
+    import_busybox(&mut cleanup, &format!("{name}/base:1"));
+    let project = tempfile::tempdir().unwrap();
+    let mnt = project.path().join(".dockerfs");
+    std::fs::create_dir(&mnt).unwrap();
+    std::fs::write(
+        project.path().join("Makefile"),
+        format!(
+            "all: out/image out/repository\n\
+             out/image: .dockerfs/images/{name}/base/1 ; mkdir -p out && touch $@\n\
+             out/repository: .dockerfs/images/{name}/base ; mkdir -p out && touch $@\n"
+        ),
+    )
+    .unwrap();
+    let log = project.path().join("vfs.log");
+    let mnt_arg = mnt.to_str().unwrap();
+    let _mount = VfsMount::start_command(
+        common::vfs_command_logged(&["--debug-fuse", "mount", "docker", mnt_arg], &log),
+        &mnt,
+    );
+    let (built, output) = shell("make", project.path());
+    assert!(built, "first make: {output}");
+    // Two nothing-to-do runs: the second picks up the directory attributes the host refreshes
+    // once a directory has been listed.
+    for _ in 0..2 {
+        assert!(shell("make -q", project.path()).0, "nothing to do");
+    }
+    // Three times the 500 ms a provider without complete notices gets.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = std::fs::read_to_string(&log).unwrap().len();
+    assert!(shell("make -q", project.path()).0, "still nothing to do");
+    std::thread::sleep(Duration::from_millis(200));
+    let text = std::fs::read_to_string(&log).unwrap();
+    // make opens the folder of every prerequisite (its directory cache), and the kernel asks
+    // the filesystem for every opendir; the listing itself comes from the kernel's cache.
+    // Nothing else may reach the mount: no lookup, no attributes, no link, no listing.
+    let opens_folders = |line: &&str| line.contains(" OPENDIR ") || line.contains(" RELEASEDIR ");
+    let asked: Vec<&str> = fuse_requests(&text[before..])
+        .into_iter()
+        .filter(|line| !opens_folders(line))
+        .collect();
+    assert!(
+        asked.is_empty(),
+        "a warm make made {} FUSE requests besides opendir: {asked:#?}",
+        asked.len()
+    );
+    assert!(
+        !fuse_requests(&text[..before]).is_empty(),
+        "the log shows FUSE requests at all (else this test proves nothing)"
+    );
+
+    // The long TTL does not hide a change: the engine's event invalidates at once.
+    docker(&["tag", &format!("{name}/base:1"), &format!("{name}/base:2")]);
+    cleanup.images.push(format!("{name}/base:2"));
+    let tag = mnt.join(format!("images/{name}/base/2"));
+    wait_until(Duration::from_secs(1), "the new tag", || {
+        tag.symlink_metadata().is_ok()
+    });
+}
+
 #[test]
 fn make_drives_docker_builds_through_the_mount() {
     let _lock = engine_lock();

@@ -33,7 +33,8 @@ pub struct SharedOptions {
     pub verbose: u8,
     pub quiet: bool,
     pub debug_fuse: bool,
-    pub ttl: Duration,
+    /// `None`: the host's default for the provider (see `vfs_host::default_ttl`).
+    pub ttl: Option<Duration>,
     pub allow_other: bool,
 }
 
@@ -85,8 +86,10 @@ fn shared_args() -> Vec<Arg> {
             .value_parser(parse_duration)
             .help(format!(
                 "How long the kernel and the host trust an entry without a change notice \
-                 (e.g. 500ms, 2s, 0.25) [default: {}ms]",
-                host::DEFAULT_TTL.as_millis()
+                 (e.g. 500ms, 2s, 0.25) [default: {}ms; {}s for a provider that announces \
+                 every change, such as docker]",
+                host::DEFAULT_TTL.as_millis(),
+                host::COMPLETE_NOTICES_TTL.as_secs()
             )),
         Arg::new(ALLOW_OTHER)
             .long("allow-other")
@@ -216,8 +219,7 @@ impl SharedOptions {
             .iter()
             .rev()
             .find_map(|level| level.try_get_one::<Duration>(TTL).ok().flatten())
-            .copied()
-            .unwrap_or(host::DEFAULT_TTL);
+            .copied();
         SharedOptions {
             verbose,
             quiet: flag_anywhere(&levels, QUIET),
@@ -352,7 +354,7 @@ mod tests {
         .unwrap();
         let options = SharedOptions::from_matches(&matches);
         assert_eq!(options.verbose, 2);
-        assert_eq!(options.ttl, Duration::from_millis(250));
+        assert_eq!(options.ttl, Some(Duration::from_millis(250)));
         assert!(options.allow_other);
         assert!(!options.quiet);
         match Invocation::from_matches(&matches, &[&GREEDY, &PLAIN]) {
@@ -385,7 +387,7 @@ mod tests {
                 verbose: 0,
                 quiet: false,
                 debug_fuse: false,
-                ttl: host::DEFAULT_TTL,
+                ttl: None,
                 allow_other: false,
             }
         );
@@ -397,7 +399,7 @@ mod tests {
             parse(&["vfs", "mount", "greedy", "-v", "x", "-d", "3", "--ttl", "y"]).unwrap();
         let options = SharedOptions::from_matches(&matches);
         assert_eq!(options.verbose, 0);
-        assert_eq!(options.ttl, host::DEFAULT_TTL);
+        assert_eq!(options.ttl, None);
         let Some(Invocation::Mount {
             provider: ProviderChoice::Known { matches, .. },
             daemon,

@@ -63,7 +63,7 @@ mod tests {
             verbose,
             quiet,
             debug_fuse,
-            ttl: crate::host::DEFAULT_TTL,
+            ttl: None,
             allow_other: false,
         }
     }

@@ -8,7 +8,8 @@
 //! The pieces:
 //! - [`Provider`]: the trait (listing, reading, optional start/stop).
 //! - [`Node`], [`NodeKind`], [`Content`]: what a provider hands back.
-//! - [`ChangeNotifier`]: how a provider tells the host that part of its tree changed.
+//! - [`ChangeNotifier`]: how a provider tells the host that part of its tree changed, and
+//!   [`ChangeNotices`]: whether it tells of every change (which sets the host's default TTL).
 //! - [`ProviderRegistration`] and [`register_provider!`]: how a provider makes itself known to
 //!   the `vfs` command line through `inventory`.
 
@@ -24,7 +25,7 @@ pub use error::ProviderError;
 pub use node::{Content, Node, NodeKind};
 pub use notify::{ChangeNotifier, ChangeReceiver};
 pub use path::NodePath;
-pub use provider::Provider;
+pub use provider::{ChangeNotices, Provider};
 pub use registry::{find_registration, registrations, BuildError, Built, ProviderRegistration};
 pub use walk::{walk, WalkEntry};
 

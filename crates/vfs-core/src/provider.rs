@@ -5,7 +5,8 @@ use crate::{ChangeNotifier, Content, Node, NodePath, ProviderError};
 /// The host calls these methods from many tasks at once (a `make -j8` over the mount is eight
 /// readers), so implementations take `&self` and must not hold a lock across a slow call.
 /// Every method may be called again at any time for the same path: the host caches answers
-/// for the time-to-live it was mounted with, and drops them at once on a change notice.
+/// for a time-to-live (see [`Provider::change_notices`]), and drops them at once on a change
+/// notice.
 #[crate::async_trait]
 pub trait Provider: Send + Sync + 'static {
     /// Called once before the first request, with the handle for change notices.
@@ -26,6 +27,27 @@ pub trait Provider: Send + Sync + 'static {
     /// The content of the regular file at `path`, fetched when the file is opened.
     async fn read(&self, path: &NodePath) -> Result<Content, ProviderError>;
 
+    /// Whether every change of the tree is announced through the [`ChangeNotifier`]. The host
+    /// chooses its default time-to-live from this: short for [`ChangeNotices::Partial`] (a
+    /// change shows within a second even without a notice), long for
+    /// [`ChangeNotices::Complete`] (answers are kept until a notice, so a second `make` over
+    /// an unchanged tree asks nothing at all). A `--ttl` given by the user wins either way.
+    fn change_notices(&self) -> ChangeNotices {
+        ChangeNotices::Partial
+    }
+
     /// Called once when the mount goes away: stop background work here.
     async fn stop(&self) {}
+}
+
+/// How completely a provider announces its changes (see [`Provider::change_notices`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeNotices {
+    /// Some changes come without a notice (or the provider sends none): the host asks again
+    /// after a short time-to-live.
+    Partial,
+    /// Every change is announced as it happens, also after an outage of the source (a provider
+    /// that loses its source announces what changed meanwhile once it is back). Declare this only
+    /// when it holds: a change without a notice would then stay unseen for the long time-to-live.
+    Complete,
 }

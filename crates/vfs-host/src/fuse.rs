@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use fuser::{
@@ -31,14 +31,23 @@ pub(crate) struct FuseHost {
     runtime: Handle,
     /// Set when the session ends, whoever ended it.
     ended: watch::Sender<bool>,
+    /// The kernel's caches, for the one invalidation made while answering a request (see
+    /// `open`); set once the session exists.
+    kernel: Arc<OnceLock<KernelNotifier>>,
 }
 
 impl FuseHost {
-    pub(crate) fn new(host: Arc<Host>, runtime: Handle, ended: watch::Sender<bool>) -> FuseHost {
+    pub(crate) fn new(
+        host: Arc<Host>,
+        runtime: Handle,
+        ended: watch::Sender<bool>,
+        kernel: Arc<OnceLock<KernelNotifier>>,
+    ) -> FuseHost {
         FuseHost {
             host,
             runtime,
             ended,
+            kernel,
         }
     }
 }
@@ -290,9 +299,13 @@ impl Filesystem for FuseHost {
             return reply.error(Errno::from_i32(libc::EROFS));
         }
         let host = self.host.clone();
+        let kernel = self.kernel.clone();
         self.runtime.spawn(async move {
             match host.open(ino.0).await {
                 Ok(opened) => {
+                    if opened.size_learnt {
+                        forget_attributes_before_open_returns(&kernel, ino.0);
+                    }
                     let flags = if opened.direct_io {
                         FopenFlags::FOPEN_DIRECT_IO
                     } else {
@@ -562,6 +575,26 @@ impl Filesystem for FuseHost {
         reply: ReplyWrite,
     ) {
         reply.error(Errno::from_i32(libc::EROFS));
+    }
+}
+
+/// The one kernel invalidation sent while a request is being answered: the attributes (not the
+/// data, not an entry) of the inode being opened. It takes none of the locks an open holds (only
+/// the connection's and the inode's own spin lock), unlike an entry invalidation, which takes the
+/// parent directory's lock that a lookup in flight may hold; and it must land before the open
+/// returns, or an `fstat` right after it would see the size from before.
+fn forget_attributes_before_open_returns(kernel: &OnceLock<KernelNotifier>, ino: u64) {
+    let Some(kernel) = kernel.get() else {
+        return;
+    };
+    if let Err(error) = kernel.forget_attributes(ino) {
+        // ENOENT: the kernel holds no such inode any more; nothing to forget.
+        if error.raw_os_error() != Some(libc::ENOENT) {
+            tracing::debug!(
+                ino,
+                "kernel refused to invalidate attributes at open: {error}"
+            );
+        }
     }
 }
 

@@ -48,6 +48,10 @@ pub(crate) struct OpenedDir {
 pub(crate) struct Opened {
     pub(crate) handle: u64,
     pub(crate) direct_io: bool,
+    /// The open learnt a size of unknown-size file that the kernel's copy of its attributes
+    /// lacks: they must be invalidated before the open returns, so that an `fstat` right after
+    /// it sees the content's length.
+    pub(crate) size_learnt: bool,
 }
 
 /// What the kernel must forget after a change notice: an inode's attributes and data, and
@@ -334,12 +338,14 @@ impl Host {
             },
             _ => Known::default(),
         };
-        // Provisional attributes (a directory's link count before it is listed, a size learnt
-        // only by reading) must be asked for again rather than kept by the kernel.
+        // Provisional attributes (a directory's link count before it is listed) must be asked
+        // for again rather than kept by the kernel. A file of unknown size is not provisional:
+        // the size is learnt only by opening it, and the open invalidates the kernel's copy then
+        // (`Opened::size_learnt`); kept, its attributes spare every later `stat` (each prerequisite
+        // `make` checks) a round trip.
         let provisional = match node.kind {
             NodeKind::Directory { .. } => known.subdirectories.is_none(),
-            NodeKind::File { size } => size.is_none(),
-            NodeKind::Symlink { .. } => false,
+            NodeKind::File { .. } | NodeKind::Symlink { .. } => false,
         };
         (attributes(node, ino, self.owner, known), provisional)
     }
@@ -651,19 +657,20 @@ impl Host {
             }
             Some(_) => false,
         };
-        let mut attrs = {
+        let (mut attrs, size_learnt) = {
             let mut tables = self.tables();
-            if size.is_none() {
-                tables.cache.learn_size(&path, node.mtime, length);
-            }
-            self.attributes_of(&mut tables, &path, &node, Instant::now())
-                .0
+            let size_learnt = size.is_none() && tables.cache.learn_size(&path, node.mtime, length);
+            let attrs = self
+                .attributes_of(&mut tables, &path, &node, Instant::now())
+                .0;
+            (attrs, size_learnt)
         };
         // What the reader has is the truth for this handle, whatever the node announced.
         attrs.size = length;
         Ok(Opened {
             handle: self.handles.open_file(attrs, file),
             direct_io,
+            size_learnt,
         })
     }
 

@@ -27,6 +27,8 @@ mod tests;
 
 use std::time::Duration;
 
+use vfs_core::ChangeNotices;
+
 pub use error::HostError;
 pub use mount::{mount, Mounted};
 pub use unmount::unmount_path;
@@ -35,14 +37,31 @@ pub use unmount::unmount_path;
 /// even when the provider sends no notice.
 pub const DEFAULT_TTL: Duration = Duration::from_millis(500);
 
+/// Default TTL of a provider whose change notices are complete: its answers stand until a
+/// notice. Still bounded, so that a notice lost to a bug costs minutes, not the mount's life;
+/// long enough that make runs minutes apart ask the provider (and the kernel asks the host)
+/// nothing.
+pub const COMPLETE_NOTICES_TTL: Duration = Duration::from_secs(600);
+
+/// The TTL a mount gets when the user chose none, from how completely its provider announces
+/// changes.
+pub fn default_ttl(notices: ChangeNotices) -> Duration {
+    match notices {
+        ChangeNotices::Partial => DEFAULT_TTL,
+        ChangeNotices::Complete => COMPLETE_NOTICES_TTL,
+    }
+}
+
 pub(crate) const FUSE_DEVICE: &str = "/dev/fuse";
 
 /// How to mount.
 #[derive(Clone, Debug)]
 pub struct MountConfig {
     /// Kernel entry/attribute TTL; also how long the host trusts its own cached listings/attrs
-    /// when no change notice arrives. Default 500 ms, so make sees a change within 1 s without a notice.
-    pub ttl: Duration,
+    /// when no change notice arrives. `None`: [`default_ttl`] of the provider's
+    /// [`ChangeNotices`] (500 ms, so make sees a change within 1 s without a notice; 10 min for
+    /// a provider that announces every change).
+    pub ttl: Option<Duration>,
     /// Mount with allow_other (off by default: the mount is private to the mounting user).
     pub allow_other: bool,
     /// The source name shown in /proc/mounts (fsname), e.g. "vfs-docker"; subtype "vfs".
@@ -52,7 +71,7 @@ pub struct MountConfig {
 impl Default for MountConfig {
     fn default() -> Self {
         MountConfig {
-            ttl: DEFAULT_TTL,
+            ttl: None,
             allow_other: false,
             fs_name: "vfs".into(),
         }

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use fuser::{BackgroundSession, Config, MountOption, Session, SessionACL};
 use tokio::runtime::Handle;
@@ -40,13 +40,18 @@ pub async fn mount(
     let (notifier, notices) = ChangeNotifier::channel();
     provider.start(notifier).await?;
 
-    let host = Arc::new(Host::new(
-        provider.clone(),
-        config.ttl,
-        Owner::mounting_user(),
-    ));
+    let ttl = config
+        .ttl
+        .unwrap_or_else(|| crate::default_ttl(provider.change_notices()));
+    let host = Arc::new(Host::new(provider.clone(), ttl, Owner::mounting_user()));
     let (ended_sender, ended) = watch::channel(false);
-    let filesystem = FuseHost::new(host.clone(), runtime.clone(), ended_sender);
+    let kernel_for_requests = Arc::new(OnceLock::new());
+    let filesystem = FuseHost::new(
+        host.clone(),
+        runtime.clone(),
+        ended_sender,
+        kernel_for_requests.clone(),
+    );
     let options = session_config(&config);
     let target = mountpoint.to_path_buf();
     let session = tokio::task::spawn_blocking(move || Session::new(filesystem, &target, &options))
@@ -61,6 +66,7 @@ pub async fn mount(
         }
     };
     let kernel = KernelNotifier(session.notifier());
+    let _ = kernel_for_requests.set(KernelNotifier(session.notifier()));
     let background = match session.spawn() {
         Ok(background) => background,
         Err(error) => {
@@ -76,7 +82,7 @@ pub async fn mount(
             return Err(HostError::mounting(mountpoint.to_path_buf(), error));
         }
     };
-    tracing::info!(mountpoint = %mountpoint.display(), ttl = ?config.ttl, "mounted");
+    tracing::info!(mountpoint = %mountpoint.display(), ?ttl, "mounted");
     Ok(Mounted {
         mountpoint: mountpoint.to_path_buf(),
         session: Some(background),

@@ -296,9 +296,13 @@ async fn files_of_unknown_size_use_direct_io_and_learn_their_size() {
     let unsized_ino = ino_of(&host, "unsized").await;
     let before = host.getattr(unsized_ino, None).await.unwrap();
     assert_eq!(before.attrs.size, 0);
-    assert_eq!(before.attr_ttl, MIN_TTL);
+    assert!(
+        before.attr_ttl > Duration::from_secs(59),
+        "kept: the open that learns the size invalidates them"
+    );
     let opened = host.open(unsized_ino).await.unwrap();
     assert!(opened.direct_io);
+    assert!(opened.size_learnt, "the kernel must forget the size 0");
     let file = host.open_file(opened.handle).unwrap();
     assert_eq!(file.read(0, 4096).unwrap().as_slice(), b"0123456789");
     assert_eq!(
@@ -306,6 +310,12 @@ async fn files_of_unknown_size_use_direct_io_and_learn_their_size() {
         10
     );
     host.release(opened.handle);
+    let again = host.open(unsized_ino).await.unwrap();
+    assert!(
+        !again.size_learnt,
+        "the same length again: nothing to forget"
+    );
+    host.release(again.handle);
     assert!(host.open_file(opened.handle).is_none());
 
     let sized = ino_of(&host, "sized").await;
@@ -319,7 +329,7 @@ async fn files_of_unknown_size_use_direct_io_and_learn_their_size() {
             .as_slice(),
         b"bc"
     );
-    assert_eq!(tree.reads.load(Ordering::SeqCst), 2);
+    assert_eq!(tree.reads.load(Ordering::SeqCst), 3, "each open reads");
     assert_eq!(
         host.open(ino_of(&host, "lazy").await).await.unwrap_err(),
         libc::EISDIR

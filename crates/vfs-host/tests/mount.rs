@@ -227,6 +227,47 @@ fn cat_wc_and_python_read_files_of_known_and_unknown_size() {
 }
 
 #[test]
+fn a_file_of_unknown_size_shows_its_length_to_fstat_right_after_open() {
+    let provider = sample_provider();
+    // A long TTL: the kernel keeps the attributes, so only the open's invalidation can
+    // bring it the learnt size.
+    let Some(fixture) = Fixture::mount(provider.clone(), Duration::from_secs(60)) else {
+        return;
+    };
+    let unknown = fixture.path("unknown.log");
+    let expected = unknown_size_content();
+    assert_eq!(
+        fs::metadata(&unknown).unwrap().len(),
+        0,
+        "unknown until read"
+    );
+    let file = fs::File::open(&unknown).unwrap();
+    assert_eq!(
+        file.metadata().unwrap().len(),
+        expected.len() as u64,
+        "fstat right after open"
+    );
+    drop(file);
+    assert_eq!(fs::metadata(&unknown).unwrap().len(), expected.len() as u64);
+    // tail seeks from the size that fstat gives it.
+    let (ok, tail, stderr) = run(Command::new("tail").arg("-c").arg("6").arg(&unknown));
+    assert!(ok, "{stderr}");
+    assert_eq!(tail.as_bytes(), &expected[expected.len() - 6..]);
+
+    // New content (and time) announced: the old length is forgotten, the next open learns
+    // the new one.
+    let longer: Vec<u8> = [expected.as_slice(), b"and one more line\n"].concat();
+    provider.set_content("/unknown.log", longer.clone());
+    provider.update("/", "unknown.log", |node| node.mtime = at(1_800_000_000, 0));
+    provider.notify("/unknown.log");
+    seen_at_once("the new time", || mtime_of(&unknown) == (1_800_000_000, 0));
+    let file = fs::File::open(&unknown).unwrap();
+    assert_eq!(file.metadata().unwrap().len(), longer.len() as u64);
+    drop(file);
+    assert_eq!(fs::read(&unknown).unwrap(), longer);
+}
+
+#[test]
 fn inodes_are_stable_and_a_big_directory_reads_whole_while_it_changes() {
     let provider = sample_provider();
     let first: Vec<Node> = (0..2000)
@@ -350,6 +391,60 @@ fn without_a_notice_a_change_is_seen_after_the_ttl() {
     })
     .expect("seen");
     assert!(seen <= Duration::from_secs(1), "seen after {seen:?}");
+}
+
+#[test]
+fn the_default_ttl_follows_how_complete_the_providers_notices_are() {
+    // Partial notices: the 500 ms default, so an unannounced change shows within a second.
+    let partial = sample_provider();
+    let Some(fixture) = Fixture::mount_with_default_ttl(partial.clone()) else {
+        return;
+    };
+    let hello = fixture.path("hello.txt");
+    assert_eq!(
+        mtime_of(&hello),
+        (HELLO_MTIME.0 as i64, HELLO_MTIME.1 as i64)
+    );
+    partial.update("/", "hello.txt", |node| node.mtime = at(1_750_000_000, 0));
+    let seen = time_until(Duration::from_secs(3), || {
+        mtime_of(&hello) == (1_750_000_000, 0)
+    })
+    .expect("seen without a notice");
+    assert!(seen <= Duration::from_secs(1), "seen after {seen:?}");
+    drop(fixture);
+
+    // Complete notices: answers stand until a notice, long past the 500 ms default, and
+    // neither the kernel nor the host asks the provider again meanwhile.
+    let complete = sample_provider();
+    complete.complete_notices.store(true, Ordering::SeqCst);
+    let Some(fixture) = Fixture::mount_with_default_ttl(complete.clone()) else {
+        return;
+    };
+    let hello = fixture.path("hello.txt");
+    let a_md = fixture.path("docs/a.md");
+    assert_eq!(
+        mtime_of(&hello),
+        (HELLO_MTIME.0 as i64, HELLO_MTIME.1 as i64)
+    );
+    assert_eq!(mtime_of(&a_md), (1_700_000_007, 0));
+    let lists_before = complete.list_calls.load(Ordering::SeqCst);
+    complete.update("/", "hello.txt", |node| node.mtime = at(1_750_000_000, 0));
+    std::thread::sleep(vfs_host::DEFAULT_TTL * 3);
+    assert_eq!(
+        mtime_of(&hello),
+        (HELLO_MTIME.0 as i64, HELLO_MTIME.1 as i64),
+        "kept past the short default without a notice"
+    );
+    assert_eq!(mtime_of(&a_md), (1_700_000_007, 0));
+    assert_eq!(
+        complete.list_calls.load(Ordering::SeqCst),
+        lists_before,
+        "the provider was asked again within the long TTL"
+    );
+    complete.notify("/");
+    seen_at_once("the notice is seen", || {
+        mtime_of(&hello) == (1_750_000_000, 0)
+    });
 }
 
 /// Asserts `check` comes to hold at once (within 100 ms: the notices thread works meanwhile).

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tokio::task::JoinHandle;
-use vfs_core::{ChangeNotifier, Content, Node, NodePath, Provider, ProviderError};
+use vfs_core::{ChangeNotices, ChangeNotifier, Content, Node, NodePath, Provider, ProviderError};
 
 use crate::engine::{Engine, EngineError};
 use crate::json_indent::inspect_document;
@@ -133,6 +133,12 @@ impl Provider for DockerProvider {
             .await
             .map_err(|error| provider_error(path, error))?;
         Ok(Content::Bytes(inspect_document(&raw)))
+    }
+
+    /// The engine's event stream announces every change, and a lost stream is followed by a
+    /// full resynchronisation that announces everything: answers stand until a notice.
+    fn change_notices(&self) -> ChangeNotices {
+        ChangeNotices::Complete
     }
 
     async fn stop(&self) {

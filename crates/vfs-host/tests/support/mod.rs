@@ -5,11 +5,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use vfs_core::{async_trait, ChangeNotifier, Content, Node, NodePath, Provider, ProviderError};
+use vfs_core::{
+    async_trait, ChangeNotices, ChangeNotifier, Content, Node, NodePath, Provider, ProviderError,
+};
 use vfs_host::{MountConfig, Mounted};
 
 pub fn at(seconds: u64, nanos: u32) -> SystemTime {
@@ -34,6 +36,8 @@ pub struct TestProvider {
     pub read_calls: AtomicU64,
     pub stopped: AtomicU64,
     pub fail_start: Mutex<Option<String>>,
+    /// Declares [`ChangeNotices::Complete`] (the host then picks its long default TTL).
+    pub complete_notices: AtomicBool,
 }
 
 impl TestProvider {
@@ -156,6 +160,14 @@ impl Provider for TestProvider {
         Err(ProviderError::NotFound(path.clone()))
     }
 
+    fn change_notices(&self) -> ChangeNotices {
+        if self.complete_notices.load(Ordering::SeqCst) {
+            ChangeNotices::Complete
+        } else {
+            ChangeNotices::Partial
+        }
+    }
+
     async fn stop(&self) {
         self.stopped.fetch_add(1, Ordering::SeqCst);
     }
@@ -213,6 +225,15 @@ pub struct Fixture {
 impl Fixture {
     /// `None` (after printing why) when the machine has no FUSE outside CI.
     pub fn mount(provider: Arc<TestProvider>, ttl: Duration) -> Option<Fixture> {
+        Fixture::mount_with(provider, Some(ttl))
+    }
+
+    /// Mounted with the TTL the host chooses from the provider's [`ChangeNotices`].
+    pub fn mount_with_default_ttl(provider: Arc<TestProvider>) -> Option<Fixture> {
+        Fixture::mount_with(provider, None)
+    }
+
+    fn mount_with(provider: Arc<TestProvider>, ttl: Option<Duration>) -> Option<Fixture> {
         if !fuse_available() {
             return None;
         }
