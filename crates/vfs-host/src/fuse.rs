@@ -21,7 +21,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::attrs::{Attributes, EntryKind, BLOCK_SIZE};
-use crate::host::{EntryAnswer, Host, Lookup};
+use crate::host::{EntryAnswer, Host, Lookup, OpenedDir};
 use crate::notices::KernelCache;
 
 const GENERATION: Generation = Generation(0);
@@ -128,6 +128,21 @@ fn reply_attr(reply: ReplyAttr, answer: Result<EntryAnswer, i32>) {
     }
 }
 
+fn reply_opendir(reply: ReplyOpen, answer: Result<OpenedDir, i32>) {
+    match answer {
+        Ok(opened) => {
+            // The kernel keeps the listing it reads (until the notices thread drops it); it may
+            // reuse one from before only if it is this very listing.
+            let mut flags = FopenFlags::FOPEN_CACHE_DIR;
+            if opened.keep_cache {
+                flags |= FopenFlags::FOPEN_KEEP_CACHE;
+            }
+            reply.opened(FileHandle(opened.handle), flags);
+        }
+        Err(errno) => reply.error(Errno::from_i32(errno)),
+    }
+}
+
 fn reply_data(reply: ReplyData, answer: Result<std::ffi::OsString, i32>) {
     match answer {
         Ok(target) => reply.data(target.as_bytes()),
@@ -206,20 +221,12 @@ impl Filesystem for FuseHost {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if let Some(answer) = self.host.cached_opendir(ino.0) {
+            return reply_opendir(reply, answer);
+        }
         let host = self.host.clone();
         self.runtime.spawn(async move {
-            match host.opendir(ino.0).await {
-                Ok(opened) => {
-                    // The kernel keeps the listing it reads (until the notices thread drops
-                    // it); it may reuse one from before only if it is this very listing.
-                    let mut flags = FopenFlags::FOPEN_CACHE_DIR;
-                    if opened.keep_cache {
-                        flags |= FopenFlags::FOPEN_KEEP_CACHE;
-                    }
-                    reply.opened(FileHandle(opened.handle), flags);
-                }
-                Err(errno) => reply.error(Errno::from_i32(errno)),
-            }
+            reply_opendir(reply, host.opendir(ino.0).await);
         });
     }
 

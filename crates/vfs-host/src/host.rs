@@ -551,11 +551,70 @@ impl Host {
             return Err(libc::ENOTDIR);
         }
         let listing = self.listing(&path).await.map_err(failed)?;
+        let mut tables = self.tables();
+        let (snapshot, keep_cache) = self.snapshot(
+            &mut tables,
+            ino,
+            &path,
+            &node,
+            node_expires,
+            &listing,
+            generation,
+        );
+        drop(tables);
+        let handle = self.handles.open_dir(snapshot);
+        Ok(OpenedDir { handle, keep_cache })
+    }
+
+    /// [`Host::opendir`] from the cache alone, answered on the FUSE thread like the other
+    /// cached answers (make opens the folder of every prerequisite); `None` when the directory
+    /// or its listing must be asked for.
+    pub(crate) fn cached_opendir(&self, ino: u64) -> Option<Result<OpenedDir, Errno>> {
         let now = Instant::now();
         let mut tables = self.tables();
-        let (dot, _) = self.attributes_of(&mut tables, &path, &node, now);
+        let generation = tables.cache.generation();
+        let Some((path, kind)) = tables.inodes.entry(ino) else {
+            return Some(Err(libc::ENOENT));
+        };
+        let (node, node_expires) = match Self::cached_node(&tables, &path, kind, now)? {
+            Ok(found) => found,
+            Err(errno) => return Some(Err(errno)),
+        };
+        if !node.is_directory() {
+            return Some(Err(libc::ENOTDIR));
+        }
+        let listing = tables.cache.listing(&path, now)?;
+        let (snapshot, keep_cache) = self.snapshot(
+            &mut tables,
+            ino,
+            &path,
+            &node,
+            node_expires,
+            &listing,
+            generation,
+        );
+        drop(tables);
+        let handle = self.handles.open_dir(snapshot);
+        Some(Ok(OpenedDir { handle, keep_cache }))
+    }
+
+    /// The entries a new handle of directory `ino` serves, and whether the kernel may keep
+    /// the listing it cached before (only if it is this very one).
+    #[allow(clippy::too_many_arguments)]
+    fn snapshot(
+        &self,
+        tables: &mut Tables,
+        ino: u64,
+        path: &NodePath,
+        node: &Node,
+        node_expires: Instant,
+        listing: &Listing,
+        generation: u64,
+    ) -> (DirSnapshot, bool) {
+        let now = Instant::now();
+        let (dot, _) = self.attributes_of(tables, path, node, now);
         let parent_ino = match path.parent() {
-            Some(parent) => self.number(&mut tables, &parent, EntryKind::Directory),
+            Some(parent) => self.number(tables, &parent, EntryKind::Directory),
             None => ROOT_INO,
         };
         let mut items = Vec::with_capacity(listing.entries().len() + 2);
@@ -575,7 +634,7 @@ impl Host {
         });
         for entry in listing.entries() {
             let child = path.join(&entry.node.name);
-            let (attrs, provisional) = self.attributes_of(&mut tables, &child, &entry.node, now);
+            let (attrs, provisional) = self.attributes_of(tables, &child, &entry.node, now);
             items.push(DirItem {
                 name: entry.node.name.clone(),
                 attrs,
@@ -585,13 +644,12 @@ impl Host {
         }
         let fingerprint = DirSnapshot::fingerprint_of(&items);
         let keep_cache = tables.served_listings.insert(ino, fingerprint) == Some(fingerprint);
-        drop(tables);
-        let handle = self.handles.open_dir(DirSnapshot {
+        let snapshot = DirSnapshot {
             items,
             generation,
             fingerprint,
-        });
-        Ok(OpenedDir { handle, keep_cache })
+        };
+        (snapshot, keep_cache)
     }
 
     /// Called when the kernel reads `snapshot` of directory `ino`: the kernel caches what it

@@ -807,6 +807,43 @@ async fn a_target_or_listing_changed_without_a_notice_is_dropped_from_the_kernel
 }
 
 #[tokio::test]
+async fn opendir_is_answered_from_the_cache_once_the_listing_is_there() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let lazy = ino_of(&host, "lazy").await;
+    assert!(
+        host.cached_opendir(lazy).is_none(),
+        "not listed yet: the provider must be asked"
+    );
+    let first = host.opendir(lazy).await.unwrap();
+    let lists = tree.lists.load(Ordering::SeqCst);
+    let cached = host.cached_opendir(lazy).unwrap().unwrap();
+    assert!(cached.keep_cache, "the very listing the kernel was handed");
+    assert_ne!(cached.handle, first.handle);
+    assert_eq!(tree.lists.load(Ordering::SeqCst), lists, "no provider call");
+    let names: Vec<_> = host
+        .dir_snapshot(cached.handle)
+        .unwrap()
+        .items
+        .iter()
+        .map(|item| item.name.clone())
+        .collect();
+    let expected: Vec<_> = host
+        .dir_snapshot(first.handle)
+        .unwrap()
+        .items
+        .iter()
+        .map(|item| item.name.clone())
+        .collect();
+    assert_eq!(names, expected);
+    let hello = ino_of(&host, "sized").await;
+    assert_eq!(
+        host.cached_opendir(hello).unwrap().unwrap_err(),
+        libc::ENOTDIR
+    );
+}
+
+#[tokio::test]
 async fn opendir_lets_the_kernel_keep_only_the_listing_it_already_has() {
     let tree = sample();
     let (host, queued) = host_with_queue(&tree);
