@@ -44,6 +44,16 @@ pub(crate) struct OpenedDir {
     pub(crate) keep_cache: bool,
 }
 
+/// A directory about to get a handle: what [`Host::open_snapshot`] needs.
+struct DirToOpen<'a> {
+    ino: u64,
+    path: &'a NodePath,
+    node: &'a Node,
+    node_expires: Instant,
+    listing: &'a Listing,
+    generation: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Opened {
     pub(crate) handle: u64,
@@ -551,19 +561,15 @@ impl Host {
             return Err(libc::ENOTDIR);
         }
         let listing = self.listing(&path).await.map_err(failed)?;
-        let mut tables = self.tables();
-        let (snapshot, keep_cache) = self.snapshot(
-            &mut tables,
+        let dir = DirToOpen {
             ino,
-            &path,
-            &node,
+            path: &path,
+            node: &node,
             node_expires,
-            &listing,
+            listing: &listing,
             generation,
-        );
-        drop(tables);
-        let handle = self.handles.open_dir(snapshot);
-        Ok(OpenedDir { handle, keep_cache })
+        };
+        Ok(self.open_snapshot(self.tables(), dir))
     }
 
     /// [`Host::opendir`] from the cache alone, answered on the FUSE thread like the other
@@ -571,7 +577,7 @@ impl Host {
     /// or its listing must be asked for.
     pub(crate) fn cached_opendir(&self, ino: u64) -> Option<Result<OpenedDir, Errno>> {
         let now = Instant::now();
-        let mut tables = self.tables();
+        let tables = self.tables();
         let generation = tables.cache.generation();
         let Some((path, kind)) = tables.inodes.entry(ino) else {
             return Some(Err(libc::ENOENT));
@@ -584,33 +590,30 @@ impl Host {
             return Some(Err(libc::ENOTDIR));
         }
         let listing = tables.cache.listing(&path, now)?;
-        let (snapshot, keep_cache) = self.snapshot(
-            &mut tables,
+        let dir = DirToOpen {
             ino,
-            &path,
-            &node,
+            path: &path,
+            node: &node,
             node_expires,
-            &listing,
+            listing: &listing,
             generation,
-        );
-        drop(tables);
-        let handle = self.handles.open_dir(snapshot);
-        Some(Ok(OpenedDir { handle, keep_cache }))
+        };
+        Some(Ok(self.open_snapshot(tables, dir)))
     }
 
-    /// The entries a new handle of directory `ino` serves, and whether the kernel may keep
-    /// the listing it cached before (only if it is this very one).
-    #[allow(clippy::too_many_arguments)]
-    fn snapshot(
-        &self,
-        tables: &mut Tables,
-        ino: u64,
-        path: &NodePath,
-        node: &Node,
-        node_expires: Instant,
-        listing: &Listing,
-        generation: u64,
-    ) -> (DirSnapshot, bool) {
+    /// A new handle serving the entries of `dir`, and whether the kernel may keep the listing
+    /// it cached before (only if it is this very one). Releases `tables` before the handle
+    /// table is locked.
+    fn open_snapshot(&self, mut guard: MutexGuard<'_, Tables>, dir: DirToOpen<'_>) -> OpenedDir {
+        let DirToOpen {
+            ino,
+            path,
+            node,
+            node_expires,
+            listing,
+            generation,
+        } = dir;
+        let tables = &mut *guard;
         let now = Instant::now();
         let (dot, _) = self.attributes_of(tables, path, node, now);
         let parent_ino = match path.parent() {
@@ -649,7 +652,9 @@ impl Host {
             generation,
             fingerprint,
         };
-        (snapshot, keep_cache)
+        drop(guard);
+        let handle = self.handles.open_dir(snapshot);
+        OpenedDir { handle, keep_cache }
     }
 
     /// Called when the kernel reads `snapshot` of directory `ino`: the kernel caches what it
