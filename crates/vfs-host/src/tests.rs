@@ -821,21 +821,15 @@ async fn opendir_is_answered_from_the_cache_once_the_listing_is_there() {
     assert!(cached.keep_cache, "the very listing the kernel was handed");
     assert_ne!(cached.handle, first.handle);
     assert_eq!(tree.lists.load(Ordering::SeqCst), lists, "no provider call");
-    let names: Vec<_> = host
-        .dir_snapshot(cached.handle)
-        .unwrap()
-        .items
-        .iter()
-        .map(|item| item.name.clone())
-        .collect();
-    let expected: Vec<_> = host
-        .dir_snapshot(first.handle)
-        .unwrap()
-        .items
-        .iter()
-        .map(|item| item.name.clone())
-        .collect();
-    assert_eq!(names, expected);
+    let names_of = |handle| -> Vec<_> {
+        let snapshot = host.dir_snapshot(handle).unwrap();
+        snapshot
+            .items
+            .iter()
+            .map(|item| item.name.clone())
+            .collect()
+    };
+    assert_eq!(names_of(cached.handle), names_of(first.handle));
     let hello = ino_of(&host, "sized").await;
     assert_eq!(
         host.cached_opendir(hello).unwrap().unwrap_err(),
