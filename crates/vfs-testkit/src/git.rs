@@ -1,0 +1,53 @@
+//! The git CLI, run with fixed dates: git is the oracle of the tests, and fixed author and
+//! committer dates make every time a test expects exact.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `git ARGS…` in `dir` and returns its stdout. With `seconds`, the author and committer
+/// dates are that Unix time (UTC), so commit times are known in advance. Panics with git's
+/// stderr when git fails.
+pub fn git(dir: &Path, args: &[&str], seconds: Option<i64>) -> String {
+    let mut command = Command::new("git");
+    command.args(args).current_dir(dir);
+    if let Some(seconds) = seconds {
+        let date = format!("@{seconds} +0000");
+        command
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_AUTHOR_DATE", &date);
+    }
+    let output = command.output().expect("run git");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_carries_the_given_time_as_author_and_committer_time() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let dir = dir.path();
+        git(dir, &["init", "-q", "-b", "main"], None);
+        git(dir, &["config", "user.name", "Test"], None);
+        git(dir, &["config", "user.email", "test@example.com"], None);
+        git(dir, &["config", "commit.gpgsign", "false"], None);
+        std::fs::write(dir.join("a"), "a\n").expect("write a file");
+        git(dir, &["add", "a"], None);
+        git(dir, &["commit", "-q", "-m", "a"], Some(1_600_000_123));
+        let times = git(dir, &["log", "-1", "--format=%at %ct"], None);
+        assert_eq!(times.trim(), "1600000123 1600000123");
+    }
+
+    #[test]
+    #[should_panic(expected = "git [\"no-such-command\"] failed")]
+    fn a_failing_git_panics_with_its_arguments() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        git(dir.path(), &["no-such-command"], None);
+    }
+}
