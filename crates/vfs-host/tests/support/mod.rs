@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -173,44 +173,12 @@ impl Provider for TestProvider {
     }
 }
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true")
-}
-
-/// Whether this machine can mount; in CI a missing /dev/fuse fails instead of skipping.
-pub fn fuse_available() -> bool {
-    let present = Path::new("/dev/fuse").exists();
-    if !present {
-        assert!(!in_ci(), "CI=true but /dev/fuse is missing");
-        eprintln!("skipped: /dev/fuse is missing");
-    }
-    present
-}
-
-pub fn is_mounted(path: &Path) -> bool {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let wanted = path.to_string_lossy().replace(' ', "\\040");
-    mounts
-        .lines()
-        .any(|line| line.split(' ').nth(4) == Some(wanted.as_str()))
-}
-
-/// Lazily unmounts whatever is still mounted at the path when dropped.
-pub struct UnmountGuard(pub PathBuf);
-
-impl Drop for UnmountGuard {
-    fn drop(&mut self) {
-        if is_mounted(&self.0) {
-            let _ = Command::new("fusermount3")
-                .arg("-uz")
-                .arg(&self.0)
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
+// Shared with the other test crates: the CI rule for FUSE, mountpoints and the unmount guard.
+#[allow(unused_imports)]
+pub use vfs_testkit::{
+    env::{fuse_available, in_ci},
+    mounts::{is_mounted, UnmountGuard},
+};
 
 /// A provider mounted in a temporary directory. Field order is drop order: the mount goes
 /// first, then the guard makes sure, then the runtime and the directory.
