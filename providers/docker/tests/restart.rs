@@ -4,71 +4,11 @@
 
 mod support;
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::*;
 use vfs_core::{NodePath, Provider};
-
-const PID_FILE: &str = "/var/run/docker.pid";
-
-fn engine_answers() -> bool {
-    Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
-fn dockerd_pid() -> Option<i32> {
-    std::fs::read_to_string(PID_FILE).ok()?.trim().parse().ok()
-}
-
-fn alive(pid: i32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Starts dockerd again with the command line it had, detached from the test.
-// dockerd must outlive the test: init reaps it, as it did the one that was stopped.
-#[allow(clippy::zombie_processes)]
-fn start_dockerd(command_line: &[String]) {
-    let _ = std::fs::remove_file(PID_FILE);
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open("/var/log/vfs-dockerd.log")
-        .expect("open the dockerd log");
-    let log_err = log.try_clone().expect("clone the log handle");
-    Command::new(&command_line[0])
-        .args(&command_line[1..])
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .process_group(0)
-        .spawn()
-        .expect("start dockerd");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !engine_answers() {
-        assert!(
-            Instant::now() < deadline,
-            "dockerd did not come back within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Brings dockerd back if the test fails while it is down.
-struct RestartOnDrop(Vec<String>);
-
-impl Drop for RestartOnDrop {
-    fn drop(&mut self) {
-        if !engine_answers() {
-            start_dockerd(&self.0);
-        }
-    }
-}
+use vfs_testkit::dockerd::{self, PID_FILE};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engine_restart_keeps_the_tree_and_resynchronises() {
@@ -76,18 +16,12 @@ async fn an_engine_restart_keeps_the_tree_and_resynchronises() {
     if !docker_available() {
         return;
     }
-    let Some(pid) = dockerd_pid().filter(|pid| alive(*pid)) else {
+    let Some(pid) = dockerd::live_pid() else {
         assert!(!in_ci(), "CI=true but no dockerd pid in {PID_FILE}");
         eprintln!("skipped: dockerd is not ours to restart (no live pid in {PID_FILE})");
         return;
     };
-    let command_line: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .expect("dockerd command line")
-        .split(|byte| *byte == 0)
-        .filter(|part| !part.is_empty())
-        .map(|part| String::from_utf8_lossy(part).into_owned())
-        .collect();
-    assert!(!command_line.is_empty());
+    let command_line = dockerd::command_line(pid);
 
     let mut cleanup = Cleanup::default();
     let name = unique("rst");
@@ -99,13 +33,13 @@ async fn an_engine_restart_keeps_the_tree_and_resynchronises() {
     assert!(before.contains_key(&format!("/images/{base_ref}")));
     started.notices.pending();
 
-    let restart_guard = RestartOnDrop(command_line.clone());
+    let restart_guard = dockerd::RestartOnDrop(command_line.clone());
     // SAFETY: kill(2) with a pid read from dockerd's pid file; no memory is touched.
     unsafe {
         libc::kill(pid, libc::SIGTERM);
     }
     let stopping = Instant::now();
-    while alive(pid) {
+    while dockerd::alive(pid) {
         assert!(
             stopping.elapsed() < Duration::from_secs(60),
             "dockerd did not stop"
@@ -134,7 +68,7 @@ async fn an_engine_restart_keeps_the_tree_and_resynchronises() {
     );
 
     let restarting = Instant::now();
-    start_dockerd(&command_line);
+    dockerd::start(&command_line);
     let answered = restarting.elapsed();
     drop(restart_guard);
 

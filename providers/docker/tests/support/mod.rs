@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,77 +16,14 @@ use std::time::{Duration, Instant, SystemTime};
 use vfs_core::{walk, ChangeNotifier, ChangeReceiver, Node, NodeKind, NodePath, Provider};
 use vfs_docker::{parse_rfc3339, DockerProvider, DockerSource};
 
-pub const ENGINE_LOCK: &str = "/tmp/vfs-docker-engine.lock";
-
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true")
-}
-
-/// Whether the engine answers; in CI a missing engine fails the test.
-pub fn docker_available() -> bool {
-    let answers = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !answers {
-        assert!(
-            !in_ci(),
-            "CI=true but no Docker engine answers `docker info`"
-        );
-        eprintln!("skipped: no Docker engine answers `docker info`");
-    }
-    answers
-}
-
-/// A flock on [`ENGINE_LOCK`]: every engine test holds it shared, the test that stops the
-/// engine holds it exclusively.
-pub struct EngineLock(File);
-
-impl EngineLock {
-    pub fn shared() -> EngineLock {
-        Self::take(libc::LOCK_SH)
-    }
-    pub fn exclusive() -> EngineLock {
-        Self::take(libc::LOCK_EX)
-    }
-    fn take(operation: i32) -> EngineLock {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(ENGINE_LOCK)
-            .expect("open the engine lock file");
-        // SAFETY: flock(2) on a descriptor we own; it is released when the file is closed.
-        let result = unsafe { libc::flock(file.as_raw_fd(), operation) };
-        assert_eq!(result, 0, "flock {ENGINE_LOCK}");
-        EngineLock(file)
-    }
-}
-
-/// Runs `docker ARGS…`; returns stdout, panics with stderr on failure.
-pub fn docker(args: &[&str]) -> String {
-    docker_in(args, None, &[])
-}
-
-pub fn docker_in(args: &[&str], dir: Option<&Path>, env: &[(&str, &str)]) -> String {
-    let mut command = Command::new("docker");
-    command.args(args);
-    if let Some(dir) = dir {
-        command.current_dir(dir);
-    }
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().expect("run docker");
-    assert!(
-        output.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+// Shared with the other test crates: the CI rule, the engine lock the restart test takes
+// exclusively, and the docker CLI as oracle. Not every test binary uses every one.
+#[allow(unused_imports)]
+pub use vfs_testkit::{
+    docker::{docker, docker_in},
+    engine::EngineLock,
+    env::{docker_available, in_ci},
+};
 
 /// `docker … inspect` of one object, parsed.
 pub fn inspect(kind: &str, id: &str) -> serde_json::Value {
