@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use vfs_core::{walk, Content, Node, NodeKind, NodePath, Provider};
+use vfs_testkit::git;
 
 /// A git work tree in a temporary directory, committed with fixed dates.
 pub struct Repo {
@@ -30,7 +31,7 @@ impl Repo {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        git_in(self.path(), args, None)
+        git::git(self.path(), args, None)
     }
 
     pub fn write(&self, relative: &str, text: &str) {
@@ -49,30 +50,12 @@ impl Repo {
 
     pub fn commit_all(&self, seconds: i64) {
         self.git(&["add", "-A"]);
-        git_in(
+        git::git(
             self.path(),
             &["commit", "-q", "-m", &format!("at {seconds}")],
             Some(seconds),
         );
     }
-}
-
-pub fn git_in(dir: &Path, args: &[&str], seconds: Option<i64>) -> String {
-    let mut command = Command::new("git");
-    command.args(args).current_dir(dir);
-    if let Some(seconds) = seconds {
-        let date = format!("@{seconds} +0000");
-        command
-            .env("GIT_COMMITTER_DATE", &date)
-            .env("GIT_AUTHOR_DATE", &date);
-    }
-    let output = command.output().expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 pub fn at(seconds: i64) -> SystemTime {
