@@ -10,36 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use vfs_testkit::env::fuse_available;
+use vfs_testkit::mounts::{is_mounted, unmount_lazily};
+
 const HELLO_VFS: &str = env!("CARGO_BIN_EXE_hello-vfs");
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true")
-}
-
-fn fuse_available() -> bool {
-    let present = Path::new("/dev/fuse").exists()
-        && Command::new("fusermount3")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-    if !present {
-        assert!(!in_ci(), "CI=true but /dev/fuse or fusermount3 is missing");
-        eprintln!("skipped: /dev/fuse or fusermount3 is missing");
-    }
-    present
-}
-
-/// True when `path` is a mountpoint listed in /proc/mounts (works on a stale mount too).
-fn is_mounted(path: &Path) -> bool {
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    mounts.lines().any(|line| {
-        line.split_whitespace()
-            .nth(1)
-            .is_some_and(|point| Path::new(&point.replace("\\040", " ")) == path)
-    })
-}
 
 fn hello_vfs(args: &[&str]) -> Output {
     Command::new(HELLO_VFS)
@@ -100,17 +74,6 @@ impl Scratch {
 
     fn file(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
-    }
-}
-
-/// Unmounts `mountpoint` whatever state it is in: live, stale, or already gone.
-fn force_unmount(mountpoint: &Path) {
-    if is_mounted(mountpoint) {
-        let _ = Command::new("fusermount3")
-            .arg("-uz")
-            .arg(mountpoint)
-            .stderr(Stdio::null())
-            .status();
     }
 }
 
@@ -203,7 +166,7 @@ impl Drop for ForegroundMount {
             }
             let _ = child.wait();
         }
-        force_unmount(&self.mountpoint);
+        unmount_lazily(&self.mountpoint);
     }
 }
 
@@ -217,7 +180,7 @@ impl Drop for DaemonMount {
         if is_mounted(&self.mountpoint) {
             let _ = hello_vfs(&["unmount", self.mountpoint.to_str().unwrap()]);
         }
-        force_unmount(&self.mountpoint);
+        unmount_lazily(&self.mountpoint);
     }
 }
 
