@@ -3,37 +3,19 @@
 
 mod common;
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{docker_available, fuse_available, run, VfsMount};
-
-/// Shared hold on the lock the engine-restart test of vfs-docker takes exclusively.
-fn engine_lock() -> File {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open("/tmp/vfs-docker-engine.lock")
-        .expect("open the engine lock");
-    // SAFETY: flock(2) on a descriptor we own; released when the file is closed.
-    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) }, 0);
-    file
-}
+use common::{docker_available, fuse_available, run, EngineLock, VfsMount};
+use vfs_testkit::docker::docker;
 
 fn unique(stem: &str) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.subsec_nanos());
     format!("vfse{}x{}{stem}", std::process::id(), nanos % 100_000)
-}
-
-fn docker(args: &[&str]) -> String {
-    run("docker", args, None)
 }
 
 /// Images, containers and volumes made by a test, removed even when it fails.
@@ -137,7 +119,7 @@ fn wait_until(limit: Duration, what: &str, check: impl Fn() -> bool) -> Duration
 
 #[test]
 fn the_mount_shows_the_engine_to_ls_cat_jq_python_cp_wc_and_stat() {
-    let _lock = engine_lock();
+    let _lock = EngineLock::shared();
     if !fuse_available() || !docker_available() {
         return;
     }
@@ -375,7 +357,7 @@ fn a_warm_make_asks_no_name_time_or_link_long_after_the_short_default_ttl() {
 
 #[test]
 fn make_drives_docker_builds_through_the_mount() {
-    let _lock = engine_lock();
+    let _lock = EngineLock::shared();
     if !fuse_available() || !docker_available() {
         return;
     }
@@ -489,7 +471,7 @@ fn make_drives_docker_builds_through_the_mount() {
 
 #[test]
 fn the_make_docker_example_runs_end_to_end() {
-    let _lock = engine_lock();
+    let _lock = EngineLock::shared();
     if !fuse_available() || !docker_available() {
         return;
     }

@@ -7,17 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{fuse_available, is_mounted, vfs_binary};
-
-/// Lazily unmounts the example's mount if the demo left it behind (it should not).
-struct UnmountOnDrop<'a>(&'a Path);
-
-impl Drop for UnmountOnDrop<'_> {
-    fn drop(&mut self) {
-        if is_mounted(self.0) {
-            let _ = Command::new("fusermount3").arg("-uz").arg(self.0).status();
-        }
-    }
-}
+use vfs_testkit::mounts::UnmountGuard;
 
 /// The `rebuilding X` lines of the demo's output section that starts with `== {title}`.
 fn rebuilt_in_section(output: &str, title: &str) -> Vec<String> {
@@ -47,7 +37,8 @@ fn the_compose_sections_demo_rebuilds_only_the_edited_service() {
         std::fs::copy(example.join(file), work.path().join(file)).expect("copy the example");
     }
     let mountpoint = work.path().join(".cfgfs");
-    let _unmount = UnmountOnDrop(&mountpoint);
+    // Lazily unmounts the example's mount if the demo left it behind (it should not).
+    let _unmount = UnmountGuard(mountpoint.clone());
 
     let output = Command::new("bash")
         .arg("demo.sh")

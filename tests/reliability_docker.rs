@@ -8,7 +8,6 @@
 mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -19,21 +18,13 @@ use common::{
     as_nobody, docker_available, fd_count, fuse_available, in_ci, is_mounted, thread_count,
     vfs_binary, vfs_command_logged, within, EngineLock, VfsMount,
 };
+use vfs_testkit::dockerd::{self, PID_FILE};
 
-const PID_FILE: &str = "/var/run/docker.pid";
 const SOCKET: &str = "unix:///var/run/docker.sock";
 
+/// `docker ARGS…`'s stdout, trimmed (ids and names, one per call).
 fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    assert!(
-        output.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    vfs_testkit::docker::docker(args).trim().to_string()
 }
 
 fn quiet_docker(args: &[&str]) {
@@ -308,58 +299,6 @@ fn a_silent_engine_at_start_fails_within_a_bounded_time() {
 
 // ---- the engine killed under a live mount -------------------------------------------------
 
-fn engine_answers() -> bool {
-    Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
-fn alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Starts dockerd with `command_line`, detached (init reaps it), and waits for `docker info`.
-#[allow(clippy::zombie_processes)]
-fn start_dockerd(command_line: &[String]) {
-    let _ = std::fs::remove_file(PID_FILE);
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open("/var/log/vfs-dockerd.log")
-        .unwrap();
-    let log_err = log.try_clone().unwrap();
-    Command::new(&command_line[0])
-        .args(&command_line[1..])
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .process_group(0)
-        .spawn()
-        .expect("start dockerd");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !engine_answers() {
-        assert!(
-            Instant::now() < deadline,
-            "dockerd did not come back in 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Brings dockerd back if the test fails while it is down.
-struct RestartOnDrop(Vec<String>);
-
-impl Drop for RestartOnDrop {
-    fn drop(&mut self) {
-        if !engine_answers() {
-            start_dockerd(&self.0);
-        }
-    }
-}
-
 /// One make run: success, the targets it rebuilt, how long it took, its stderr.
 type MakeRun = (bool, Vec<String>, Duration, String);
 
@@ -393,21 +332,12 @@ fn the_engine_killed_under_make_serves_the_last_tree_then_the_current_one() {
     if !fuse_available() || !docker_available() {
         return;
     }
-    let pid: Option<i32> = std::fs::read_to_string(PID_FILE)
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .filter(|pid| alive(*pid));
-    let Some(pid) = pid else {
+    let Some(pid) = dockerd::live_pid() else {
         assert!(!in_ci(), "CI=true but no live dockerd pid in {PID_FILE}");
         eprintln!("skipped: dockerd is not ours to kill (no live pid in {PID_FILE})");
         return;
     };
-    let command_line: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .unwrap()
-        .split(|&byte| byte == 0)
-        .filter(|part| !part.is_empty())
-        .map(|part| String::from_utf8_lossy(part).into_owned())
-        .collect();
+    let command_line = dockerd::command_line(pid);
     let mut cleanup = Cleanup::default();
     let stem = unique("kill");
     let base = import_busybox(&mut cleanup, &format!("{stem}/base:v1"), "base");
@@ -448,13 +378,13 @@ fn the_engine_killed_under_make_serves_the_last_tree_then_the_current_one() {
         })
     };
     std::thread::sleep(Duration::from_millis(500));
-    let guard = RestartOnDrop(command_line.clone());
+    let guard = dockerd::RestartOnDrop(command_line.clone());
     // SAFETY: kill(2) with the pid read from dockerd's pid file; no memory is touched.
     unsafe {
         libc::kill(pid, libc::SIGKILL);
     }
     let killed = Instant::now();
-    while alive(pid) {
+    while dockerd::alive(pid) {
         assert!(
             killed.elapsed() < Duration::from_secs(20),
             "dockerd survived kill -9"
@@ -491,7 +421,7 @@ fn the_engine_killed_under_make_serves_the_last_tree_then_the_current_one() {
     );
     let runs_while_down = runs.lock().unwrap().len();
 
-    start_dockerd(&command_line);
+    dockerd::start(&command_line);
     let returned = Instant::now();
     std::mem::forget(guard);
     let down_for = killed.elapsed() - returned.elapsed();

@@ -5,67 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// True when running in CI, where a missing FUSE device or Docker engine is a failure.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true")
-}
-
-/// Whether FUSE tests can run; in CI a missing /dev/fuse fails the test instead.
-pub fn fuse_available() -> bool {
-    let present = Path::new("/dev/fuse").exists()
-        && Command::new("fusermount3")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-    if !present {
-        assert!(!in_ci(), "CI=true but /dev/fuse or fusermount3 is missing");
-        eprintln!("skipped: /dev/fuse or fusermount3 is missing");
-    }
-    present
-}
-
-/// Whether a Docker engine answers; in CI a missing engine fails the test instead.
-pub fn docker_available() -> bool {
-    let answers = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !answers {
-        assert!(
-            !in_ci(),
-            "CI=true but no Docker engine answers `docker info`"
-        );
-        eprintln!("skipped: no Docker engine answers `docker info`");
-    }
-    answers
-}
-
-/// True when `path` is a mountpoint listed in /proc/mounts.
-pub fn is_mounted(path: &Path) -> bool {
-    let Ok(canonical) = path.canonicalize().or_else(|_| std::path::absolute(path)) else {
-        return false;
-    };
-    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else {
-        return false;
-    };
-    mounts.lines().any(|line| {
-        line.split_whitespace()
-            .nth(1)
-            .is_some_and(|point| Path::new(&unescape_mount_field(point)) == canonical)
-    })
-}
-
-fn unescape_mount_field(field: &str) -> String {
-    field
-        .replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
-}
+// The checks every test crate shares (CI rule, mountpoints, the engine lock, dated git) live in
+// vfs-testkit; they are re-exported so the tests keep naming them through `common` (each test
+// binary uses some of them, none uses all).
+#[allow(unused_imports)]
+pub use vfs_testkit::{
+    engine::EngineLock,
+    env::{docker_available, fuse_available, in_ci},
+    git::git,
+    mounts::{is_mounted, unmount_lazily},
+};
 
 /// The `vfs` binary under test.
 pub fn vfs_binary() -> PathBuf {
@@ -157,12 +106,7 @@ impl VfsMount {
 impl Drop for VfsMount {
     fn drop(&mut self) {
         self.stop_with(libc::SIGTERM);
-        if is_mounted(&self.mountpoint) {
-            let _ = Command::new("fusermount3")
-                .arg("-uz")
-                .arg(&self.mountpoint)
-                .status();
-        }
+        unmount_lazily(&self.mountpoint);
     }
 }
 
@@ -185,36 +129,6 @@ pub fn run(program: &str, args: &[&str], dir: Option<&Path>) -> String {
 }
 
 // ---- Added for the reliability tests (tests/reliability_*.rs). ----
-
-/// The flock every test touching the Docker engine holds: shared, or exclusive for a test that
-/// stops the engine (the same file as `providers/docker/tests/support`).
-pub const ENGINE_LOCK: &str = "/tmp/vfs-docker-engine.lock";
-
-pub struct EngineLock(std::fs::File);
-
-impl EngineLock {
-    pub fn shared() -> EngineLock {
-        Self::take(libc::LOCK_SH)
-    }
-
-    pub fn exclusive() -> EngineLock {
-        Self::take(libc::LOCK_EX)
-    }
-
-    fn take(operation: i32) -> EngineLock {
-        use std::os::fd::AsRawFd;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(ENGINE_LOCK)
-            .expect("open the engine lock file");
-        // SAFETY: flock(2) on a descriptor we own; it is released when the file is closed.
-        let result = unsafe { libc::flock(file.as_raw_fd(), operation) };
-        assert_eq!(result, 0, "flock {ENGINE_LOCK}");
-        EngineLock(file)
-    }
-}
 
 impl VfsMount {
     /// Spawns `command` (a `vfs … mount …`, possibly behind a wrapper such as `setpriv` that
@@ -317,25 +231,6 @@ pub fn as_nobody(program: &str, args: &[&str]) -> Command {
         ])
         .args(args);
     command
-}
-
-/// Runs `git ARGS…` in `dir`; with `seconds`, author and committer dates are fixed to that
-/// Unix time so the expected section times are exact. Panics with git's stderr on failure.
-pub fn git(dir: &Path, args: &[&str], seconds: Option<i64>) {
-    let mut command = Command::new("git");
-    command.args(args).current_dir(dir);
-    if let Some(seconds) = seconds {
-        let date = format!("@{seconds} +0000");
-        command
-            .env("GIT_COMMITTER_DATE", &date)
-            .env("GIT_AUTHOR_DATE", &date);
-    }
-    let output = command.output().expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// A work folder with `src/` (a GitConfigFS source) and `mnt/`, and the mount's log file.
