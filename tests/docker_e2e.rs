@@ -297,6 +297,8 @@ fn a_warm_make_asks_no_name_time_or_link_long_after_the_short_default_ttl() {
     let mut cleanup = Cleanup::default();
     let name = unique("warm");
     import_busybox(&mut cleanup, &format!("{name}/base:1"));
+    let other = format!("{name}/other");
+    import_busybox(&mut cleanup, &format!("{other}:1"));
     let project = tempfile::tempdir().unwrap();
     let mnt = project.path().join(".dockerfs");
     std::fs::create_dir(&mnt).unwrap();
@@ -344,6 +346,36 @@ fn a_warm_make_asks_no_name_time_or_link_long_after_the_short_default_ttl() {
     assert!(
         !fuse_requests(&text[..before]).is_empty(),
         "the log shows FUSE requests at all (else this test proves nothing)"
+    );
+
+    // Another image tagged: the folders holding it are newer, but what the kernel knows of the
+    // names make depends on stays (the provider tells of those folders alone): the next run
+    // looks up no name again.
+    docker(&["tag", &format!("{other}:1"), &format!("{other}:2")]);
+    cleanup.images.push(format!("{other}:2"));
+    let other_tag = mnt.join(format!("images/{other}/2"));
+    wait_until(Duration::from_secs(1), "the other image's new tag", || {
+        other_tag.symlink_metadata().is_ok()
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let before = std::fs::read_to_string(&log).unwrap().len();
+    assert!(
+        shell("make -q", project.path()).0,
+        "the other image's tag changes nothing make depends on"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let text = std::fs::read_to_string(&log).unwrap();
+    // make's probes for RCS/ and SCCS/ are missing names, and a folder whose names changed
+    // must have its missing names asked for again (one may have appeared); a name that is there
+    // must not.
+    let probes = |line: &&str| line.contains(r#"name "RCS""#) || line.contains(r#"name "SCCS""#);
+    let looked_up: Vec<&str> = fuse_requests(&text[before..])
+        .into_iter()
+        .filter(|line| line.contains(" LOOKUP ") && !probes(line))
+        .collect();
+    assert!(
+        looked_up.is_empty(),
+        "names looked up again after an unrelated tag: {looked_up:#?}"
     );
 
     // The long TTL does not hide a change: the engine's event invalidates at once.

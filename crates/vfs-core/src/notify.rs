@@ -3,7 +3,47 @@ use std::time::Duration;
 
 use crate::NodePath;
 
-/// The handle a provider uses to say "this path, and everything below it, changed".
+/// A change notice: which path changed, and how far the change reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub path: NodePath,
+    pub reach: Reach,
+}
+
+/// How much of the tree a [`Notice`] concerns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// The path and everything below it.
+    Subtree,
+    /// The node alone: its attributes and, for a folder, which names it holds. Whatever is
+    /// below a name that is still there did not change (or has a notice of its own). The host
+    /// then keeps the rest of what it and the kernel know below: a new image makes the images
+    /// folder newer, but need not make the kernel forget every other image.
+    Node,
+}
+
+impl Notice {
+    /// True when this notice tells of a change at `path` (for a [`Reach::Node`] notice: the
+    /// node itself, or a name appearing in or leaving its folder).
+    pub fn covers(&self, path: &NodePath) -> bool {
+        match self.reach {
+            Reach::Subtree => path.starts_with(&self.path),
+            Reach::Node => *path == self.path || path.parent().as_ref() == Some(&self.path),
+        }
+    }
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.reach {
+            Reach::Subtree => write!(formatter, "{} and below", self.path),
+            Reach::Node => write!(formatter, "{} alone", self.path),
+        }
+    }
+}
+
+/// The handle a provider uses to say "this path, and everything below it, changed"
+/// ([`ChangeNotifier::changed`]), or "this node alone changed" ([`ChangeNotifier::changed_node`]).
 ///
 /// The host gives one to [`crate::Provider::start`]. Sending never blocks and never fails from
 /// the provider's point of view: once the mount is gone, notices are dropped. The host drops
@@ -11,13 +51,13 @@ use crate::NodePath;
 /// its own, so a provider may send from anywhere, including while the host is waiting on it.
 #[derive(Clone, Debug)]
 pub struct ChangeNotifier {
-    sender: Option<Sender<NodePath>>,
+    sender: Option<Sender<Notice>>,
 }
 
 /// The host's end of a [`ChangeNotifier`]; also handy in provider tests to assert notices.
 #[derive(Debug)]
 pub struct ChangeReceiver {
-    receiver: Receiver<NodePath>,
+    receiver: Receiver<Notice>,
 }
 
 impl ChangeNotifier {
@@ -39,9 +79,27 @@ impl ChangeNotifier {
 
     /// `path` and everything below it changed.
     pub fn changed(&self, path: NodePath) {
+        self.send(Notice {
+            path,
+            reach: Reach::Subtree,
+        });
+    }
+
+    /// The node at `path` alone changed: its attributes and, for a folder, which names it
+    /// holds (a name that left needs a [`ChangeNotifier::changed`] of its own, so that what was
+    /// below it is forgotten too). Cheaper for the host than [`ChangeNotifier::changed`] on a
+    /// big folder; when unsure, use that.
+    pub fn changed_node(&self, path: NodePath) {
+        self.send(Notice {
+            path,
+            reach: Reach::Node,
+        });
+    }
+
+    fn send(&self, notice: Notice) {
         if let Some(sender) = &self.sender {
             // A closed channel means the mount is gone; there is nobody left to tell.
-            let _ = sender.send(path);
+            let _ = sender.send(notice);
         }
     }
 
@@ -53,22 +111,22 @@ impl ChangeNotifier {
 
 impl ChangeReceiver {
     /// Waits for the next notice; `None` once every notifier is dropped.
-    pub fn recv(&self) -> Option<NodePath> {
+    pub fn recv(&self) -> Option<Notice> {
         self.receiver.recv().ok()
     }
 
     /// Waits at most `timeout`; `Ok(None)` on time-out, `Err(())` once every notifier is dropped.
     #[allow(clippy::result_unit_err)]
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<NodePath>, ()> {
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Notice>, ()> {
         match self.receiver.recv_timeout(timeout) {
-            Ok(path) => Ok(Some(path)),
+            Ok(notice) => Ok(Some(notice)),
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => Err(()),
         }
     }
 
     /// The notices already waiting, without blocking.
-    pub fn pending(&self) -> Vec<NodePath> {
+    pub fn pending(&self) -> Vec<Notice> {
         self.receiver.try_iter().collect()
     }
 }
@@ -77,17 +135,44 @@ impl ChangeReceiver {
 mod tests {
     use super::*;
 
+    fn subtree(path: &str) -> Notice {
+        Notice {
+            path: NodePath::parse(path),
+            reach: Reach::Subtree,
+        }
+    }
+
     #[test]
     fn notices_arrive_in_order_and_detached_ones_vanish() {
         let (notifier, receiver) = ChangeNotifier::channel();
         notifier.changed(NodePath::parse("images"));
+        notifier.changed_node(NodePath::parse("containers"));
         notifier.clone().changed_all();
+        let node = Notice {
+            path: NodePath::parse("containers"),
+            reach: Reach::Node,
+        };
         assert_eq!(
             receiver.pending(),
-            vec![NodePath::parse("images"), NodePath::root()]
+            vec![subtree("images"), node, subtree("")]
         );
         ChangeNotifier::detached().changed_all();
         drop(notifier);
         assert_eq!(receiver.recv_timeout(Duration::from_millis(10)), Err(()));
+    }
+
+    #[test]
+    fn a_node_notice_covers_the_node_and_the_names_in_its_folder_only() {
+        let node = Notice {
+            path: NodePath::parse("images"),
+            reach: Reach::Node,
+        };
+        assert!(node.covers(&NodePath::parse("images")));
+        assert!(node.covers(&NodePath::parse("images/.abc")));
+        assert!(!node.covers(&NodePath::parse("images/app/latest")));
+        assert!(!node.covers(&NodePath::parse("containers")));
+        assert!(subtree("images").covers(&NodePath::parse("images/app/latest")));
+        assert!(subtree("").covers(&NodePath::parse("volumes/data")));
+        assert_eq!(node.to_string(), "/images alone");
     }
 }

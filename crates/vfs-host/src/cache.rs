@@ -166,6 +166,19 @@ impl Cache {
         }
     }
 
+    /// Forgets what is known of the node at `path` alone: the listing holding its attributes
+    /// and, for a folder, its own listing. Listings below it stay.
+    pub(crate) fn invalidate_node(&mut self, path: &NodePath) {
+        self.generation += 1;
+        let parent = path.parent();
+        self.listings
+            .retain(|dir, _| dir != path && Some(dir) != parent.as_ref());
+        self.learnt_sizes.remove(path);
+        if path.is_root() {
+            self.root = None;
+        }
+    }
+
     /// The nodes found changed without a notice since last asked (see `changed`).
     pub(crate) fn take_changed(&mut self) -> Vec<(NodePath, EntryKind)> {
         std::mem::take(&mut self.changed)

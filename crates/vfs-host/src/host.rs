@@ -121,6 +121,21 @@ impl Negatives {
         self.until.insert((parent, name.to_os_string()), expires);
     }
 
+    /// Forgets the names directly in folder `parent` the kernel may still hold; returns them.
+    fn take_children(&mut self, parent: u64, now: Instant) -> Vec<(u64, OsString)> {
+        let mut taken = Vec::new();
+        self.until.retain(|(folder, name), until| {
+            if *folder != parent {
+                return true;
+            }
+            if *until > now {
+                taken.push((*folder, name.clone()));
+            }
+            false
+        });
+        taken
+    }
+
     /// Forgets the names at or below `path` the kernel may still hold; returns them.
     fn take_below(
         &mut self,
@@ -804,6 +819,20 @@ impl Host {
                 }),
             })
             .collect()
+    }
+
+    /// What the kernel must forget after a notice for the node at `path` alone: the inode
+    /// numbers of the path (attributes and cached data), and the missing names it was told
+    /// of directly in it (a name may have appeared). Entries and listings further below stay.
+    pub(crate) fn invalidate_node(&self, path: &NodePath) -> (Vec<u64>, Vec<(u64, OsString)>) {
+        let tables = &mut *self.tables();
+        tables.cache.invalidate_node(path);
+        let numbers = tables.inodes.numbers_at(path);
+        let missing = match tables.inodes.get(path, EntryKind::Directory) {
+            Some(folder) => tables.negatives.take_children(folder, Instant::now()),
+            None => Vec::new(),
+        };
+        (numbers, missing)
     }
 
     /// The missing names the kernel was told of at or below `path` (negative entries), as

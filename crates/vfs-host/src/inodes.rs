@@ -144,6 +144,14 @@ impl InodeTable {
 
     /// Every number of every path at or below `path`, whatever its kind (for invalidating the
     /// kernel after a notice).
+    /// Every number `path` has had (one per kind it was seen as).
+    pub(crate) fn numbers_at(&self, path: &NodePath) -> Vec<u64> {
+        self.by_path
+            .get(path)
+            .map(|numbers| numbers.all().collect())
+            .unwrap_or_default()
+    }
+
     pub(crate) fn at_or_below(&self, path: &NodePath) -> Vec<(u64, Arc<NodePath>)> {
         self.by_path
             .iter()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use vfs_core::{ChangeReceiver, NodePath};
+use vfs_core::{ChangeReceiver, NodePath, Notice, Reach};
 
 use crate::host::{Host, KernelTarget};
 
@@ -32,7 +32,7 @@ pub(crate) trait KernelCache: Send + 'static {
 #[derive(Debug)]
 pub(crate) enum Work {
     /// A provider's change notice.
-    Notice(NodePath),
+    Notice(Notice),
     /// The host learnt something the kernel's copy of these attributes lacks (a directory's
     /// link count once it is listed): the kernel should ask again. Its cached data stays.
     Refresh(u64),
@@ -102,8 +102,8 @@ impl Drop for NoticeThread {
 fn forward(notices: &ChangeReceiver, work: &Sender<Work>, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         match notices.recv_timeout(STOP_CHECK) {
-            Ok(Some(path)) => {
-                if work.send(Work::Notice(path)).is_err() {
+            Ok(Some(notice)) => {
+                if work.send(Work::Notice(notice)).is_err() {
                     return;
                 }
             }
@@ -123,10 +123,10 @@ fn run(host: &Host, work: &Receiver<Work>, kernel: &impl KernelCache, stop: &Ato
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        let mut paths = Vec::new();
+        let mut notices = Vec::new();
         for item in std::iter::once(first).chain(work.try_iter()) {
             match item {
-                Work::Notice(path) => paths.push(path),
+                Work::Notice(notice) => notices.push(notice),
                 Work::Refresh(ino) => {
                     if let Err(error) = kernel.forget_attributes(ino) {
                         tracing::debug!(ino, "kernel refused to invalidate attributes: {error}");
@@ -140,23 +140,51 @@ fn run(host: &Host, work: &Receiver<Work>, kernel: &impl KernelCache, stop: &Ato
                 Work::Forget(target) => forget(kernel, &target),
             }
         }
-        for path in coalesce(paths) {
-            apply(host, kernel, &path);
+        for notice in coalesce(notices) {
+            match notice.reach {
+                Reach::Subtree => apply(host, kernel, &notice.path),
+                Reach::Node => apply_to_node(host, kernel, &notice.path),
+            }
         }
     }
 }
 
-/// A burst of notices reduced to the paths not already covered by another one.
-pub(crate) fn coalesce(mut paths: Vec<NodePath>) -> Vec<NodePath> {
+/// A burst of notices reduced to those not already covered by another one: a subtree notice
+/// covers every notice at or below its path; a node notice covers only its own duplicates.
+pub(crate) fn coalesce(notices: Vec<Notice>) -> Vec<Notice> {
+    let mut subtrees: Vec<NodePath> = notices
+        .iter()
+        .filter(|notice| notice.reach == Reach::Subtree)
+        .map(|notice| notice.path.clone())
+        .collect();
     // Sorted, every path comes right after the paths it lies below.
-    paths.sort();
-    let mut kept: Vec<NodePath> = Vec::with_capacity(paths.len());
-    for path in paths {
+    subtrees.sort();
+    let mut kept: Vec<NodePath> = Vec::with_capacity(subtrees.len());
+    for path in subtrees {
         if !kept.iter().any(|covering| path.starts_with(covering)) {
             kept.push(path);
         }
     }
-    kept
+    let mut nodes: Vec<NodePath> = notices
+        .into_iter()
+        .filter(|notice| notice.reach == Reach::Node)
+        .map(|notice| notice.path)
+        .filter(|path| !kept.iter().any(|covering| path.starts_with(covering)))
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    let subtree = |path| Notice {
+        path,
+        reach: Reach::Subtree,
+    };
+    let node = |path| Notice {
+        path,
+        reach: Reach::Node,
+    };
+    kept.into_iter()
+        .map(subtree)
+        .chain(nodes.into_iter().map(node))
+        .collect()
 }
 
 pub(crate) fn apply(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
@@ -166,6 +194,27 @@ pub(crate) fn apply(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
         forget(kernel, &target);
     }
     for (parent, name) in host.forget_missing(path) {
+        if let Err(error) = kernel.forget_entry(parent, &name) {
+            tracing::debug!(
+                parent,
+                ?name,
+                "kernel refused to invalidate a negative entry: {error}"
+            );
+        }
+    }
+}
+
+/// A notice for the node at `path` alone: its attributes and cached data (a folder's listing)
+/// are forgotten, and the missing names in it, but not the names themselves nor anything below.
+pub(crate) fn apply_to_node(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
+    let (numbers, missing) = host.invalidate_node(path);
+    tracing::debug!(%path, "change notice for the node alone");
+    for ino in numbers {
+        if let Err(error) = kernel.forget_inode(ino) {
+            tracing::debug!(ino, "kernel refused to invalidate an inode: {error}");
+        }
+    }
+    for (parent, name) in missing {
         if let Err(error) = kernel.forget_entry(parent, &name) {
             tracing::debug!(
                 parent,
@@ -198,17 +247,59 @@ fn forget(kernel: &impl KernelCache, target: &KernelTarget) {
 mod tests {
     use super::*;
 
+    fn subtree(text: &str) -> Notice {
+        Notice {
+            path: NodePath::parse(text),
+            reach: Reach::Subtree,
+        }
+    }
+
+    fn node(text: &str) -> Notice {
+        Notice {
+            path: NodePath::parse(text),
+            reach: Reach::Node,
+        }
+    }
+
     #[test]
     fn bursts_collapse_to_the_covering_paths() {
-        let paths = ["a/b", "a", "c/d", "c/e", "a/b/c", "ab"]
+        let notices = ["a/b", "a", "c/d", "c/e", "a/b/c", "ab"]
             .iter()
-            .map(|text| NodePath::parse(text))
+            .map(|text| subtree(text))
             .collect();
-        let kept: Vec<String> = coalesce(paths).iter().map(ToString::to_string).collect();
-        assert_eq!(kept, ["/a", "/ab", "/c/d", "/c/e"]);
+        let kept: Vec<String> = coalesce(notices).iter().map(ToString::to_string).collect();
         assert_eq!(
-            coalesce(vec![NodePath::parse("x"), NodePath::root()]),
-            vec![NodePath::root()]
+            kept,
+            [
+                "/a and below",
+                "/ab and below",
+                "/c/d and below",
+                "/c/e and below"
+            ]
+        );
+        assert_eq!(coalesce(vec![subtree("x"), subtree("")]), vec![subtree("")]);
+    }
+
+    #[test]
+    fn node_notices_are_kept_unless_a_subtree_notice_covers_them() {
+        let kept = coalesce(vec![
+            node("images"),
+            node("images"),
+            node(""),
+            subtree("containers"),
+            node("containers/web"),
+            node("containers"),
+            subtree("images/app"),
+        ]);
+        let kept: Vec<String> = kept.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            kept,
+            [
+                "/containers and below",
+                "/images/app and below",
+                "/ alone",
+                "/images alone"
+            ]
         );
     }
 }

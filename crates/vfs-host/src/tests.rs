@@ -12,7 +12,7 @@ use vfs_core::{async_trait, Content, Node, NodeKind, NodePath, Provider, Provide
 use crate::attrs::{EntryKind, Owner};
 use crate::host::{Host, KernelTarget, Lookup, MIN_TTL};
 use crate::inodes::ROOT_INO;
-use crate::notices::{apply, KernelCache, Work};
+use crate::notices::{apply, apply_to_node, KernelCache, Work};
 
 fn at(seconds: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
@@ -699,6 +699,76 @@ fn access_follows_the_bits_and_never_allows_writing() {
         "no x bit at all"
     );
     assert_eq!(check(5, 5, libc::F_OK), Ok(()));
+}
+
+#[tokio::test]
+async fn a_node_notice_drops_the_node_and_its_names_but_keeps_what_is_below() {
+    let tree = sample();
+    tree.set("/lazy/sub", vec![Node::file("deep", at(9), Some(1))]);
+    let host = host(&tree, Duration::from_secs(60));
+    let lazy = ino_of(&host, "lazy").await;
+    let a = ino_of(&host, "lazy/a").await;
+    let sub = ino_of(&host, "lazy/sub").await;
+    let deep = ino_of(&host, "lazy/sub/deep").await;
+    assert!(matches!(
+        host.lookup_entry(lazy, OsStr::new("nope")).await,
+        Ok(Lookup::Missing { .. })
+    ));
+    assert!(matches!(
+        host.lookup_entry(sub, OsStr::new("deeper-nope")).await,
+        Ok(Lookup::Missing { .. })
+    ));
+    let lists = tree.lists.load(Ordering::SeqCst);
+
+    // A new name in lazy, and lazy newer: told as a change of lazy alone.
+    tree.set(
+        "/",
+        vec![
+            Node::directory("lazy", at(20)),
+            Node::file("sized", at(5), Some(3)),
+        ],
+    );
+    tree.set(
+        "/lazy",
+        vec![
+            Node::file("a", at(8), Some(1)),
+            Node::file("nope", at(20), Some(1)),
+            Node::directory("sub", at(8)),
+        ],
+    );
+    let kernel = Arc::new(RecordingKernel::default());
+    apply_to_node(&host, &kernel, &NodePath::parse("lazy"));
+    assert_eq!(*kernel.inodes.lock().unwrap(), vec![lazy], "the node alone");
+    assert_eq!(
+        *kernel.entries.lock().unwrap(),
+        vec![(lazy, "nope".to_string())],
+        "the missing name in it, not the one further below, nor any present name"
+    );
+    assert!(
+        host.cached_lookup(lazy, OsStr::new("a")).is_none(),
+        "its names are asked for again"
+    );
+    assert!(
+        host.cached_lookup(sub, OsStr::new("deep")).is_some(),
+        "the listing below is kept"
+    );
+    assert!(matches!(
+        host.lookup_entry(lazy, OsStr::new("nope")).await,
+        Ok(Lookup::Found(_))
+    ));
+    let lazy_now = host.getattr(lazy, None).await.unwrap();
+    assert_eq!(
+        lazy_now.attrs.mtime,
+        at(20),
+        "its own time, from its parent"
+    );
+    assert_eq!(ino_of(&host, "lazy/a").await, a);
+    assert_eq!(ino_of(&host, "lazy/sub/deep").await, deep);
+    assert_eq!(
+        tree.lists.load(Ordering::SeqCst),
+        lists + 2,
+        "the root and lazy listed again, lazy/sub not"
+    );
 }
 
 #[tokio::test]

@@ -375,6 +375,43 @@ fn a_change_notice_is_seen_at_once_despite_a_long_ttl() {
 }
 
 #[test]
+fn a_node_notice_shows_a_folders_new_names_and_time_and_keeps_what_is_below() {
+    let provider = sample_provider();
+    let Some(fixture) = Fixture::mount(provider.clone(), Duration::from_secs(60)) else {
+        return;
+    };
+    let docs = fixture.path("docs");
+    let a_md = fixture.path("docs/a.md");
+    assert_eq!(mtime_of(&docs), (1_700_000_003, 0));
+    assert_eq!(mtime_of(&a_md), (1_700_000_007, 0));
+    assert!(!fixture.path("docs/b.md").exists(), "a negative entry now");
+    assert_eq!(names_in(&docs), HashSet::from(["a.md".to_string()]));
+
+    // A new file in docs makes docs newer; a.md changes too, but without a notice of its own.
+    provider.push("/docs", Node::file("b.md", at(1_800_000_000, 0), Some(0)));
+    provider.update("/", "docs", |node| node.mtime = at(1_800_000_000, 0));
+    provider.update("/docs", "a.md", |node| node.mtime = at(1_800_000_001, 0));
+    provider.notify_node("/docs");
+    seen_at_once("the folder's new name and time", || {
+        fixture.path("docs/b.md").exists() && mtime_of(&docs) == (1_800_000_000, 0)
+    });
+    assert_eq!(
+        mtime_of(&a_md),
+        (1_700_000_007, 0),
+        "a name that stayed keeps what the kernel knew of it: the notice was for the folder alone"
+    );
+    provider.notify("/docs/a.md");
+    seen_at_once("a.md's own notice", || {
+        mtime_of(&a_md) == (1_800_000_001, 0)
+    });
+    assert_eq!(
+        names_in(&docs),
+        HashSet::from(["a.md".to_string(), "b.md".to_string()]),
+        "the kernel's cached listing was dropped"
+    );
+}
+
+#[test]
 fn without_a_notice_a_change_is_seen_after_the_ttl() {
     let provider = sample_provider();
     let Some(fixture) = Fixture::mount(provider.clone(), Duration::from_millis(500)) else {

@@ -302,6 +302,7 @@ mod tests {
             (first, notices)
         });
         let (first, notices) = notice.await.unwrap();
+        let first = first.map(|notice| notice.map(|notice| notice.path));
         assert_eq!(first, Ok(Some(NodePath::parse("ticks"))));
         let count: u64 = text(hello.read(&NodePath::parse("ticks/count")).await.unwrap())
             .trim()

@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tokio::task::JoinHandle;
-use vfs_core::{ChangeNotices, ChangeNotifier, Content, Node, NodePath, Provider, ProviderError};
+use vfs_core::{
+    ChangeNotices, ChangeNotifier, Content, Node, NodePath, Notice, Provider, ProviderError,
+};
 
 use crate::engine::{Engine, EngineError};
 use crate::json_indent::inspect_document;
@@ -28,7 +30,7 @@ impl Shared {
     }
 
     /// Publishes the tree of `state`; returns the paths that changed.
-    pub fn replace_tree(&self, state: &EngineState) -> Vec<NodePath> {
+    pub fn replace_tree(&self, state: &EngineState) -> Vec<Notice> {
         let new = Arc::new(Tree::build(state));
         let old = {
             let mut slot = match self.tree.write() {

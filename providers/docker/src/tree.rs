@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::time::SystemTime;
 
-use vfs_core::{Node, NodeKind, NodePath, ProviderError};
+use vfs_core::{Node, NodeKind, NodePath, Notice, ProviderError, Reach};
 
 use crate::engine::ObjectKind;
 use crate::state::EngineState;
@@ -277,47 +277,79 @@ impl Tree {
             .find(|node| node.name == name)
     }
 
-    /// The paths a host must forget so that `new` is seen instead of `self`: each folder whose
-    /// set of names changed, each entry whose attributes changed, the root if its time moved;
-    /// none below another one.
-    pub fn changes_to(&self, new: &Tree) -> Vec<NodePath> {
-        let mut changed = BTreeSet::new();
+    /// The notices that make a host see `new` instead of `self`, as small as they can be: a
+    /// folder whose names or own attributes changed is a change of that node alone (each
+    /// folder's listing is compared on its own, so what changed further below is told
+    /// separately); a name that left, a file or link that changed, or an entry that changed
+    /// kind is a change of its whole subtree. None is covered by another.
+    pub fn changes_to(&self, new: &Tree) -> Vec<Notice> {
+        let mut subtrees = BTreeSet::new();
+        let mut nodes = BTreeSet::new();
         if self.root != new.root {
-            changed.insert(NodePath::root());
+            nodes.insert(NodePath::root());
         }
         let folders: BTreeSet<&NodePath> =
             self.listings.keys().chain(new.listings.keys()).collect();
         for folder in folders {
-            let (Some(before), Some(after)) = (self.listings.get(folder), new.listings.get(folder))
-            else {
-                // A folder that came or went: its parent's names changed too.
-                changed.insert(folder.parent().unwrap_or_default());
-                continue;
+            let (before, after) = match (self.listings.get(folder), new.listings.get(folder)) {
+                (Some(before), Some(after)) => (before, after),
+                (Some(_), None) => {
+                    // A folder that went: everything below it goes, and its parent's names.
+                    subtrees.insert(folder.clone());
+                    nodes.insert(folder.parent().unwrap_or_default());
+                    continue;
+                }
+                _ => {
+                    // A folder that came: its parent's names changed.
+                    nodes.insert(folder.parent().unwrap_or_default());
+                    continue;
+                }
             };
             let names_before: BTreeMap<&OsString, &Node> =
                 before.iter().map(|node| (&node.name, node)).collect();
             let names_after: BTreeMap<&OsString, &Node> =
                 after.iter().map(|node| (&node.name, node)).collect();
             if names_before.keys().ne(names_after.keys()) {
-                changed.insert(folder.clone());
-                continue;
+                nodes.insert(folder.clone());
             }
-            for (name, node) in &names_after {
-                if names_before
-                    .get(name)
-                    .is_some_and(|old| !same_entry(old, node))
-                {
-                    changed.insert(folder.join(name));
+            for (name, old) in &names_before {
+                let path = folder.join(name);
+                match names_after.get(name) {
+                    None => {
+                        subtrees.insert(path);
+                    }
+                    Some(new) if same_entry(old, new) => {}
+                    Some(new) if old.is_directory() && new.is_directory() => {
+                        nodes.insert(path);
+                    }
+                    Some(_) => {
+                        subtrees.insert(path);
+                    }
                 }
             }
         }
-        let mut minimal: Vec<NodePath> = Vec::new();
-        for path in changed {
-            if !minimal.iter().any(|kept| path.starts_with(kept)) {
-                minimal.push(path);
+        let mut covering: Vec<NodePath> = Vec::new();
+        for path in subtrees {
+            if !covering.iter().any(|kept| path.starts_with(kept)) {
+                covering.push(path);
             }
         }
-        minimal
+        let nodes: Vec<Notice> = nodes
+            .into_iter()
+            .filter(|path| !covering.iter().any(|kept| path.starts_with(kept)))
+            .map(|path| Notice {
+                path,
+                reach: Reach::Node,
+            })
+            .collect();
+        covering
+            .into_iter()
+            .map(|path| Notice {
+                path,
+                reach: Reach::Subtree,
+            })
+            .chain(nodes)
+            .collect()
     }
 }
 
@@ -501,9 +533,29 @@ mod tests {
             created: at(10),
         });
         let after = Tree::build(&state);
-        assert_eq!(before.changes_to(&after), [NodePath::parse("networks")]);
+        let told = |before: &Tree, after: &Tree| -> Vec<String> {
+            before
+                .changes_to(after)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        // A new network, older than the volume: the networks folder alone (names, time); the
+        // root's time stays; nothing below is forgotten.
+        assert_eq!(told(&before, &after), ["/networks alone"]);
         assert!(after.changes_to(&Tree::build(&state)).is_empty());
+        // A volume newer: its file, and the times of the folders holding it.
         state.volumes[0].created = at(60);
-        assert_eq!(after.changes_to(&Tree::build(&state)), [NodePath::root()]);
+        let newer = Tree::build(&state);
+        assert_eq!(
+            told(&after, &newer),
+            ["/volumes/old and below", "/ alone", "/volumes alone"]
+        );
+        // A volume gone: its whole path, and its folder's names.
+        state.volumes.clear();
+        assert_eq!(
+            told(&newer, &Tree::build(&state)),
+            ["/volumes/old and below", "/ alone", "/volumes alone"]
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bollard::models::{EventMessage, EventMessageTypeEnum};
 use futures_util::{FutureExt, StreamExt};
-use vfs_core::ChangeNotifier;
+use vfs_core::{ChangeNotifier, Reach};
 
 use crate::engine::{Engine, EngineError};
 use crate::provider::Shared;
@@ -182,9 +182,12 @@ impl Watcher {
                 self.state.networks = state::networks(engine).await?;
             }
         }
-        for path in self.shared.replace_tree(&self.state) {
-            tracing::debug!(%path, "changed");
-            self.notifier.changed(path);
+        for notice in self.shared.replace_tree(&self.state) {
+            tracing::debug!(%notice, "changed");
+            match notice.reach {
+                Reach::Subtree => self.notifier.changed(notice.path),
+                Reach::Node => self.notifier.changed_node(notice.path),
+            }
         }
         Ok(())
     }

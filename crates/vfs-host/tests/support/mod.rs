@@ -108,6 +108,15 @@ impl TestProvider {
             .expect("the host started the provider")
             .changed(NodePath::parse(path));
     }
+
+    /// A notice for the node at `path` alone (`ChangeNotifier::changed_node`).
+    pub fn notify_node(&self, path: &str) {
+        let notifier = self.notifier.lock().unwrap();
+        notifier
+            .as_ref()
+            .expect("the host started the provider")
+            .changed_node(NodePath::parse(path));
+    }
 }
 
 #[async_trait]

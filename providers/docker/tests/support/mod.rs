@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use vfs_core::{walk, ChangeNotifier, ChangeReceiver, Node, NodeKind, NodePath, Provider};
+use vfs_core::{walk, ChangeNotifier, ChangeReceiver, Node, NodeKind, NodePath, Notice, Provider};
 use vfs_docker::{parse_rfc3339, DockerProvider, DockerSource};
 
 // Shared with the other test crates: the CI rule, the engine lock the restart test takes
@@ -265,9 +265,10 @@ pub async fn settle(provider: &DockerProvider, quiet: Duration) {
 }
 
 /// True when a notice covers `path` (it or one of its ancestors).
-pub fn covered(notices: &[NodePath], path: &str) -> bool {
+/// Whether one of `notices` tells the host of a change at `path` (see `Notice::covers`).
+pub fn covered(notices: &[Notice], path: &str) -> bool {
     let path = NodePath::parse(path);
-    notices.iter().any(|notice| path.starts_with(notice))
+    notices.iter().any(|notice| notice.covers(&path))
 }
 
 pub fn os(text: &str) -> &OsStr {
