@@ -102,20 +102,20 @@ impl TestProvider {
     }
 
     pub fn notify(&self, path: &str) {
-        let notifier = self.notifier.lock().unwrap();
-        notifier
-            .as_ref()
-            .expect("the host started the provider")
-            .changed(NodePath::parse(path));
+        self.notifier().changed(NodePath::parse(path));
     }
 
     /// A notice for the node at `path` alone (`ChangeNotifier::changed_node`).
     pub fn notify_node(&self, path: &str) {
-        let notifier = self.notifier.lock().unwrap();
-        notifier
-            .as_ref()
+        self.notifier().changed_node(NodePath::parse(path));
+    }
+
+    fn notifier(&self) -> ChangeNotifier {
+        self.notifier
+            .lock()
+            .unwrap()
+            .clone()
             .expect("the host started the provider")
-            .changed_node(NodePath::parse(path));
     }
 }
 
