@@ -687,15 +687,20 @@ impl Host {
         self.handles.dir(handle)
     }
 
-    /// How long the kernel may keep an entry handed over by readdirplus: a snapshot taken
-    /// before a change notice is only good for this once.
+    /// How long the kernel may keep an entry handed over by readdirplus. A snapshot taken
+    /// before a change notice (opened before it, read after) may hold what the notice just
+    /// took back: not to be kept at all, or a `stat` right after would see the old attributes
+    /// again (the kernel applies them, since its own invalidation came before the read).
     pub(crate) fn snapshot_ttl(
         &self,
         snapshot: &DirSnapshot,
         item: &DirItem,
         now: Instant,
     ) -> Duration {
-        if item.provisional || snapshot.generation != self.tables().cache.generation() {
+        if snapshot.generation != self.tables().cache.generation() {
+            return Duration::ZERO;
+        }
+        if item.provisional {
             return MIN_TTL;
         }
         self.ttl_until(item.expires, now)
