@@ -271,6 +271,19 @@ pub fn covered(notices: &[Notice], path: &str) -> bool {
     notices.iter().any(|notice| notice.covers(&path))
 }
 
+/// The notices that arrive until every one of `paths` is covered, waiting at most a second
+/// (issue 3's bound). The provider replaces its tree before it sends the notices, so a test
+/// that has just seen the new tree may be a few microseconds ahead of them.
+pub async fn notices_covering(notices: &ChangeReceiver, paths: &[&str]) -> Vec<Notice> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut arrived = notices.pending();
+    while Instant::now() < deadline && !paths.iter().all(|path| covered(&arrived, path)) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        arrived.extend(notices.pending());
+    }
+    arrived
+}
+
 pub fn os(text: &str) -> &OsStr {
     OsStr::new(text)
 }
