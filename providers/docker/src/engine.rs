@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::raw_http::{no_answer_within, RawEndpoint, RawError};
 use crate::source::DockerSource;
+use crate::state::strip_digest_prefix;
 use crate::timestamp::parse_rfc3339;
 
 /// How long the engine has to answer the first request (the API version negotiation) and each
@@ -250,7 +251,7 @@ impl Engine {
     /// `Created` of a container, to the nanosecond (the list gives whole seconds only).
     pub async fn container_created(&self, id: &str) -> Result<Option<SystemTime>, EngineError> {
         let body = self.inspect_raw(ObjectKind::Container, id).await?;
-        Ok(time_of(self.parse(&body)?.created))
+        Ok(time_of(self.parse(&body)?.created.as_deref()))
     }
 
     /// `Created` and `Metadata.LastTagTime` of an image (only its inspect has the latter).
@@ -267,7 +268,7 @@ impl Engine {
         let id = fields
             .id
             .as_deref()
-            .map(|id| id.strip_prefix("sha256:").unwrap_or(id).to_string())
+            .map(|id| strip_digest_prefix(id).to_string())
             .ok_or_else(|| EngineError::Failed {
                 engine: self.source.to_string(),
                 reason: format!("image inspect of {reference} has no Id"),
@@ -315,11 +316,11 @@ struct InspectMetadata<'body> {
 impl InspectFields<'_> {
     fn image_times(&self) -> ImageTimes {
         ImageTimes {
-            created: time_of(self.created.clone()),
+            created: time_of(self.created.as_deref()),
             last_tag_time: time_of(
                 self.metadata
                     .as_ref()
-                    .and_then(|metadata| metadata.last_tag_time.clone()),
+                    .and_then(|metadata| metadata.last_tag_time.as_deref()),
             ),
         }
     }
@@ -345,8 +346,8 @@ fn count(calls: &AtomicU64, what: &str) {
     tracing::debug!(engine_calls = total, "engine call: {what}");
 }
 
-fn time_of(text: Option<Cow<'_, str>>) -> Option<SystemTime> {
-    text.as_deref().and_then(parse_rfc3339)
+fn time_of(text: Option<&str>) -> Option<SystemTime> {
+    text.and_then(parse_rfc3339)
 }
 
 fn percent_encode(text: &str) -> String {
