@@ -142,8 +142,6 @@ impl InodeTable {
         self.by_ino.len()
     }
 
-    /// Every number of every path at or below `path`, whatever its kind (for invalidating the
-    /// kernel after a notice).
     /// Every number `path` has had (one per kind it was seen as).
     pub(crate) fn numbers_at(&self, path: &NodePath) -> Vec<u64> {
         self.by_path
@@ -152,6 +150,8 @@ impl InodeTable {
             .unwrap_or_default()
     }
 
+    /// Every number of every path at or below `path`, whatever its kind (for invalidating the
+    /// kernel after a notice).
     pub(crate) fn at_or_below(&self, path: &NodePath) -> Vec<(u64, Arc<NodePath>)> {
         self.by_path
             .iter()
