@@ -23,6 +23,22 @@ pub enum Reach {
 }
 
 impl Notice {
+    /// `path` and everything below it changed.
+    pub fn subtree(path: NodePath) -> Notice {
+        Notice {
+            path,
+            reach: Reach::Subtree,
+        }
+    }
+
+    /// The node at `path` alone changed (see [`Reach::Node`]).
+    pub fn node(path: NodePath) -> Notice {
+        Notice {
+            path,
+            reach: Reach::Node,
+        }
+    }
+
     /// True when this notice tells of a change at `path` (for a [`Reach::Node`] notice: the
     /// node itself, or a name appearing in or leaving its folder).
     pub fn covers(&self, path: &NodePath) -> bool {
@@ -79,10 +95,7 @@ impl ChangeNotifier {
 
     /// `path` and everything below it changed.
     pub fn changed(&self, path: NodePath) {
-        self.send(Notice {
-            path,
-            reach: Reach::Subtree,
-        });
+        self.notify(Notice::subtree(path));
     }
 
     /// The node at `path` alone changed: its attributes and, for a folder, which names it
@@ -90,13 +103,12 @@ impl ChangeNotifier {
     /// below it is forgotten too). Cheaper for the host than [`ChangeNotifier::changed`] on a
     /// big folder; when unsure, use that.
     pub fn changed_node(&self, path: NodePath) {
-        self.send(Notice {
-            path,
-            reach: Reach::Node,
-        });
+        self.notify(Notice::node(path));
     }
 
-    fn send(&self, notice: Notice) {
+    /// Sends `notice` as it is (for a provider that computed its notices, e.g. by comparing
+    /// two trees).
+    pub fn notify(&self, notice: Notice) {
         if let Some(sender) = &self.sender {
             // A closed channel means the mount is gone; there is nobody left to tell.
             let _ = sender.send(notice);
@@ -136,10 +148,7 @@ mod tests {
     use super::*;
 
     fn subtree(path: &str) -> Notice {
-        Notice {
-            path: NodePath::parse(path),
-            reach: Reach::Subtree,
-        }
+        Notice::subtree(NodePath::parse(path))
     }
 
     #[test]
@@ -148,10 +157,7 @@ mod tests {
         notifier.changed(NodePath::parse("images"));
         notifier.changed_node(NodePath::parse("containers"));
         notifier.clone().changed_all();
-        let node = Notice {
-            path: NodePath::parse("containers"),
-            reach: Reach::Node,
-        };
+        let node = Notice::node(NodePath::parse("containers"));
         assert_eq!(
             receiver.pending(),
             vec![subtree("images"), node, subtree("")]
@@ -163,10 +169,7 @@ mod tests {
 
     #[test]
     fn a_node_notice_covers_the_node_and_the_names_in_its_folder_only() {
-        let node = Notice {
-            path: NodePath::parse("images"),
-            reach: Reach::Node,
-        };
+        let node = Notice::node(NodePath::parse("images"));
         assert!(node.covers(&NodePath::parse("images")));
         assert!(node.covers(&NodePath::parse("images/.abc")));
         assert!(!node.covers(&NodePath::parse("images/app/latest")));

@@ -827,17 +827,26 @@ impl Host {
     }
 
     /// What the kernel must forget after a notice for the node at `path` alone: the inode
-    /// numbers of the path (attributes and cached data), and the missing names it was told
-    /// of directly in it (a name may have appeared). Entries and listings further below stay.
-    pub(crate) fn invalidate_node(&self, path: &NodePath) -> (Vec<u64>, Vec<(u64, OsString)>) {
+    /// numbers of the path (attributes and cached data, not the entry naming it), and the
+    /// missing names it was told of directly in it (a name may have appeared). Entries and
+    /// listings further below stay.
+    pub(crate) fn invalidate_node(
+        &self,
+        path: &NodePath,
+    ) -> (Vec<KernelTarget>, Vec<(u64, OsString)>) {
         let tables = &mut *self.tables();
         tables.cache.invalidate_node(path);
-        let numbers = tables.inodes.numbers_at(path);
+        let targets = tables
+            .inodes
+            .numbers_at(path)
+            .into_iter()
+            .map(|ino| KernelTarget { ino, entry: None })
+            .collect();
         let missing = match tables.inodes.get(path, EntryKind::Directory) {
             Some(folder) => tables.negatives.take_children(folder, Instant::now()),
             None => Vec::new(),
         };
-        (numbers, missing)
+        (targets, missing)
     }
 
     /// The missing names the kernel was told of at or below `path` (negative entries), as

@@ -2,7 +2,7 @@
 //! then the kernel's. It is not a FUSE request handler, because invalidating the kernel from
 //! inside a request can deadlock.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -132,11 +132,7 @@ fn run(host: &Host, work: &Receiver<Work>, kernel: &impl KernelCache, stop: &Ato
                         tracing::debug!(ino, "kernel refused to invalidate attributes: {error}");
                     }
                 }
-                Work::Reload(ino) => {
-                    if let Err(error) = kernel.forget_inode(ino) {
-                        tracing::debug!(ino, "kernel refused to invalidate an inode: {error}");
-                    }
-                }
+                Work::Reload(ino) => forget(kernel, &KernelTarget { ino, entry: None }),
                 Work::Forget(target) => forget(kernel, &target),
             }
         }
@@ -173,49 +169,33 @@ pub(crate) fn coalesce(notices: Vec<Notice>) -> Vec<Notice> {
         .collect();
     nodes.sort();
     nodes.dedup();
-    let subtree = |path| Notice {
-        path,
-        reach: Reach::Subtree,
-    };
-    let node = |path| Notice {
-        path,
-        reach: Reach::Node,
-    };
     kept.into_iter()
-        .map(subtree)
-        .chain(nodes.into_iter().map(node))
+        .map(Notice::subtree)
+        .chain(nodes.into_iter().map(Notice::node))
         .collect()
 }
 
 pub(crate) fn apply(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
     let targets = host.invalidate(path);
     tracing::debug!(%path, inodes = targets.len(), "change notice");
-    for target in targets {
-        forget(kernel, &target);
-    }
-    for (parent, name) in host.forget_missing(path) {
-        if let Err(error) = kernel.forget_entry(parent, &name) {
-            tracing::debug!(
-                parent,
-                ?name,
-                "kernel refused to invalidate a negative entry: {error}"
-            );
-        }
-    }
+    tell(kernel, &targets, &host.forget_missing(path));
 }
 
 /// A notice for the node at `path` alone: its attributes and cached data (a folder's listing)
 /// are forgotten, and the missing names in it, but not the names themselves nor anything below.
 pub(crate) fn apply_to_node(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
-    let (numbers, missing) = host.invalidate_node(path);
-    tracing::debug!(%path, "change notice for the node alone");
-    for ino in numbers {
-        if let Err(error) = kernel.forget_inode(ino) {
-            tracing::debug!(ino, "kernel refused to invalidate an inode: {error}");
-        }
+    let (targets, missing) = host.invalidate_node(path);
+    tracing::debug!(%path, inodes = targets.len(), "change notice for the node alone");
+    tell(kernel, &targets, &missing);
+}
+
+/// Has the kernel forget `targets` and the negative entries `missing` (parent, name).
+fn tell(kernel: &impl KernelCache, targets: &[KernelTarget], missing: &[(u64, OsString)]) {
+    for target in targets {
+        forget(kernel, target);
     }
     for (parent, name) in missing {
-        if let Err(error) = kernel.forget_entry(parent, &name) {
+        if let Err(error) = kernel.forget_entry(*parent, name) {
             tracing::debug!(
                 parent,
                 ?name,
@@ -248,17 +228,11 @@ mod tests {
     use super::*;
 
     fn subtree(text: &str) -> Notice {
-        Notice {
-            path: NodePath::parse(text),
-            reach: Reach::Subtree,
-        }
+        Notice::subtree(NodePath::parse(text))
     }
 
     fn node(text: &str) -> Notice {
-        Notice {
-            path: NodePath::parse(text),
-            reach: Reach::Node,
-        }
+        Notice::node(NodePath::parse(text))
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::time::SystemTime;
 
-use vfs_core::{Node, NodeKind, NodePath, Notice, ProviderError, Reach};
+use vfs_core::{Node, NodeKind, NodePath, Notice, ProviderError};
 
 use crate::engine::ObjectKind;
 use crate::state::EngineState;
@@ -337,17 +337,11 @@ impl Tree {
         let nodes: Vec<Notice> = nodes
             .into_iter()
             .filter(|path| !covering.iter().any(|kept| path.starts_with(kept)))
-            .map(|path| Notice {
-                path,
-                reach: Reach::Node,
-            })
+            .map(Notice::node)
             .collect();
         covering
             .into_iter()
-            .map(|path| Notice {
-                path,
-                reach: Reach::Subtree,
-            })
+            .map(Notice::subtree)
             .chain(nodes)
             .collect()
     }

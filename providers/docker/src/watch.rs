@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bollard::models::{EventMessage, EventMessageTypeEnum};
 use futures_util::{FutureExt, StreamExt};
-use vfs_core::{ChangeNotifier, Reach};
+use vfs_core::ChangeNotifier;
 
 use crate::engine::{Engine, EngineError};
 use crate::provider::Shared;
@@ -184,10 +184,7 @@ impl Watcher {
         }
         for notice in self.shared.replace_tree(&self.state) {
             tracing::debug!(%notice, "changed");
-            match notice.reach {
-                Reach::Subtree => self.notifier.changed(notice.path),
-                Reach::Node => self.notifier.changed_node(notice.path),
-            }
+            self.notifier.notify(notice);
         }
         Ok(())
     }
