@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::command::stdout_of;
+
 /// Runs `docker ARGS…` and returns its stdout (untrimmed); panics with its stderr on failure.
 pub fn docker(args: &[&str]) -> String {
     docker_in(args, None, &[])
@@ -19,11 +21,5 @@ pub fn docker_in(args: &[&str], dir: Option<&Path>, env: &[(&str, &str)]) -> Str
     for (key, value) in env {
         command.env(key, value);
     }
-    let output = command.output().expect("run docker");
-    assert!(
-        output.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    stdout_of(command, "docker", args)
 }

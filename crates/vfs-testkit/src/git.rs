@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::command::stdout_of;
+
 /// Runs `git ARGS…` in `dir` and returns its stdout. With `seconds`, the author and committer
 /// dates are that Unix time (UTC), so commit times are known in advance. Panics with git's
 /// stderr when git fails.
@@ -16,13 +18,7 @@ pub fn git(dir: &Path, args: &[&str], seconds: Option<i64>) -> String {
             .env("GIT_COMMITTER_DATE", &date)
             .env("GIT_AUTHOR_DATE", &date);
     }
-    let output = command.output().expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    stdout_of(command, "git", args)
 }
 
 #[cfg(test)]
