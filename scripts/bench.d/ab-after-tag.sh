@@ -14,22 +14,22 @@ shift 3
 cd "$work"
 declare -A warm after
 tags=()
-run() { local start end; start=$(date +%s%N); make -q -s ROOT="$1" >/dev/null; end=$(date +%s%N); echo $(((end - start) / 1000000)); }
+# shellcheck source=stats.sh
+source "$(dirname "$0")/stats.sh"
 for ((round = 0; round < rounds; round++)); do
   for vfs in "$@"; do
     "$vfs" mount -d -q docker "$work/mnt"
-    run "$work/mnt" >/dev/null
-    warm[$vfs]+="$(run "$work/mnt") "
+    time_make_q "$work/mnt" >/dev/null
+    warm[$vfs]+="$(time_make_q "$work/mnt") "
     tag="$image-ab$round$RANDOM"
     docker tag "$image" "$tag" >/dev/null
     tags+=("$tag")
     sleep 0.5 # the event reaches the mount within ~20 ms
-    after[$vfs]+="$(run "$work/mnt") "
+    after[$vfs]+="$(time_make_q "$work/mnt") "
     "$vfs" unmount "$work/mnt"
   done
 done
 docker rmi "${tags[@]}" >/dev/null
-median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 for vfs in "$@"; do
   echo "$vfs: warm $(echo "${warm[$vfs]}" | median) ms, right after an unrelated tag $(echo "${after[$vfs]}" | median) ms"
 done

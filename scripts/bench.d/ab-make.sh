@@ -13,23 +13,23 @@ shift 2
 cd "$work"
 declare -A cold warm
 floor=() limit=()
-run() { local start end; start=$(date +%s%N); make -q -s ROOT="$1" >/dev/null; end=$(date +%s%N); echo $(((end - start) / 1000000)); }
+# shellcheck source=stats.sh
+source "$(dirname "$0")/stats.sh"
 for ((round = 0; round < rounds; round++)); do
   for vfs in "$@"; do
     "$vfs" mount -d -q docker "$work/mnt"
-    cold[$vfs]+="$(run "$work/mnt") "
-    warm[$vfs]+="$(run "$work/mnt") "
+    cold[$vfs]+="$(time_make_q "$work/mnt") "
+    warm[$vfs]+="$(time_make_q "$work/mnt") "
     "$vfs" unmount "$work/mnt"
   done
   if command -v bindfs >/dev/null; then
     mkdir -p "$work/bind"
     bindfs -o ro,entry_timeout=600,attr_timeout=600,negative_timeout=600 "$work/tmpfs" "$work/bind"
-    floor+=("$(run "$work/bind")")
+    floor+=("$(time_make_q "$work/bind")")
     fusermount3 -u "$work/bind"
   fi
-  limit+=("$(run "$work/tmpfs")")
+  limit+=("$(time_make_q "$work/tmpfs")")
 done
-median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 tmpfs=$(echo "${limit[*]}" | median)
 echo "tmpfs ${tmpfs} ms"
 [ ${#floor[@]} -gt 0 ] && echo "bindfs cold $(echo "${floor[*]}" | median) ms ($(echo "scale=2; $(echo "${floor[*]}" | median) / $tmpfs" | bc)x)"
