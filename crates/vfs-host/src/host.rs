@@ -195,7 +195,16 @@ pub(crate) struct Host {
     calls: ProviderCalls,
     /// Where to ask the notice thread to refresh the kernel's attributes (none in tests).
     work: Mutex<Option<Sender<Work>>>,
+    /// The longest a request waits on the provider ([`PROVIDER_TIMEOUT`]).
+    provider_timeout: Duration,
 }
+
+/// The longest a request waits on the provider. A request the kernel sent holds the kernel's
+/// lock on its folder until it is answered, and the notices thread's invalidations wait on that
+/// lock; so a provider call that never returns (a FIFO opened for ever, a hung engine) would
+/// wedge that folder, the notices and the unmount for good. Past this bound the request is
+/// answered `EIO` and everything waiting behind it goes on; the provider's call is abandoned.
+pub(crate) const PROVIDER_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves the tables consistent, so a poisoned lock is still usable.
@@ -224,6 +233,30 @@ impl Host {
             gates: Mutex::new(HashMap::new()),
             calls: ProviderCalls::default(),
             work: Mutex::new(None),
+            provider_timeout: PROVIDER_TIMEOUT,
+        }
+    }
+
+    /// The same host with another bound on provider calls (tests use a short one).
+    #[cfg(test)]
+    pub(crate) fn with_provider_timeout(mut self, timeout: Duration) -> Host {
+        self.provider_timeout = timeout;
+        self
+    }
+
+    /// Runs a provider call within [`PROVIDER_TIMEOUT`].
+    async fn bounded<T>(
+        &self,
+        operation: &str,
+        path: &NodePath,
+        call: impl Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        match tokio::time::timeout(self.provider_timeout, call).await {
+            Ok(answer) => answer,
+            Err(_) => Err(ProviderError::Unavailable(format!(
+                "the provider did not answer {operation} {path} within {:?}",
+                self.provider_timeout
+            ))),
         }
     }
 
@@ -724,7 +757,8 @@ impl Host {
         };
         let count = self.calls.read.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::debug!(%path, count, "provider.read");
-        let file = match self.provider.read(&path).await.map_err(failed)? {
+        let content = self.bounded("read", &path, self.provider.read(&path)).await;
+        let file = match content.map_err(failed)? {
             Content::Bytes(bytes) => OpenFile::Bytes(bytes),
             Content::File(file) => OpenFile::File(file),
         };
@@ -889,13 +923,14 @@ impl Host {
     async fn provider_root(&self) -> Result<Node, ProviderError> {
         let count = self.calls.root.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::debug!(count, "provider.root");
-        self.provider.root().await
+        self.bounded("root", &NodePath::root(), self.provider.root())
+            .await
     }
 
     async fn provider_list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
         let count = self.calls.list.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::debug!(%dir, count, "provider.list");
-        self.provider.list(dir).await
+        self.bounded("list", dir, self.provider.list(dir)).await
     }
 
     /// The listing of `dir`, from the cache or (once for all callers at a time) the provider.

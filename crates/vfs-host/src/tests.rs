@@ -219,6 +219,32 @@ async fn ttls_are_bounded_by_the_cache_and_never_zero() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_provider_that_never_answers_gets_eio_within_the_bound_and_the_folder_recovers() {
+    let tree = sample();
+    let host = Arc::new(
+        Host::new(tree.clone(), Duration::from_secs(60), OWNER)
+            .with_provider_timeout(Duration::from_millis(200)),
+    );
+    let lazy = ino_of(&host, "lazy").await;
+    host.invalidate(&NodePath::parse("lazy"));
+    // A provider call that never returns (a FIFO opened without O_NONBLOCK, a hung engine).
+    let hold = Arc::new(tokio::sync::Semaphore::new(0));
+    *tree.hold.lock().unwrap() = Some(hold.clone());
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(5), host.lookup(lazy, OsStr::new("a")))
+        .await
+        .expect("a lookup waiting on a provider that never answers must be answered");
+    assert_eq!(answer.unwrap_err(), libc::EIO);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The gate of the folder is free again: the next caller asks anew and is answered.
+    *tree.hold.lock().unwrap() = None;
+    assert_eq!(
+        host.lookup(lazy, OsStr::new("a")).await.unwrap().attrs.size,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_misses_on_one_directory_ask_the_provider_once() {
     let tree = sample();
     let host = host(&tree, Duration::from_secs(60));

@@ -10,10 +10,12 @@
 
 pub mod escape;
 mod mirror;
+mod mounts;
 mod provider;
 mod registration;
 mod sections;
 mod served;
+mod source;
 mod watch;
 pub mod yaml;
 

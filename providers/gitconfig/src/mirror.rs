@@ -1,22 +1,16 @@
 //! The plain mirror: entries of SOURCE as nodes, with their own sizes, modes and times.
 
 use std::ffi::OsStr;
-use std::fs::Metadata;
 use std::io::ErrorKind;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use vfs_core::{Node, NodePath, ProviderError};
 
+use crate::source::{EntryKind, EntryStat};
+
 /// Entries with this name are never shown: a repository's database is not part of its content.
 pub const HIDDEN_NAME: &str = ".git";
-
-/// The kinds of entry the mirror shows.
-pub fn is_mirrored(metadata: &Metadata) -> bool {
-    let kind = metadata.file_type();
-    kind.is_dir() || kind.is_file() || kind.is_symlink()
-}
 
 /// Whether a file is a YAML file by its name.
 pub fn has_yaml_name(name: &OsStr) -> bool {
@@ -24,45 +18,36 @@ pub fn has_yaml_name(name: &OsStr) -> bool {
     name.ends_with(b".yml") || name.ends_with(b".yaml")
 }
 
-/// The node for a disk entry (the symlink itself, never its target).
-pub fn disk_node(name: &OsStr, path: &Path, metadata: &Metadata) -> Result<Node, std::io::Error> {
-    let mtime = seconds_and_nanos(metadata.mtime(), metadata.mtime_nsec());
-    let kind = metadata.file_type();
-    let node = if kind.is_dir() {
-        Node::directory(name, mtime)
-    } else if kind.is_symlink() {
-        Node::symlink(name, mtime, std::fs::read_link(path)?)
-    } else {
-        Node::file(name, mtime, Some(metadata.len()))
+/// The node for a disk entry (the symlink itself, never its target: `link_target` is the
+/// symlink's own text, read by the caller).
+pub fn disk_node(name: &OsStr, stat: &EntryStat, link_target: Option<PathBuf>) -> Node {
+    let mtime = nanos_to_time(stat.mtime);
+    let node = match (stat.kind, link_target) {
+        (EntryKind::Directory, _) => Node::directory(name, mtime),
+        (EntryKind::Symlink, Some(target)) => Node::symlink(name, mtime, target),
+        _ => Node::file(name, mtime, Some(stat.size)),
     };
-    Ok(with_stat_times(node, metadata))
+    with_stat_times(node, stat)
 }
 
-/// Sets a node's ctime, atime and permission bits from an entry's metadata.
-pub fn with_stat_times(node: Node, metadata: &Metadata) -> Node {
-    node.with_ctime(seconds_and_nanos(metadata.ctime(), metadata.ctime_nsec()))
-        .with_atime(seconds_and_nanos(metadata.atime(), metadata.atime_nsec()))
-        .with_perm(perm_bits(metadata))
+/// Sets a node's ctime, atime and permission bits from an entry's `stat`.
+pub fn with_stat_times(node: Node, stat: &EntryStat) -> Node {
+    node.with_ctime(nanos_to_time(stat.ctime))
+        .with_atime(nanos_to_time(stat.atime))
+        .with_perm(stat.perm)
 }
 
-pub fn perm_bits(metadata: &Metadata) -> u16 {
-    (metadata.mode() & 0o7777) as u16
+/// The mode of a section file of a YAML file with mode `file_perm`: data, readable where the
+/// file is; never executable, never set-id (write bits are cleared by the host anyway).
+pub fn section_perm(file_perm: u16) -> u16 {
+    file_perm & 0o444
 }
 
-/// The file's mode with search bits wherever it is readable: the mode of a YAML file's folders.
+/// The file's read bits with search bits wherever it is readable: the mode of a YAML file's
+/// folders.
 pub fn folder_perm(file_perm: u16) -> u16 {
-    file_perm | ((file_perm & 0o444) >> 2)
-}
-
-pub fn mtime_nanos(metadata: &Metadata) -> i64 {
-    metadata
-        .mtime()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(metadata.mtime_nsec())
-}
-
-pub fn seconds_and_nanos(seconds: i64, nanos: i64) -> SystemTime {
-    nanos_to_time(seconds.saturating_mul(1_000_000_000).saturating_add(nanos))
+    let readable = file_perm & 0o444;
+    readable | (readable >> 2)
 }
 
 pub fn nanos_to_time(nanos: i64) -> SystemTime {

@@ -1,19 +1,23 @@
 //! GitConfigFS: SOURCE mirrored read-only, each YAML file a folder of its sections.
+//!
+//! Every access to SOURCE goes through [`SourceTree`]: relative to open directory descriptors,
+//! never following a symlink, never blocking, and never inside a FUSE mount below SOURCE.
 
-use std::ffi::OsStr;
-use std::fs::Metadata;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
+use parking_lot::{Mutex, RwLock};
 use vfs_core::{ChangeNotifier, Content, Node, NodePath, Provider, ProviderError};
 
 use crate::mirror::{
-    disk_node, folder_perm, has_yaml_name, io_error, is_mirrored, nanos_to_time, perm_bits,
-    with_stat_times, HIDDEN_NAME,
+    disk_node, folder_perm, has_yaml_name, io_error, nanos_to_time, section_perm, with_stat_times,
+    HIDDEN_NAME,
 };
 use crate::sections::{Repository, SectionCache, TimedYaml, YamlState};
 use crate::served::ServedSections;
+use crate::source::{check_directory, EntryKind, EntryStat, OpenDir, SourceTree};
 use crate::watch::SourceWatcher;
 use crate::yaml::{children, scalar_text, Entry};
 
@@ -24,6 +28,8 @@ pub struct GitConfigProvider {
 
 pub(crate) struct Inner {
     pub(crate) source: PathBuf,
+    /// SOURCE held open, from the first time it is needed (the start, normally).
+    tree: RwLock<Option<Arc<SourceTree>>>,
     repository: RwLock<Option<Arc<Repository>>>,
     pub(crate) sections: SectionCache,
     served: ServedSections,
@@ -32,8 +38,14 @@ pub(crate) struct Inner {
 
 /// Where a node path leads.
 enum Location {
-    /// An entry of SOURCE shown as it is.
-    Disk { path: PathBuf, metadata: Metadata },
+    /// A directory of SOURCE, open.
+    Directory(OpenDir),
+    /// A file or symlink of SOURCE: its name in its open parent, and its `stat`.
+    Entry {
+        parent: OpenDir,
+        name: OsString,
+        stat: EntryStat,
+    },
     /// A YAML file's folder (`names` empty) or a section inside it.
     Yaml {
         relative: PathBuf,
@@ -51,6 +63,7 @@ impl GitConfigProvider {
         GitConfigProvider {
             inner: Arc::new(Inner {
                 source,
+                tree: RwLock::new(None),
                 repository: RwLock::new(None),
                 sections: SectionCache::default(),
                 served: ServedSections::default(),
@@ -105,12 +118,7 @@ impl Provider for GitConfigProvider {
     }
 
     async fn stop(&self) {
-        let watcher = self
-            .inner
-            .watcher
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
+        let watcher = self.inner.watcher.lock().take();
         drop(watcher);
     }
 }
@@ -121,52 +129,59 @@ impl Inner {
         notifier: ChangeNotifier,
         weak: std::sync::Weak<Inner>,
     ) -> Result<(), ProviderError> {
-        let shown = self.source.display();
-        match std::fs::metadata(&self.source) {
-            Ok(metadata) if metadata.is_dir() => {}
-            Ok(_) => return Err(ProviderError::Other(format!("{shown}: not a directory"))),
-            Err(error) => return Err(ProviderError::Other(format!("{shown}: {error}"))),
-        }
+        let tree = self.tree()?;
         let repository = open_repository(&self.source);
         let git_dir = repository
             .as_ref()
             .map(|repository| repository.blamer.git_dir().to_path_buf());
-        *self
-            .repository
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = repository.map(Arc::new);
-        let watcher = SourceWatcher::start(self.source.clone(), git_dir, notifier, weak);
-        *self
-            .watcher
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = watcher;
+        *self.repository.write() = repository.map(Arc::new);
+        let watcher = SourceWatcher::start(tree.path().to_path_buf(), git_dir, notifier, weak);
+        *self.watcher.lock() = watcher;
         Ok(())
     }
 
+    /// SOURCE, opened the first time it is needed.
+    fn tree(&self) -> Result<Arc<SourceTree>, ProviderError> {
+        if let Some(tree) = self.tree.read().as_ref() {
+            return Ok(tree.clone());
+        }
+        let mut slot = self.tree.write();
+        if let Some(tree) = slot.as_ref() {
+            return Ok(tree.clone());
+        }
+        let shown = self.source.display();
+        check_directory(&self.source)
+            .map_err(|error| ProviderError::Other(format!("{shown}: {error}")))?;
+        let tree = Arc::new(
+            SourceTree::open(&self.source)
+                .map_err(|error| ProviderError::Other(format!("{shown}: {error}")))?,
+        );
+        *slot = Some(tree.clone());
+        Ok(tree)
+    }
+
     fn repository(&self) -> Option<Arc<Repository>> {
-        self.repository
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.repository.read().clone()
     }
 
     fn root(&self) -> Result<Node, ProviderError> {
-        let metadata = std::fs::metadata(&self.source)
+        let root = self
+            .tree()?
+            .root()
             .map_err(|error| io_error(&NodePath::root(), "reading", error))?;
-        let mtime = crate::mirror::seconds_and_nanos(
-            std::os::unix::fs::MetadataExt::mtime(&metadata),
-            std::os::unix::fs::MetadataExt::mtime_nsec(&metadata),
-        );
-        Ok(with_stat_times(Node::directory("", mtime), &metadata))
+        Ok(with_stat_times(
+            Node::directory("", nanos_to_time(root.stat.mtime)),
+            &root.stat,
+        ))
     }
 
     fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
         match self.locate(dir)? {
-            Location::Disk { path, metadata } if metadata.is_dir() => {
-                self.watch_directory(&path);
-                self.list_disk(dir, &path)
+            Location::Directory(open) => {
+                self.watch_directory(&open);
+                self.list_disk(dir, &open)
             }
-            Location::Disk { .. } => Err(ProviderError::NotADirectory(dir.clone())),
+            Location::Entry { .. } => Err(ProviderError::NotADirectory(dir.clone())),
             Location::Yaml {
                 relative,
                 timed,
@@ -191,13 +206,18 @@ impl Inner {
 
     fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
         match self.locate(path)? {
-            Location::Disk {
-                path: disk,
-                metadata,
-            } if metadata.is_file() => std::fs::File::open(&disk)
-                .map(Content::File)
-                .map_err(|error| io_error(path, "opening", error)),
-            Location::Disk { .. } => Err(ProviderError::NotAFile(path.clone())),
+            Location::Entry {
+                parent, name, stat, ..
+            } if stat.is_file() => {
+                let (file, _) = self
+                    .tree()?
+                    .open_file(&parent, &name)
+                    .map_err(|error| io_error(path, "opening", error))?;
+                Ok(Content::File(file))
+            }
+            Location::Entry { .. } | Location::Directory(_) => {
+                Err(ProviderError::NotAFile(path.clone()))
+            }
             Location::Yaml { timed, names, .. } => {
                 if names.is_empty() {
                     return Err(ProviderError::NotAFile(path.clone()));
@@ -210,68 +230,93 @@ impl Inner {
         }
     }
 
-    /// Follows `path` from SOURCE, into a YAML file's sections once it meets one.
+    /// Follows `path` from SOURCE, one open directory at a time, into a YAML file's sections
+    /// once it meets one.
     fn locate(&self, path: &NodePath) -> Result<Location, ProviderError> {
-        let mut disk = self.source.clone();
-        let mut metadata = std::fs::metadata(&self.source)
-            .map_err(|error| io_error(&NodePath::root(), "reading", error))?;
+        let tree = self.tree()?;
+        let failed = |error| io_error(path, "reading", error);
+        let mut dir = tree.root().map_err(failed)?;
         let names = path.names();
         for (index, name) in names.iter().enumerate() {
             if name == HIDDEN_NAME {
                 return Err(ProviderError::NotFound(path.clone()));
             }
-            if !metadata.is_dir() {
-                return Err(ProviderError::NotADirectory(path.clone()));
-            }
-            disk.push(name);
-            metadata = std::fs::symlink_metadata(&disk)
-                .map_err(|error| io_error(path, "reading", error))?;
-            if !is_mirrored(&metadata) {
-                return Err(ProviderError::NotFound(path.clone()));
-            }
-            if metadata.is_file() && has_yaml_name(name) {
-                let relative = relative_path(&names[..=index]);
-                let state = self
-                    .sections
-                    .load(&disk, &relative, &metadata, self.repository().as_deref())
-                    .map_err(|error| io_error(path, "reading", error))?;
-                if let YamlState::Folder(timed) = state {
-                    return Ok(Location::Yaml {
-                        relative,
-                        timed,
-                        file_perm: perm_bits(&metadata),
-                        names: names[index + 1..]
-                            .iter()
-                            .map(|name| name.as_bytes().to_vec())
-                            .collect(),
-                    });
+            let last = index + 1 == names.len();
+            let stat = tree
+                .stat(&dir, name)
+                .map_err(failed)?
+                .ok_or_else(|| ProviderError::NotFound(path.clone()))?;
+            match stat.kind {
+                EntryKind::Directory => dir = tree.open_dir(&dir, name).map_err(failed)?,
+                EntryKind::File if has_yaml_name(name) => {
+                    let (file, stat) = tree.open_file(&dir, name).map_err(failed)?;
+                    let relative: PathBuf = names[..=index].iter().collect();
+                    let state = self
+                        .sections
+                        .load(
+                            file,
+                            &stat,
+                            &dir.path.join(name),
+                            &relative,
+                            self.repository().as_deref(),
+                        )
+                        .map_err(failed)?;
+                    match state {
+                        YamlState::Folder(timed) => {
+                            return Ok(Location::Yaml {
+                                relative,
+                                timed,
+                                file_perm: stat.perm,
+                                names: names[index + 1..]
+                                    .iter()
+                                    .map(|name| name.as_bytes().to_vec())
+                                    .collect(),
+                            })
+                        }
+                        YamlState::Plain if last => {
+                            return Ok(Location::Entry {
+                                parent: dir,
+                                name: name.clone(),
+                                stat,
+                            })
+                        }
+                        YamlState::Plain => return Err(ProviderError::NotADirectory(path.clone())),
+                    }
                 }
+                EntryKind::File | EntryKind::Symlink if last => {
+                    return Ok(Location::Entry {
+                        parent: dir,
+                        name: name.clone(),
+                        stat,
+                    })
+                }
+                EntryKind::File | EntryKind::Symlink => {
+                    return Err(ProviderError::NotADirectory(path.clone()))
+                }
+                EntryKind::Other => return Err(ProviderError::NotFound(path.clone())),
             }
         }
-        Ok(Location::Disk {
-            path: disk,
-            metadata,
-        })
+        Ok(Location::Directory(dir))
     }
 
-    fn list_disk(&self, dir: &NodePath, disk: &Path) -> Result<Vec<Node>, ProviderError> {
-        let reader = std::fs::read_dir(disk).map_err(|error| io_error(dir, "listing", error))?;
+    fn list_disk(&self, dir_path: &NodePath, dir: &OpenDir) -> Result<Vec<Node>, ProviderError> {
+        let tree = self.tree()?;
+        let names = tree
+            .names(dir)
+            .map_err(|error| io_error(dir_path, "listing", error))?;
         let mut nodes = Vec::new();
-        for entry in reader {
-            let entry = entry.map_err(|error| io_error(dir, "listing", error))?;
-            let name = entry.file_name();
+        for name in names {
             if name == HIDDEN_NAME {
                 continue;
             }
-            let path = entry.path();
-            // An entry that vanished since the listing is simply not shown.
-            let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+            // An entry that vanished since the listing, or a hidden mountpoint, is not shown.
+            let Ok(Some(stat)) = tree.stat(dir, &name) else {
                 continue;
             };
-            if !is_mirrored(&metadata) {
+            if !stat.is_mirrored() {
                 continue;
             }
-            if let Some(node) = self.disk_entry_node(dir, &name, &path, &metadata) {
+            if let Some(node) = self.disk_entry_node(&tree, dir_path, dir, &name, &stat) {
                 nodes.push(node);
             }
         }
@@ -281,29 +326,50 @@ impl Inner {
 
     fn disk_entry_node(
         &self,
-        dir: &NodePath,
+        tree: &SourceTree,
+        dir_path: &NodePath,
+        dir: &OpenDir,
         name: &OsStr,
-        path: &Path,
-        metadata: &Metadata,
+        stat: &EntryStat,
     ) -> Option<Node> {
-        if metadata.is_file() && has_yaml_name(name) {
-            let mut names: Vec<&OsStr> = dir.names().iter().map(|n| n.as_os_str()).collect();
-            names.push(name);
-            let relative: PathBuf = names.iter().collect();
-            match self
-                .sections
-                .load(path, &relative, metadata, self.repository().as_deref())
-            {
-                Ok(YamlState::Folder(timed)) => {
-                    return Some(self.file_folder_node(name, &relative, &timed, metadata));
+        match stat.kind {
+            EntryKind::File if has_yaml_name(name) => {
+                let relative: PathBuf = dir_path
+                    .names()
+                    .iter()
+                    .map(|name| name.as_os_str())
+                    .chain([name])
+                    .collect();
+                let opened = tree.open_file(dir, name);
+                let loaded = opened.and_then(|(file, opened_stat)| {
+                    let state = self.sections.load(
+                        file,
+                        &opened_stat,
+                        &dir.path.join(name),
+                        &relative,
+                        self.repository().as_deref(),
+                    )?;
+                    Ok((state, opened_stat))
+                });
+                match loaded {
+                    Ok((YamlState::Folder(timed), opened_stat)) => {
+                        Some(self.file_folder_node(name, &relative, &timed, &opened_stat))
+                    }
+                    Ok((YamlState::Plain, opened_stat)) => {
+                        Some(disk_node(name, &opened_stat, None))
+                    }
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+                    // Unreadable: shown as a plain file, whose reading answers the error.
+                    Err(_) => Some(disk_node(name, stat, None)),
                 }
-                Ok(YamlState::Plain) => {}
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
-                // Unreadable: shown as a plain file, whose reading answers the error.
-                Err(_) => {}
             }
+            EntryKind::Symlink => {
+                // A symlink replaced since its stat is simply not shown this time.
+                let target = tree.read_link(dir, name).ok()?;
+                Some(disk_node(name, stat, Some(target)))
+            }
+            _ => Some(disk_node(name, stat, None)),
         }
-        disk_node(name, path, metadata).ok()
     }
 
     fn file_folder_node(
@@ -311,7 +377,7 @@ impl Inner {
         name: &OsStr,
         relative: &Path,
         timed: &TimedYaml,
-        metadata: &Metadata,
+        stat: &EntryStat,
     ) -> Node {
         let time = self.served.time(
             relative,
@@ -320,7 +386,7 @@ impl Inner {
             timed.times.file_time(),
             timed.mtime,
         );
-        Node::directory(name, nanos_to_time(time)).with_perm(folder_perm(perm_bits(metadata)))
+        Node::directory(name, nanos_to_time(time)).with_perm(folder_perm(stat.perm))
     }
 
     fn entry_node(
@@ -345,19 +411,14 @@ impl Inner {
         let name = OsStr::from_bytes(&entry.name);
         match scalar_text(&parsed.file, entry.value) {
             Some(text) => Node::file(name, nanos_to_time(time), Some(text.len() as u64 + 1))
-                .with_perm(file_perm),
+                .with_perm(section_perm(file_perm)),
             None => Node::directory(name, nanos_to_time(time)).with_perm(folder_perm(file_perm)),
         }
     }
 
-    fn watch_directory(&self, path: &Path) {
-        if let Some(watcher) = self
-            .watcher
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .as_mut()
-        {
-            watcher.watch_directory(path);
+    fn watch_directory(&self, dir: &OpenDir) {
+        if let Some(watcher) = self.watcher.lock().as_mut() {
+            watcher.watch_directory(&dir.path, dir.stat.ino);
         }
     }
 }
@@ -392,10 +453,6 @@ pub fn scalar_content(text: &str) -> Vec<u8> {
     content.extend_from_slice(text.as_bytes());
     content.push(b'\n');
     content
-}
-
-fn relative_path(names: &[std::ffi::OsString]) -> PathBuf {
-    names.iter().collect()
 }
 
 /// The repository SOURCE lies in; `None`, with one warning, when there is none.

@@ -1,23 +1,30 @@
-//! One YAML file's state: read, parsed (cached on its content) and timed (cached on its
-//! content, HEAD and mtime).
+//! One YAML file's state: read, parsed and timed, cached per file on its content, HEAD and
+//! mtime. Only the current version of each file is kept, and the whole cache is bounded by an
+//! estimate of the memory it holds: a large file rewritten again and again costs one version.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
-use std::fs::Metadata;
+use std::collections::HashMap;
+use std::fs::File;
 use std::hash::{Hash, Hasher};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
+use parking_lot::{Mutex, MutexGuard};
 use vfs_blame::{Blamer, LineOrigin};
 
-use crate::mirror::mtime_nanos;
+use crate::source::EntryStat;
 use crate::yaml::timing::AliasFingerprints;
 use crate::yaml::{parse, top_entries, Entry, Limits, SectionTimes, SourceLines, YamlFile};
 
 /// Files larger than this stay plain files: a config file is not this big.
 pub const MAX_YAML_BYTES: u64 = 8 * 1024 * 1024;
-/// Parsed files kept; the cache is emptied when it grows past this.
-const MAX_PARSED: usize = 1024;
+/// What the cache may hold, by the estimate of [`ParsedYaml::estimated_bytes`] and
+/// [`TimedYaml::estimated_bytes`]; least recently used files are forgotten past it.
+pub const MAX_CACHED_BYTES: usize = 192 * 1024 * 1024;
+/// The estimated cost of a cached file beyond its parsed and timed state (its path, the map).
+const ENTRY_OVERHEAD: usize = 256;
 
 /// A YAML file shown as a folder.
 #[derive(Debug)]
@@ -30,6 +37,18 @@ pub struct ParsedYaml {
     pub content_hash: u64,
 }
 
+impl ParsedYaml {
+    /// About how much memory this holds: the text, its scalars (at most the text again), the
+    /// nodes with their child lists, and the per-line and per-alias tables.
+    pub fn estimated_bytes(&self) -> usize {
+        let per_node = std::mem::size_of::<crate::yaml::parse::YamlNode>() + 32;
+        self.bytes.len() * 2
+            + self.file.nodes.len() * per_node
+            + self.lines.count() * 8
+            + self.top.len() * std::mem::size_of::<Entry>()
+    }
+}
+
 /// A parsed YAML file with the time of each of its lines.
 #[derive(Debug)]
 pub struct TimedYaml {
@@ -37,6 +56,13 @@ pub struct TimedYaml {
     pub times: SectionTimes,
     /// The file's mtime (nanoseconds), the floor of the branch-switch rule.
     pub mtime: i64,
+}
+
+impl TimedYaml {
+    /// About how much memory the times hold (the parsed file is counted on its own).
+    fn estimated_bytes(&self) -> usize {
+        (self.parsed.lines.count() + self.parsed.file.nodes.len()) * 8
+    }
 }
 
 /// What a `*.yml`/`*.yaml` file is shown as.
@@ -48,7 +74,6 @@ pub enum YamlState {
 
 #[derive(Clone, PartialEq, Eq)]
 struct TimedKey {
-    content_hash: u64,
     head: Option<String>,
     mtime: i64,
 }
@@ -68,24 +93,112 @@ enum KeptPlain {
     TooBig { size: u64 },
 }
 
+/// The cached state of one file: its current content's parse (`None`: not parsable) and, once
+/// asked, its times.
+struct CachedFile {
+    content_hash: u64,
+    parsed: Option<Arc<ParsedYaml>>,
+    timed: Option<(TimedKey, Arc<TimedYaml>)>,
+    /// When it was last used, in uses of the cache.
+    used: u64,
+}
+
+impl CachedFile {
+    fn estimated_bytes(&self) -> usize {
+        ENTRY_OVERHEAD
+            + self
+                .parsed
+                .as_ref()
+                .map_or(0, |parsed| parsed.estimated_bytes())
+            + self
+                .timed
+                .as_ref()
+                .map_or(0, |(_, timed)| timed.estimated_bytes())
+    }
+}
+
 #[derive(Default)]
+struct Files {
+    by_path: HashMap<PathBuf, CachedFile>,
+    /// The sum of the entries' estimates.
+    bytes: usize,
+    uses: u64,
+}
+
+impl Files {
+    /// Puts `file` in place of what `path` held, then forgets the least recently used files
+    /// until the estimate is within `budget` (the newest file always stays).
+    fn put(&mut self, path: &Path, mut file: CachedFile, budget: usize) {
+        self.uses += 1;
+        file.used = self.uses;
+        self.bytes += file.estimated_bytes();
+        if let Some(old) = self.by_path.insert(path.to_path_buf(), file) {
+            self.bytes -= old.estimated_bytes();
+        }
+        while self.bytes > budget && self.by_path.len() > 1 {
+            let Some(oldest) = self
+                .by_path
+                .iter()
+                .filter(|(cached, _)| cached.as_path() != path)
+                .min_by_key(|(_, cached)| cached.used)
+                .map(|(oldest, _)| oldest.clone())
+            else {
+                break;
+            };
+            if let Some(old) = self.by_path.remove(&oldest) {
+                self.bytes -= old.estimated_bytes();
+            }
+        }
+    }
+
+    fn touch(&mut self, path: &Path) {
+        self.uses += 1;
+        let uses = self.uses;
+        if let Some(file) = self.by_path.get_mut(path) {
+            file.used = uses;
+        }
+    }
+}
+
 pub struct SectionCache {
-    parsed: Mutex<HashMap<u64, Option<Arc<ParsedYaml>>>>,
-    timed: Mutex<HashMap<PathBuf, (TimedKey, Arc<TimedYaml>)>>,
-    warned: Mutex<HashSet<(PathBuf, KeptPlain)>>,
+    files: Mutex<Files>,
+    /// How many "kept as a plain file" warnings were told.
+    told: AtomicUsize,
+    /// The last reason each file was kept plain for, so it is told once per content.
+    warned: Mutex<HashMap<PathBuf, KeptPlain>>,
     limits: Limits,
+    budget: usize,
+}
+
+impl Default for SectionCache {
+    fn default() -> Self {
+        SectionCache::with_budget(MAX_CACHED_BYTES)
+    }
 }
 
 impl SectionCache {
-    /// The state of the YAML file at `disk_path` (`relative` to SOURCE), read now.
+    /// A cache that holds about `budget` bytes at most (beyond the file in use).
+    pub fn with_budget(budget: usize) -> Self {
+        SectionCache {
+            files: Mutex::default(),
+            told: AtomicUsize::new(0),
+            warned: Mutex::default(),
+            limits: Limits::default(),
+            budget,
+        }
+    }
+
+    /// The state of the YAML file open as `file` (with `stat` as opened), found at `disk_path`
+    /// (`relative` to SOURCE).
     pub fn load(
         &self,
+        file: File,
+        stat: &EntryStat,
         disk_path: &Path,
         relative: &Path,
-        metadata: &Metadata,
         repository: Option<&Repository>,
     ) -> std::io::Result<YamlState> {
-        let size = metadata.len();
+        let size = stat.size;
         if size > MAX_YAML_BYTES {
             self.warn_once(
                 disk_path,
@@ -94,41 +207,74 @@ impl SectionCache {
             );
             return Ok(YamlState::Plain);
         }
-        let bytes = std::fs::read(disk_path)?;
+        let mut bytes = Vec::with_capacity(size as usize);
+        // Never more than the limit, even when the file grew since its stat.
+        file.take(MAX_YAML_BYTES + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_YAML_BYTES {
+            return Ok(YamlState::Plain);
+        }
         let content_hash = content_hash(&bytes);
         let Some(parsed) = self.parsed(disk_path, bytes, content_hash) else {
             return Ok(YamlState::Plain);
         };
         let head = repository.and_then(|repository| repository.blamer.head_commit().ok().flatten());
         let key = TimedKey {
-            content_hash,
             head,
-            mtime: mtime_nanos(metadata),
+            mtime: stat.mtime,
         };
-        if let Some((cached_key, timed)) = self.lock_timed().get(disk_path) {
-            if *cached_key == key {
-                return Ok(YamlState::Folder(timed.clone()));
-            }
+        if let Some(timed) = self.cached_timed(disk_path, content_hash, &key) {
+            return Ok(YamlState::Folder(timed));
         }
         let line_times = line_times(&parsed, relative, key.mtime, repository);
         let timed = Arc::new(TimedYaml {
             times: SectionTimes::new(&parsed.file, line_times, key.mtime),
-            parsed,
+            parsed: parsed.clone(),
             mtime: key.mtime,
         });
-        self.lock_timed()
-            .insert(disk_path.to_path_buf(), (key, timed.clone()));
+        let cached = CachedFile {
+            content_hash,
+            parsed: Some(parsed),
+            timed: Some((key, timed.clone())),
+            used: 0,
+        };
+        self.lock_files().put(disk_path, cached, self.budget);
         Ok(YamlState::Folder(timed))
     }
 
+    fn cached_timed(
+        &self,
+        path: &Path,
+        content_hash: u64,
+        key: &TimedKey,
+    ) -> Option<Arc<TimedYaml>> {
+        let mut files = self.lock_files();
+        let cached = files.by_path.get(path)?;
+        let (cached_key, timed) = cached.timed.as_ref()?;
+        if cached.content_hash != content_hash || cached_key != key {
+            return None;
+        }
+        let timed = timed.clone();
+        files.touch(path);
+        Some(timed)
+    }
+
+    /// The parse of `bytes`, the content of the file at `disk_path`: the cached one while the
+    /// content is the same, else parsed now (and the file's older version forgotten).
     fn parsed(
         &self,
         disk_path: &Path,
         bytes: Vec<u8>,
         content_hash: u64,
     ) -> Option<Arc<ParsedYaml>> {
-        if let Some(cached) = self.lock_parsed().get(&content_hash) {
-            return cached.clone();
+        {
+            let mut files = self.lock_files();
+            if let Some(cached) = files.by_path.get(disk_path) {
+                if cached.content_hash == content_hash {
+                    let parsed = cached.parsed.clone();
+                    files.touch(disk_path);
+                    return parsed;
+                }
+            }
         }
         let parsed = match parse(&bytes, self.limits) {
             Ok(file) => top_entries(&file).map(|top| {
@@ -152,21 +298,20 @@ impl SectionCache {
                 None
             }
         };
-        let mut cache = self.lock_parsed();
-        if cache.len() >= MAX_PARSED {
-            cache.clear();
-        }
-        cache.insert(content_hash, parsed.clone());
+        let cached = CachedFile {
+            content_hash,
+            parsed: parsed.clone(),
+            timed: None,
+            used: 0,
+        };
+        self.lock_files().put(disk_path, cached, self.budget);
         parsed
     }
 
     fn warn_once(&self, disk_path: &Path, why: KeptPlain, reason: &str) {
-        let first_time = self
-            .warned
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert((disk_path.to_path_buf(), why));
-        if first_time {
+        let previous = self.warned.lock().insert(disk_path.to_path_buf(), why);
+        if previous != Some(why) {
+            self.told.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 "{}: not shown as sections, kept as a plain file: {reason}",
                 disk_path.display()
@@ -174,23 +319,24 @@ impl SectionCache {
         }
     }
 
-    /// Forgets the timed state of every file (after HEAD moved), returning their paths.
+    /// The paths of every file whose times are cached (to announce them after HEAD moved).
     pub fn timed_files(&self) -> Vec<PathBuf> {
-        self.lock_timed().keys().cloned().collect()
+        self.lock_files()
+            .by_path
+            .iter()
+            .filter(|(_, cached)| cached.timed.is_some())
+            .map(|(path, _)| path.clone())
+            .collect()
     }
 
-    fn lock_parsed(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Option<Arc<ParsedYaml>>>> {
-        self.parsed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The cache's estimate of what it holds, in bytes.
+    #[cfg(test)]
+    pub fn estimated_bytes(&self) -> usize {
+        self.lock_files().bytes
     }
 
-    fn lock_timed(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (TimedKey, Arc<TimedYaml>)>> {
-        self.timed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock_files(&self) -> MutexGuard<'_, Files> {
+        self.files.lock()
     }
 }
 
@@ -236,16 +382,16 @@ fn line_times(
 mod tests {
     use super::*;
 
-    fn load_plain(cache: &SectionCache, path: &Path) -> bool {
-        let metadata = std::fs::metadata(path).unwrap();
-        matches!(
-            cache.load(path, Path::new("big.yaml"), &metadata, None),
-            Ok(YamlState::Plain)
-        )
+    fn load(cache: &SectionCache, path: &Path) -> YamlState {
+        let file = File::open(path).unwrap();
+        let stat = EntryStat::of_fd(&file).unwrap();
+        cache
+            .load(file, &stat, path, Path::new("big.yaml"), None)
+            .unwrap()
     }
 
-    fn warnings(cache: &SectionCache) -> Vec<(PathBuf, KeptPlain)> {
-        cache.warned.lock().unwrap().iter().cloned().collect()
+    fn load_plain(cache: &SectionCache, path: &Path) -> bool {
+        matches!(load(cache, path), YamlState::Plain)
     }
 
     #[test]
@@ -257,18 +403,17 @@ mod tests {
         let cache = SectionCache::default();
         assert!(load_plain(&cache, &path));
         assert!(load_plain(&cache, &path));
+        assert_eq!(cache.told.load(Ordering::Relaxed), 1);
         assert_eq!(
-            warnings(&cache),
-            vec![(
-                path.clone(),
-                KeptPlain::TooBig {
-                    size: MAX_YAML_BYTES + 1
-                }
-            )]
+            cache.warned.lock().get(&path),
+            Some(&KeptPlain::TooBig {
+                size: MAX_YAML_BYTES + 1
+            })
         );
         file.set_len(MAX_YAML_BYTES + 2).unwrap();
         assert!(load_plain(&cache, &path));
-        assert_eq!(warnings(&cache).len(), 2);
+        assert_eq!(cache.told.load(Ordering::Relaxed), 2);
+        assert_eq!(cache.warned.lock().len(), 1, "one reason kept per file");
     }
 
     #[test]
@@ -280,11 +425,56 @@ mod tests {
         text.push(b'\n');
         std::fs::write(&path, &text).unwrap();
         let cache = SectionCache::default();
-        let metadata = std::fs::metadata(&path).unwrap();
-        assert!(matches!(
-            cache.load(&path, Path::new("big.yaml"), &metadata, None),
-            Ok(YamlState::Folder(_))
-        ));
-        assert!(warnings(&cache).is_empty());
+        assert!(matches!(load(&cache, &path), YamlState::Folder(_)));
+        assert_eq!(cache.told.load(Ordering::Relaxed), 0);
+    }
+
+    fn services(count: usize, version: usize) -> String {
+        (0..count)
+            .map(|index| format!("s{index}:\n  image: app{version:03}\n  port: {index}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn a_file_rewritten_again_and_again_costs_one_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        let cache = SectionCache::default();
+        std::fs::write(&path, services(2_000, 0)).unwrap();
+        assert!(matches!(load(&cache, &path), YamlState::Folder(_)));
+        let one_version = cache.estimated_bytes();
+        assert!(
+            one_version > 2_000 * 30,
+            "the estimate counts the text: {one_version}"
+        );
+        for version in 1..100 {
+            std::fs::write(&path, services(2_000, version)).unwrap();
+            assert!(matches!(load(&cache, &path), YamlState::Folder(_)));
+        }
+        let after = cache.estimated_bytes();
+        assert!(
+            after <= one_version + one_version / 10,
+            "100 versions cost {after} bytes, one cost {one_version}"
+        );
+    }
+
+    #[test]
+    fn many_files_stay_within_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("f0.yaml");
+        std::fs::write(&first, services(200, 0)).unwrap();
+        let probe = SectionCache::default();
+        load(&probe, &first);
+        let one_file = probe.estimated_bytes();
+        let cache = SectionCache::with_budget(one_file * 5);
+        for index in 0..40 {
+            let path = dir.path().join(format!("f{index}.yaml"));
+            std::fs::write(&path, services(200, index)).unwrap();
+            assert!(matches!(load(&cache, &path), YamlState::Folder(_)));
+            assert!(cache.estimated_bytes() <= one_file * 5);
+        }
+        // The newest is kept; the oldest were forgotten and are parsed again when asked.
+        assert_eq!(cache.timed_files().len(), 5);
+        assert!(matches!(load(&cache, &first), YamlState::Folder(_)));
     }
 }

@@ -3,9 +3,9 @@
 //! a fingerprint of each section's text as last served; when the text differs from what was
 //! served before, the section is at least as new as the file's mtime from then on.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 /// A section: its file (relative to SOURCE) and the names leading to it inside the file.
 type SectionKey = (PathBuf, Vec<Vec<u8>>);
@@ -33,10 +33,7 @@ impl ServedSections {
         blame_time: i64,
         file_mtime: i64,
     ) -> i64 {
-        let mut served = self
-            .served
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut served = self.served.lock();
         let key = (file.to_path_buf(), names.to_vec());
         let record = served.entry(key).or_insert(Served {
             fingerprint,

@@ -2,14 +2,19 @@
 //! HEAD, refs and index, turned into change notices.
 //!
 //! Directories are watched lazily, when first listed, so a large tree costs one watch per
-//! directory someone looked at, not one per directory it has.
+//! directory someone looked at, not one per directory it has. A watched directory that is
+//! removed or renamed is forgotten (the kernel drops a removed directory's watch), so the one
+//! made again in its place is watched when it is listed.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
+
+use std::os::unix::fs::MetadataExt;
 
 use notify::event::{EventKind, ModifyKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use parking_lot::Mutex;
 use vfs_core::{ChangeNotifier, NodePath};
 
 use crate::mirror::HIDDEN_NAME;
@@ -17,7 +22,12 @@ use crate::provider::Inner;
 
 pub struct SourceWatcher {
     watcher: RecommendedWatcher,
-    watched: HashSet<PathBuf>,
+    /// Watched directories and the inode each was when its watch was set.
+    watched: HashMap<PathBuf, u64>,
+    /// Paths removed or renamed away, as the event handler saw them; pruned from `watched` on
+    /// the next watch. The handler runs on notify's thread, which `watch` waits on, so it never
+    /// takes the lock the watcher is behind: only this one, held for a push.
+    gone: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 impl SourceWatcher {
@@ -31,8 +41,16 @@ impl SourceWatcher {
     ) -> Option<SourceWatcher> {
         let handler_source = source.clone();
         let handler_git_dir = git_dir.clone();
+        let gone = Arc::new(Mutex::new(Vec::new()));
+        let handler_gone = gone.clone();
         let handler = move |event: notify::Result<notify::Event>| {
             let Ok(event) = event else { return };
+            if matches!(
+                event.kind,
+                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+            ) {
+                handler_gone.lock().extend(event.paths.iter().cloned());
+            }
             announce(
                 &event,
                 &handler_source,
@@ -53,32 +71,77 @@ impl SourceWatcher {
         };
         let mut watcher = SourceWatcher {
             watcher,
-            watched: HashSet::new(),
+            watched: HashMap::new(),
+            gone,
         };
-        watcher.watch_directory(&source);
+        let inode = |path: &Path| std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
+        watcher.watch(&source, inode(&source), RecursiveMode::NonRecursive);
         if let Some(git_dir) = git_dir {
-            watcher.watch(&git_dir, RecursiveMode::NonRecursive);
-            watcher.watch(&git_dir.join("refs"), RecursiveMode::Recursive);
+            watcher.watch(&git_dir, inode(&git_dir), RecursiveMode::NonRecursive);
+            let refs = git_dir.join("refs");
+            watcher.watch(&refs, inode(&refs), RecursiveMode::Recursive);
         }
         Some(watcher)
     }
 
-    /// Watches a directory of SOURCE (once).
-    pub fn watch_directory(&mut self, path: &Path) {
-        self.watch(path, RecursiveMode::NonRecursive);
+    /// Watches a directory of SOURCE, found at `path` as inode `inode`: once, and again when
+    /// a new directory took the place of the one watched.
+    pub fn watch_directory(&mut self, path: &Path, inode: u64) {
+        self.watch(path, inode, RecursiveMode::NonRecursive);
     }
 
-    fn watch(&mut self, path: &Path, mode: RecursiveMode) {
-        if self.watched.contains(path) {
-            return;
+    fn watch(&mut self, path: &Path, inode: u64, mode: RecursiveMode) {
+        self.prune_gone();
+        match self.watched.get(path) {
+            Some(watched) if *watched == inode => return,
+            Some(_) => {
+                // Another directory now: the old watch (if the kernel still has it) follows the
+                // old one wherever it went.
+                let _ = self.watcher.unwatch(path);
+                self.watched.remove(path);
+            }
+            None => {}
         }
         match self.watcher.watch(path, mode) {
             Ok(()) => {
-                self.watched.insert(path.to_path_buf());
+                self.watched.insert(path.to_path_buf(), inode);
+            }
+            Err(notify::Error {
+                kind: notify::ErrorKind::Io(error),
+                ..
+            }) if error.raw_os_error() == Some(libc_enametoolong()) => {
+                // Once per folder: it is listed again only when its listing expires.
+                tracing::warn!(
+                    "cannot watch {} (its path is too long for inotify): changes in it are seen after the TTL",
+                    path.display()
+                );
+                self.watched.insert(path.to_path_buf(), inode);
             }
             Err(error) => tracing::debug!("cannot watch {}: {error}", path.display()),
         }
     }
+
+    /// Forgets the watches of directories removed or renamed away, and of all below them.
+    fn prune_gone(&mut self) {
+        let gone = std::mem::take(&mut *self.gone.lock());
+        for path in gone {
+            let below: Vec<PathBuf> = self
+                .watched
+                .keys()
+                .filter(|watched| watched.starts_with(&path))
+                .cloned()
+                .collect();
+            for watched in below {
+                let _ = self.watcher.unwatch(&watched);
+                self.watched.remove(&watched);
+            }
+        }
+    }
+}
+
+/// `ENAMETOOLONG`, the answer of inotify for a path over `PATH_MAX`.
+fn libc_enametoolong() -> i32 {
+    rustix::io::Errno::NAMETOOLONG.raw_os_error()
 }
 
 /// Sends the notices one inotify event calls for.
