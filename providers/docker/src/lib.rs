@@ -10,6 +10,7 @@
 mod args;
 mod engine;
 mod json_indent;
+mod outage;
 mod provider;
 mod raw_http;
 mod source;

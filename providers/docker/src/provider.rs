@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
 
 use tokio::task::JoinHandle;
 use vfs_core::{
@@ -10,6 +11,7 @@ use vfs_core::{
 
 use crate::engine::{Engine, EngineError};
 use crate::json_indent::inspect_document;
+use crate::outage::Outage;
 use crate::source::DockerSource;
 use crate::state::{EngineState, Loader};
 use crate::tree::Tree;
@@ -19,6 +21,7 @@ use crate::watch::{subscription_start, Watcher};
 pub struct Shared {
     tree: RwLock<Arc<Tree>>,
     engine: OnceLock<Arc<Engine>>,
+    pub outage: Outage,
 }
 
 impl Shared {
@@ -39,6 +42,20 @@ impl Shared {
             };
             std::mem::replace(&mut *slot, Arc::clone(&new))
         };
+        for withheld in new.newly_withheld(&old) {
+            match &withheld.still_at {
+                Some(still_at) => tracing::warn!(
+                    name = %withheld.name,
+                    "not shown in {}/ by its name, which has the form of an id's file (`.` and 64 hex digits); it is served at {still_at}",
+                    withheld.folder
+                ),
+                None => tracing::warn!(
+                    name = %withheld.name,
+                    "not shown in {}/: its name has the form of an id's file (`.` and 64 hex digits)",
+                    withheld.folder
+                ),
+            }
+        }
         old.changes_to(&new)
     }
 }
@@ -60,6 +77,7 @@ impl DockerProvider {
             shared: Arc::new(Shared {
                 tree: RwLock::new(Arc::new(Tree::empty())),
                 engine: OnceLock::new(),
+                outage: Outage::default(),
             }),
             watcher: Mutex::new(None),
         }
@@ -130,10 +148,21 @@ impl Provider for DockerProvider {
         let engine = self.shared.engine.get().ok_or_else(|| {
             ProviderError::Unavailable("the Docker provider is not started".into())
         })?;
-        let raw = engine
-            .inspect_raw(target.kind, &target.id)
-            .await
-            .map_err(|error| provider_error(path, error))?;
+        let raw = match engine.inspect_raw(target.kind, &target.id).await {
+            Ok(raw) => raw,
+            Err(error) => {
+                if matches!(error, EngineError::Unreachable { .. }) {
+                    // The host logs each failed read too; this is the line that explains them.
+                    if self.shared.outage.read_failed(Instant::now()) {
+                        tracing::warn!(engine = %engine.source(), %error, "lost the Docker engine; serving the last known tree (reading an inspect file fails until it is back)");
+                    }
+                }
+                return Err(provider_error(path, error));
+            }
+        };
+        if let Some(returned) = self.shared.outage.back(Instant::now()) {
+            tracing::warn!(engine = %engine.source(), "Docker engine {returned}");
+        }
         Ok(Content::Bytes(inspect_document(&raw)))
     }
 

@@ -27,6 +27,18 @@ pub struct Tree {
     root: Node,
     listings: HashMap<NodePath, Vec<Node>>,
     files: HashMap<NodePath, InspectTarget>,
+    withheld: BTreeSet<Withheld>,
+}
+
+/// An object's name that is not shown because it has the form of an id's file name
+/// ([`is_id_name`]): shown, it would take (or lose to, by list order) another object's path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Withheld {
+    /// The folder the name would have been in (`networks`, `volumes`, …).
+    pub folder: &'static str,
+    pub name: String,
+    /// Where the object is still served, if anywhere (its own `.<id>` file).
+    pub still_at: Option<String>,
 }
 
 /// A folder under construction. Sub-folders and leaves are kept apart so that a folder wins
@@ -124,6 +136,15 @@ fn is_anonymous_volume(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|byte| byte.is_ascii_hexdigit())
 }
 
+/// `.` and 64 hex digits: the form of every id's file (`.<id>`; an anonymous volume's
+/// `.<name>`). Such names belong to ids in every folder, so an object *named* like that (a
+/// network can be: `docker network create .<another network's id>`) gets no name entry. The
+/// rule looks at the name alone, never at which ids exist or the order the engine lists
+/// objects in, so a path means the same object whatever else is on the engine.
+fn is_id_name(name: &str) -> bool {
+    name.strip_prefix('.').is_some_and(is_anonymous_volume)
+}
+
 impl Tree {
     /// An empty tree (before the first load).
     pub fn empty() -> Tree {
@@ -132,6 +153,7 @@ impl Tree {
 
     pub fn build(state: &EngineState) -> Tree {
         let mut top = Folder::default();
+        let mut withheld = BTreeSet::new();
         for name in ["containers", "images", "volumes", "networks", "compose"] {
             top.folder(&[name]);
         }
@@ -148,8 +170,17 @@ impl Tree {
                 }),
             );
             let name = container.name.clone().filter(|name| valid_name(name));
-            if let Some(name) = &name {
-                containers.leaf(link(name.clone(), time, dot_id.clone()), None);
+            match &name {
+                // The engine refuses such container names today; the rule holds anyway.
+                Some(name) if is_id_name(name) => {
+                    withheld.insert(Withheld {
+                        folder: "containers",
+                        name: name.clone(),
+                        still_at: Some(format!("containers/{dot_id}")),
+                    });
+                }
+                Some(name) => containers.leaf(link(name.clone(), time, dot_id.clone()), None),
+                None => {}
             }
             if let (Some(project), Some(service)) =
                 (&container.compose_project, &container.compose_service)
@@ -186,6 +217,16 @@ impl Tree {
                 let Some((last, parents)) = repo.split_last() else {
                     continue;
                 };
+                // The first component is a folder in `images/`, which would hide an image's
+                // file (a folder wins). Reference syntax forbids a leading `.`; checked anyway.
+                if repo.first().is_some_and(|first| is_id_name(first)) {
+                    withheld.insert(Withheld {
+                        folder: "images",
+                        name: reference.clone(),
+                        still_at: Some(format!("images/{dot_id}")),
+                    });
+                    continue;
+                }
                 let mut folder_names = vec!["images"];
                 folder_names.extend(parents);
                 let up = "../".repeat(parents.len());
@@ -203,6 +244,16 @@ impl Tree {
 
         for volume in &state.volumes {
             if !valid_name(&volume.name) {
+                continue;
+            }
+            // A volume has no file but its name's: one named like an id is not shown at all
+            // (the local driver refuses a leading `.`; a plugin's volume could have one).
+            if is_id_name(&volume.name) {
+                withheld.insert(Withheld {
+                    folder: "volumes",
+                    name: volume.name.clone(),
+                    still_at: None,
+                });
                 continue;
             }
             let name = if is_anonymous_volume(&volume.name) {
@@ -229,7 +280,13 @@ impl Tree {
                     id: network.id.clone(),
                 }),
             );
-            if valid_name(&network.name) {
+            if is_id_name(&network.name) {
+                withheld.insert(Withheld {
+                    folder: "networks",
+                    name: network.name.clone(),
+                    still_at: Some(format!("networks/{dot_id}")),
+                });
+            } else if valid_name(&network.name) {
                 networks.leaf(link(network.name.clone(), network.created, dot_id), None);
             }
         }
@@ -241,7 +298,14 @@ impl Tree {
             root: folder_node("", newest),
             listings,
             files,
+            withheld,
         }
+    }
+
+    /// The names withheld from this tree that `older` did not withhold: what to warn about,
+    /// once each time such a name appears rather than at every rebuild.
+    pub fn newly_withheld<'a>(&'a self, older: &'a Tree) -> impl Iterator<Item = &'a Withheld> {
+        self.withheld.difference(&older.withheld)
     }
 
     pub fn root(&self) -> Node {
@@ -550,6 +614,133 @@ mod tests {
         assert_eq!(
             told(&newer, &Tree::build(&state)),
             ["/volumes/old and below", "/ alone", "/volumes alone"]
+        );
+    }
+
+    /// A network named `.<id of another network>`: the other's file, time and name link stand
+    /// whichever of the two the engine lists first, and the impostor is withheld (warned about
+    /// once, served at its own `.<id>`).
+    #[test]
+    fn a_name_shaped_like_an_id_never_takes_an_ids_path() {
+        let real = NetworkRecord {
+            id: hex('5'),
+            name: "real".into(),
+            created: at(10),
+        };
+        for impostor_id in [hex('1'), hex('9')] {
+            let impostor = NetworkRecord {
+                id: impostor_id.clone(),
+                name: format!(".{}", hex('5')),
+                created: at(99),
+            };
+            for networks in [
+                vec![impostor.clone(), real.clone()],
+                vec![real.clone(), impostor.clone()],
+            ] {
+                let state = EngineState {
+                    networks,
+                    ..EngineState::default()
+                };
+                let tree = Tree::build(&state);
+                let real_file = NodePath::parse(&format!("networks/.{}", hex('5')));
+                let node = tree.node(&real_file).unwrap();
+                assert!(matches!(node.kind, NodeKind::File { .. }), "{node:?}");
+                assert_eq!(node.mtime, at(10));
+                assert_eq!(tree.inspect_target(&real_file).unwrap().id, hex('5'));
+                assert_eq!(target(&tree, "networks/real"), format!(".{}", hex('5')));
+                let own = NodePath::parse(&format!("networks/.{impostor_id}"));
+                assert_eq!(tree.inspect_target(&own).unwrap().id, impostor_id);
+                assert_eq!(names(&tree, "networks").len(), 3);
+                let empty = Tree::empty();
+                let warned: Vec<&Withheld> = tree.newly_withheld(&empty).collect();
+                assert_eq!(
+                    warned,
+                    [&Withheld {
+                        folder: "networks",
+                        name: format!(".{}", hex('5')),
+                        still_at: Some(format!("networks/.{impostor_id}")),
+                    }]
+                );
+                // Rebuilt with the same objects: nothing new to warn about.
+                assert_eq!(Tree::build(&state).newly_withheld(&tree).count(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn id_shaped_names_are_withheld_in_every_folder() {
+        let shaped = format!(".{}", hex('a'));
+        let upper = format!(".{}", hex('A'));
+        let state = EngineState {
+            containers: vec![ContainerRecord {
+                id: hex('a'),
+                name: Some(upper.clone()),
+                created: at(1),
+                compose_project: None,
+                compose_service: None,
+            }],
+            images: vec![ImageRecord {
+                id: hex('a'),
+                tags: vec![format!("{shaped}/app:1"), "ok:1".into()],
+                created: at(2),
+                last_tag_time: None,
+            }],
+            volumes: vec![
+                VolumeRecord {
+                    // An anonymous volume: shown as `.<name>`.
+                    name: hex('a'),
+                    created: at(3),
+                },
+                VolumeRecord {
+                    name: shaped.clone(),
+                    created: at(4),
+                },
+                VolumeRecord {
+                    // Not 64 hex digits after the dot: an ordinary name.
+                    name: ".cache".into(),
+                    created: at(5),
+                },
+            ],
+            networks: vec![NetworkRecord {
+                id: hex('b'),
+                name: ".hidden".into(),
+                created: at(6),
+            }],
+        };
+        let tree = Tree::build(&state);
+        assert_eq!(names(&tree, "containers"), [shaped.as_str()]);
+        assert_eq!(
+            names(&tree, "images"),
+            [shaped.clone(), "ok".into(), "ok:1".into()]
+        );
+        assert!(matches!(
+            tree.node(&NodePath::parse(&format!("images/{shaped}")))
+                .unwrap()
+                .kind,
+            NodeKind::File { .. }
+        ));
+        assert_eq!(names(&tree, "volumes"), [shaped.clone(), ".cache".into()]);
+        let volume = tree
+            .node(&NodePath::parse(&format!("volumes/{shaped}")))
+            .unwrap();
+        assert_eq!(volume.mtime, at(3), "the anonymous volume keeps its path");
+        assert_eq!(
+            names(&tree, "networks"),
+            [format!(".{}", hex('b')), ".hidden".into()]
+        );
+        let empty = Tree::empty();
+        let warned: Vec<(&str, &str)> = tree
+            .newly_withheld(&empty)
+            .map(|withheld| (withheld.folder, withheld.name.as_str()))
+            .collect();
+        let reference = format!("{shaped}/app:1");
+        assert_eq!(
+            warned,
+            [
+                ("containers", upper.as_str()),
+                ("images", reference.as_str()),
+                ("volumes", shaped.as_str()),
+            ]
         );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bollard::models::{EventMessage, EventMessageTypeEnum};
 use futures_util::{FutureExt, StreamExt};
@@ -105,7 +105,15 @@ impl Watcher {
                         self.state = state;
                         self.shared.replace_tree(&self.state);
                         self.notifier.changed_all();
-                        tracing::info!(engine = %self.engine.source(), "Docker engine is back: state resynchronised");
+                        match self.shared.outage.back(Instant::now()) {
+                            Some(returned) => {
+                                tracing::warn!(engine = %self.engine.source(), "Docker engine {returned}; state resynchronised")
+                            }
+                            // A read saw it back first and said so.
+                            None => {
+                                tracing::info!(engine = %self.engine.source(), "Docker engine is back: state resynchronised")
+                            }
+                        }
                     }
                     Err(error) => {
                         tracing::warn!(%error, "resynchronisation failed");
@@ -118,11 +126,11 @@ impl Watcher {
                 let first = match events.next().await {
                     Some(Ok(event)) => event,
                     Some(Err(error)) => {
-                        tracing::warn!(engine = %self.engine.source(), %error, "lost the Docker engine's event stream; serving the last known tree");
+                        self.lost(&format!("lost the Docker engine's event stream: {error}"));
                         break;
                     }
                     None => {
-                        tracing::warn!(engine = %self.engine.source(), "the Docker engine's event stream ended; serving the last known tree");
+                        self.lost("the Docker engine's event stream ended");
                         break;
                     }
                 };
@@ -140,11 +148,11 @@ impl Watcher {
                     }
                 }
                 if let Err(error) = self.apply(refresh).await {
-                    tracing::warn!(%error, "cannot re-list after an event; serving the last known tree");
+                    self.lost(&format!("cannot re-list after an event: {error}"));
                     break;
                 }
                 if stream_failed {
-                    tracing::warn!(engine = %self.engine.source(), "lost the Docker engine's event stream; serving the last known tree");
+                    self.lost("lost the Docker engine's event stream");
                     break;
                 }
             }
@@ -187,6 +195,16 @@ impl Watcher {
             self.notifier.notify(notice);
         }
         Ok(())
+    }
+
+    /// Logs the start of an outage once (a read may have noticed it first); what follows until
+    /// the engine is back is counted, not logged, and reported when it returns.
+    fn lost(&self, what: &str) {
+        if self.shared.outage.lost(Instant::now()) {
+            tracing::warn!(engine = %self.engine.source(), "{what}; serving the last known tree");
+        } else {
+            tracing::debug!(engine = %self.engine.source(), "{what}");
+        }
     }
 
     async fn wait_for_engine(&self) {
