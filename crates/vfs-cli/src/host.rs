@@ -1,5 +1,5 @@
 //! The host calls the command line makes, in one place.
 
 pub use vfs_host::{
-    mount, unmount_path, HostError, MountConfig, COMPLETE_NOTICES_TTL, DEFAULT_TTL,
+    mount, mounted_at, unmount_path, HostError, MountConfig, COMPLETE_NOTICES_TTL, DEFAULT_TTL,
 };

@@ -1,13 +1,17 @@
-//! Checks and creates the directory a provider is mounted on.
+//! Checks the directory a provider is to be mounted on (the host creates a missing one once the
+//! provider has started, so that a provider that cannot start leaves no folder behind).
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 
-/// The absolute, canonical path of `path`, created if missing. Refuses a path that is not a
-/// directory, one that still holds the mount of a process that died, and one that already holds
-/// a FUSE mount (mounting over it would hide it, and `unmount` could not tell them apart).
+use crate::host;
+
+/// The absolute, canonical path of `path` (of the folder it will be when missing). Refuses a
+/// path that is not a directory, one that still holds the mount of a process that died, and one
+/// that already holds a FUSE mount (mounting over it would hide it, and `unmount` could not tell
+/// them apart).
 pub fn prepare(program: &str, path: &Path) -> anyhow::Result<PathBuf> {
     let absolute = std::path::absolute(path)
         .with_context(|| format!("cannot resolve mountpoint {}", path.display()))?;
@@ -15,8 +19,8 @@ pub fn prepare(program: &str, path: &Path) -> anyhow::Result<PathBuf> {
         Ok(metadata) if metadata.is_dir() => {}
         Ok(_) => bail!("mountpoint {} is not a directory", absolute.display()),
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(&absolute)
-                .with_context(|| format!("cannot create mountpoint {}", absolute.display()))?;
+            return resolve_missing(&absolute)
+                .with_context(|| format!("cannot resolve mountpoint {}", absolute.display()));
         }
         Err(error) if error.raw_os_error() == Some(libc::ENOTCONN) => bail!(
             "mountpoint {0} still holds the mount of a process that is gone ({error}): \
@@ -31,57 +35,68 @@ pub fn prepare(program: &str, path: &Path) -> anyhow::Result<PathBuf> {
     let canonical = absolute
         .canonicalize()
         .with_context(|| format!("cannot resolve mountpoint {}", absolute.display()))?;
-    // Unreadable /proc/mounts (no procfs): nothing to compare with, so nothing to refuse.
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    if let Some(source) = fuse_mount_at(&mounts, &canonical) {
-        bail!(
-            "mountpoint {0} already holds a FUSE mount ({source}): \
-             run `{program} unmount {0}` first",
-            canonical.display()
-        );
+    // Unreadable mount table (no procfs): nothing to compare with, so nothing to refuse.
+    if let Ok(Some(mounted)) = host::mounted_at(&canonical) {
+        if mounted.is_fuse() {
+            bail!(
+                "mountpoint {0} already holds a FUSE mount ({1}): \
+                 run `{program} unmount {0}` first",
+                canonical.display(),
+                mounted.source
+            );
+        }
     }
     Ok(canonical)
 }
 
-/// The source (fsname) of a FUSE mount at `mountpoint` in `mounts` (/proc/mounts text).
-fn fuse_mount_at(mounts: &str, mountpoint: &Path) -> Option<String> {
-    mounts.lines().find_map(|line| {
-        let mut fields = line.split(' ');
-        let source = fields.next()?;
-        let point = fields.next()?;
-        let fs_type = fields.next()?;
-        let is_fuse = fs_type == "fuse" || fs_type.starts_with("fuse.");
-        (is_fuse && Path::new(&unescape_octal(point)) == mountpoint).then(|| unescape_octal(source))
-    })
-}
-
-/// Undoes the `\NNN` octal escapes /proc/mounts uses for spaces, tabs, newlines and `\`.
-fn unescape_octal(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escaped = bytes
-            .get(index + 1..index + 4)
-            .filter(|digits| digits.iter().all(|digit| (b'0'..=b'7').contains(digit)))
-            .and_then(|digits| {
-                let value = digits
-                    .iter()
-                    .fold(0u16, |value, digit| value * 8 + u16::from(digit - b'0'));
-                u8::try_from(value).ok()
-            });
-        match (bytes[index], escaped) {
-            (b'\\', Some(byte)) => {
-                out.push(byte);
-                index += 4;
+/// The canonical path a missing folder will have once created: its nearest existing ancestor
+/// resolved, the rest appended as written (`..` climbs, as it will once the folders exist).
+fn resolve_missing(absolute: &Path) -> io::Result<PathBuf> {
+    let mut existing = absolute;
+    let mut tail = Vec::new();
+    let mut resolved = loop {
+        match existing.canonicalize() {
+            Ok(resolved) => break resolved,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let (Some(parent), Some(name)) =
+                    (existing.parent(), existing.components().next_back())
+                else {
+                    return Err(error);
+                };
+                tail.push(name);
+                existing = parent;
             }
-            (byte, _) => {
-                out.push(byte);
-                index += 1;
+            Err(error) => return Err(error),
+        }
+    };
+    for component in tail.into_iter().rev() {
+        match component {
+            Component::ParentDir => {
+                resolved.pop();
             }
+            Component::Normal(name) => resolved.push(name),
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Ok(resolved)
+}
+
+/// How many entries `dir` holds (0 when it cannot be read): a mount over it hides them.
+pub fn entry_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| entries.count())
+}
+
+/// The warning for mounting over `count` entries of `dir`.
+pub fn hidden_entries_warning(dir: &Path, count: usize) -> String {
+    let entries = if count == 1 {
+        "its 1 entry is"
+    } else {
+        &format!("its {count} entries are")
+    };
+    format!(
+        "mountpoint {} is not empty: {entries} hidden while mounted",
+        dir.display()
+    )
 }
 
 #[cfg(test)]
@@ -89,31 +104,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn creates_a_missing_mountpoint_and_returns_it_absolute() {
+    fn a_missing_mountpoint_is_resolved_but_not_created() {
         let dir = tempfile::tempdir().unwrap();
         let wanted = dir.path().join("a/b");
         let prepared = prepare("vfs", &wanted).unwrap();
-        assert!(prepared.is_dir());
-        assert_eq!(prepared, wanted.canonicalize().unwrap());
+        assert_eq!(prepared, dir.path().canonicalize().unwrap().join("a/b"));
+        assert!(!dir.path().join("a").exists(), "nothing is created");
+        let climbing = prepare("vfs", &dir.path().join("a/../c")).unwrap();
+        assert_eq!(climbing, dir.path().canonicalize().unwrap().join("c"));
     }
 
     #[test]
-    fn finds_fuse_mounts_only_and_reads_escaped_paths() {
-        let mounts = "proc /proc proc rw 0 0\n\
-                      tmpfs /tmp/plain tmpfs rw 0 0\n\
-                      vfs-hello /tmp/with\\040space fuse ro,nosuid 0 0\n\
-                      sshfs#host: /mnt/remote fuse.sshfs rw 0 0\n";
-        assert_eq!(
-            fuse_mount_at(mounts, Path::new("/tmp/with space")),
-            Some("vfs-hello".to_owned())
-        );
-        assert_eq!(
-            fuse_mount_at(mounts, Path::new("/mnt/remote")),
-            Some("sshfs#host:".to_owned())
-        );
-        assert_eq!(fuse_mount_at(mounts, Path::new("/tmp/plain")), None);
-        assert_eq!(fuse_mount_at(mounts, Path::new("/tmp/with")), None);
-        assert_eq!(unescape_octal("a\\134b\\011c\\x\\+12"), "a\\b\tc\\x\\+12");
+    fn an_existing_mountpoint_is_returned_canonical() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("m")).unwrap();
+        let prepared = prepare("vfs", &dir.path().join("./m")).unwrap();
+        assert_eq!(prepared, dir.path().join("m").canonicalize().unwrap());
     }
 
     #[test]
@@ -125,6 +131,22 @@ mod tests {
         assert_eq!(
             format!("{error:#}"),
             format!("mountpoint {} is not a directory", file.display())
+        );
+    }
+
+    #[test]
+    fn the_warning_counts_the_hidden_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(entry_count(dir.path()), 0);
+        std::fs::write(dir.path().join(".hidden"), b"").unwrap();
+        assert_eq!(entry_count(dir.path()), 1);
+        assert_eq!(
+            hidden_entries_warning(Path::new("/m"), 1),
+            "mountpoint /m is not empty: its 1 entry is hidden while mounted"
+        );
+        assert_eq!(
+            hidden_entries_warning(Path::new("/m"), 3),
+            "mountpoint /m is not empty: its 3 entries are hidden while mounted"
         );
     }
 }

@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use crate::{ChangeNotifier, Content, Node, NodePath, ProviderError};
 
 /// A virtual filesystem's content: a tree of timestamped nodes.
@@ -34,6 +36,15 @@ pub trait Provider: Send + Sync + 'static {
     /// an unchanged tree asks nothing at all). A `--ttl` given by the user wins either way.
     fn change_notices(&self) -> ChangeNotices {
         ChangeNotices::Partial
+    }
+
+    /// The local folders this provider reads (a mirror's SOURCE), if any. The host refuses a
+    /// mountpoint equal to one of them, or above one: the mount would hide the folder and the
+    /// provider would then read itself through the mount. A mountpoint inside one is allowed.
+    /// Called before [`Provider::start`]; the default, for a provider with no local folder
+    /// (an engine, a network service), is none.
+    fn local_sources(&self) -> Vec<PathBuf> {
+        Vec::new()
     }
 
     /// Called once when the mount goes away: stop background work here.

@@ -12,6 +12,33 @@ pub enum HostError {
     PermissionDenied { mountpoint: PathBuf, detail: String },
     #[error("{} is not mounted", .0.display())]
     NotMounted(PathBuf),
+    /// Something else is mounted there (a disk, a tmpfs, another FUSE filesystem): left alone.
+    #[error(
+        "{} holds {mounted}, not a vfs mount: not unmounting it",
+        .mountpoint.display()
+    )]
+    NotVfsMount {
+        mountpoint: PathBuf,
+        mounted: String,
+    },
+    #[error("cannot read the mount table /proc/self/mountinfo: {0}")]
+    MountTable(io::Error),
+    /// Mounting over the provider's own source would make it read itself through the mount.
+    #[error(
+        "mountpoint {} is SOURCE itself: mount it elsewhere (a folder inside SOURCE works)",
+        .0.display()
+    )]
+    MountpointIsSource(PathBuf),
+    #[error(
+        "mountpoint {} holds SOURCE {}: the mount would hide it; mount it elsewhere \
+         (a folder inside SOURCE works)",
+        .mountpoint.display(),
+        .source_dir.display()
+    )]
+    MountpointHoldsSource {
+        mountpoint: PathBuf,
+        source_dir: PathBuf,
+    },
     /// The provider's `start` failed: its message is the line shown.
     #[error(transparent)]
     Provider(#[from] vfs_core::ProviderError),

@@ -6,6 +6,7 @@
 //!
 //! The pieces:
 //! - [`mount`] / [`Mounted`] / [`unmount_path`]: the entry points.
+//! - `mount_table`: what is mounted where ([`mounted_at`]), and whether it is a vfs mount.
 //! - `host`: the FUSE-free core answering by inode number, built from `inodes`, `cache`,
 //!   `attrs` and `handles`; tested without mounting.
 //! - `fuse`: the thin fuser glue; a request needing the provider runs as a tokio task.
@@ -19,6 +20,7 @@ mod handles;
 mod host;
 mod inodes;
 mod mount;
+mod mount_table;
 mod notices;
 mod unmount;
 
@@ -31,6 +33,7 @@ use vfs_core::ChangeNotices;
 
 pub use error::HostError;
 pub use mount::{mount, Mounted};
+pub use mount_table::{mount_table_path, mounted_at, MountEntry};
 pub use unmount::unmount_path;
 
 /// Default kernel entry/attribute TTL: short enough that `make` sees a change within a second
@@ -65,6 +68,8 @@ pub struct MountConfig {
     /// Mount with allow_other (off by default: the mount is private to the mounting user).
     pub allow_other: bool,
     /// The source name shown in /proc/mounts (fsname), e.g. "vfs-docker"; subtype "vfs".
+    /// Keep it `vfs` or `vfs-…`: a mount made as root loses its subtype (its type reads `fuse`),
+    /// and then [`unmount_path`] knows the mount for its own by this name alone.
     pub fs_name: String,
 }
 

@@ -12,8 +12,9 @@ use vfs_core::{ChangeNotifier, Provider};
 use crate::attrs::Owner;
 use crate::fuse::{FuseHost, KernelNotifier};
 use crate::host::Host;
+use crate::mount_table::{is_mounted, mount_table_path};
 use crate::notices::NoticeThread;
-use crate::unmount::{detach, is_mounted, mount_table_path};
+use crate::unmount::detach;
 use crate::{HostError, MountConfig, FUSE_DEVICE};
 
 /// FUSE threads reading requests; provider calls run on the tokio runtime, so few are needed.
@@ -21,8 +22,10 @@ const FUSE_THREADS: usize = 2;
 
 /// Mounts `provider` at `mountpoint` (created if missing). Must be called inside a tokio
 /// multi-thread runtime (the host spawns provider calls on it). Checks `/dev/fuse` and the
-/// mountpoint, calls `provider.start(notifier)`, mounts, starts the thread that handles change
-/// notices, and returns once the mount answers requests.
+/// mountpoint (refusing one that is, or holds, one of the provider's
+/// [`Provider::local_sources`]), calls `provider.start(notifier)`, creates a missing mountpoint,
+/// mounts, starts the thread that handles change notices, and returns once the mount answers
+/// requests. A mountpoint it created is removed again when the mount fails.
 pub async fn mount(
     provider: Arc<dyn Provider>,
     mountpoint: &Path,
@@ -31,7 +34,8 @@ pub async fn mount(
     if !Path::new(FUSE_DEVICE).exists() {
         return Err(HostError::NoFuseDevice);
     }
-    prepare_mountpoint(mountpoint)?;
+    let missing = check_mountpoint(mountpoint)?;
+    refuse_mounting_over_sources(provider.as_ref(), mountpoint)?;
     let runtime = Handle::try_current().map_err(|_| HostError::Mount {
         mountpoint: mountpoint.to_path_buf(),
         source: io::Error::other("vfs_host::mount must be called inside a tokio runtime"),
@@ -39,6 +43,18 @@ pub async fn mount(
 
     let (notifier, notices) = ChangeNotifier::channel();
     provider.start(notifier).await?;
+    // Created only now: a provider that cannot start leaves no folder behind.
+    let created = if missing {
+        match CreatedDirs::create(mountpoint) {
+            Ok(created) => created,
+            Err(error) => {
+                provider.stop().await;
+                return Err(error);
+            }
+        }
+    } else {
+        CreatedDirs::default()
+    };
 
     let ttl = config
         .ttl
@@ -62,6 +78,7 @@ pub async fn mount(
         Ok(session) => session,
         Err(error) => {
             provider.stop().await;
+            created.remove();
             return Err(HostError::mounting(mountpoint.to_path_buf(), error));
         }
     };
@@ -71,6 +88,7 @@ pub async fn mount(
         Ok(background) => background,
         Err(error) => {
             provider.stop().await;
+            created.remove();
             return Err(HostError::mounting(mountpoint.to_path_buf(), error));
         }
     };
@@ -79,6 +97,7 @@ pub async fn mount(
         Err(error) => {
             let _ = unmount_session(background, mountpoint);
             provider.stop().await;
+            created.remove();
             return Err(HostError::mounting(mountpoint.to_path_buf(), error));
         }
     };
@@ -110,15 +129,76 @@ fn session_config(config: &MountConfig) -> Config {
     options
 }
 
-fn prepare_mountpoint(mountpoint: &Path) -> Result<(), HostError> {
+/// Whether the mountpoint is missing (to be created once the provider has started); an error
+/// when it is something other than a directory or cannot be looked at.
+fn check_mountpoint(mountpoint: &Path) -> Result<bool, HostError> {
     match std::fs::metadata(mountpoint) {
-        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(metadata) if metadata.is_dir() => Ok(false),
         Ok(_) => Err(HostError::MountpointNotADirectory(mountpoint.to_path_buf())),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(mountpoint)
-                .map_err(|error| HostError::mounting(mountpoint.to_path_buf(), error))
-        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(true),
         Err(error) => Err(HostError::mounting(mountpoint.to_path_buf(), error)),
+    }
+}
+
+/// Refuses a mountpoint that is one of the provider's local sources, or a folder above one: the
+/// mount would hide the source, and the provider would then read itself through the mount (a
+/// deadlock). A mountpoint inside a source is fine.
+fn refuse_mounting_over_sources(
+    provider: &dyn Provider,
+    mountpoint: &Path,
+) -> Result<(), HostError> {
+    // A missing mountpoint neither is nor holds an existing folder.
+    let Ok(mountpoint_real) = mountpoint.canonicalize() else {
+        return Ok(());
+    };
+    for source in provider.local_sources() {
+        // A source that cannot be resolved is for `start` to report.
+        let Ok(source) = source.canonicalize() else {
+            continue;
+        };
+        if source == mountpoint_real {
+            return Err(HostError::MountpointIsSource(mountpoint.to_path_buf()));
+        }
+        if source.starts_with(&mountpoint_real) {
+            return Err(HostError::MountpointHoldsSource {
+                mountpoint: mountpoint.to_path_buf(),
+                source_dir: source,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The folders `mount` created for a missing mountpoint, outermost first, so that a failed
+/// mount can take them away again.
+#[derive(Default)]
+struct CreatedDirs(Vec<PathBuf>);
+
+impl CreatedDirs {
+    fn create(mountpoint: &Path) -> Result<CreatedDirs, HostError> {
+        let mut missing = Vec::new();
+        let mut dir = Some(mountpoint);
+        while let Some(path) = dir.filter(|path| std::fs::symlink_metadata(path).is_err()) {
+            missing.push(path.to_path_buf());
+            dir = path.parent();
+        }
+        missing.reverse();
+        let created = CreatedDirs(missing);
+        if let Err(error) = std::fs::create_dir_all(mountpoint) {
+            created.remove();
+            return Err(HostError::mounting(mountpoint.to_path_buf(), error));
+        }
+        Ok(created)
+    }
+
+    /// Removes the created folders, innermost first; one that is no longer empty stays.
+    fn remove(&self) {
+        for dir in self.0.iter().rev() {
+            if let Err(error) = std::fs::remove_dir(dir) {
+                tracing::debug!(dir = %dir.display(), "created for the mount, not removed: {error}");
+                return;
+            }
+        }
     }
 }
 

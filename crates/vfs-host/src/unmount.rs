@@ -4,19 +4,29 @@
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use crate::mount_table::{is_mounted, mount_table_path, mounted_at};
 use crate::HostError;
 
 const FUSERMOUNT: &str = "fusermount3";
 
-/// Unmounts `mountpoint`: `fusermount3 -u`, then a lazy unmount (`fusermount3 -uz`, or
-/// `umount2(MNT_DETACH)`) when the mount is stale or busy.
+/// Unmounts the vfs mount at `mountpoint`: `fusermount3 -u`, then a lazy unmount
+/// (`fusermount3 -uz`, or `umount2(MNT_DETACH)`) when the mount is stale or busy.
+///
+/// Only a mount the vfs host made is touched (see [`crate::MountEntry::is_vfs`]): as root,
+/// `fusermount3 -u` unmounts anything, and a lazy unmount would even detach a busy disk.
 pub fn unmount_path(mountpoint: &Path) -> Result<(), HostError> {
     let target = mount_table_path(mountpoint);
-    if !is_mounted(&target) {
-        return Err(HostError::NotMounted(mountpoint.to_path_buf()));
+    let entry = mounted_at(&target)
+        .map_err(HostError::MountTable)?
+        .ok_or_else(|| HostError::NotMounted(mountpoint.to_path_buf()))?;
+    if !entry.is_vfs() {
+        return Err(HostError::NotVfsMount {
+            mountpoint: mountpoint.to_path_buf(),
+            mounted: entry.describe(),
+        });
     }
     let failure = match Command::new(FUSERMOUNT).arg("-u").arg(&target).output() {
         Ok(output) if output.status.success() => return Ok(()),
@@ -67,68 +77,15 @@ fn umount(target: &Path, flags: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// The path as the mount table spells it. The mountpoint itself may be unreachable (a stale
-/// mount), so only its parent is resolved.
-pub(crate) fn mount_table_path(mountpoint: &Path) -> PathBuf {
-    let absolute = std::path::absolute(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
-    match (absolute.parent(), absolute.file_name()) {
-        (Some(parent), Some(name)) => parent
-            .canonicalize()
-            .map(|parent| parent.join(name))
-            .unwrap_or(absolute.clone()),
-        _ => absolute,
-    }
-}
-
-/// Whether the mount table has a mount at `target`.
-pub(crate) fn is_mounted(target: &Path) -> bool {
-    let Ok(table) = std::fs::read("/proc/self/mountinfo") else {
-        return false;
-    };
-    table
-        .split(|byte| *byte == b'\n')
-        .filter_map(|line| line.split(|byte| *byte == b' ').nth(4))
-        .any(|field| unescape(field) == target.as_os_str().as_bytes())
-}
-
-/// Undoes the mount table's octal escapes (`\040` for a space).
-fn unescape(field: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(field.len());
-    let mut index = 0;
-    while index < field.len() {
-        let octal = field.get(index + 1..index + 4);
-        match (field[index], octal) {
-            (b'\\', Some(digits)) if digits.iter().all(|digit| (b'0'..=b'7').contains(digit)) => {
-                let value = digits
-                    .iter()
-                    .fold(0u32, |value, digit| value * 8 + u32::from(digit - b'0'));
-                out.push(value as u8);
-                index += 4;
-            }
-            (byte, _) => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // Refusals of mounts that are not vfs's are tested end to end (tests/unmount_safety.rs),
+    // on mounts made for the test: a bug here must not be able to unmount the machine's own.
     #[test]
-    fn mount_table_escapes_are_undone() {
-        assert_eq!(unescape(br"/mnt/a\040b\011c"), b"/mnt/a b\tc");
-        assert_eq!(unescape(br"/plain\x"), br"/plain\x");
-    }
-
-    #[test]
-    fn the_root_is_mounted_and_a_temp_dir_is_not() {
-        assert!(is_mounted(Path::new("/")));
+    fn a_temp_dir_is_not_mounted() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(!is_mounted(&mount_table_path(dir.path())));
         assert!(matches!(
             unmount_path(dir.path()),
             Err(HostError::NotMounted(_))

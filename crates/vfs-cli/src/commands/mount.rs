@@ -25,10 +25,13 @@ pub fn run(
         ))
     })?;
     let mountpoint = mountpoint::prepare(&context.program, &requested)?;
+    // Counted now, while the entries can still be seen; said once the mount hides them.
+    let hidden = mountpoint::entry_count(&mountpoint);
     if daemon::is_child() {
         daemon::start_session();
     } else if background {
         let pid = daemon::spawn_and_wait(&mountpoint)?;
+        warn_hidden(context, &mountpoint, hidden);
         if !context.options.quiet {
             eprintln!(
                 "{0}: {name} mounted at {1} in the background (pid {pid}; `{0} unmount {1}` to stop)",
@@ -39,7 +42,7 @@ pub fn run(
         return Ok(());
     }
     let runtime = super::runtime()?;
-    let served = runtime.block_on(serve(context, name, built.provider, mountpoint));
+    let served = runtime.block_on(serve(context, name, built.provider, mountpoint, hidden));
     // Provider tasks that ignore shutdown must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     served
@@ -77,6 +80,7 @@ async fn serve(
     name: &str,
     provider: Arc<dyn Provider>,
     mountpoint: PathBuf,
+    hidden: usize,
 ) -> anyhow::Result<()> {
     // Listening before mounting: a signal during start-up must not kill the process half-way.
     let mut stop = StopSignals::install()?;
@@ -94,6 +98,7 @@ async fn serve(
             return Ok(());
         }
     };
+    warn_hidden(context, &mountpoint, hidden);
     announce_ready(context, name, &mountpoint);
     let signal = tokio::select! {
         signal = stop.next() => Some(signal),
@@ -122,6 +127,18 @@ fn mount_error(name: &str, error: host::HostError) -> anyhow::Error {
             anyhow::Error::new(cause).context(format!("{name}: cannot start"))
         }
         other => other.into(),
+    }
+}
+
+/// One line when the mount hides `hidden` entries of its folder; not repeated by the background
+/// child of `-d` (its parent says it).
+fn warn_hidden(context: &Context, mountpoint: &Path, hidden: usize) {
+    if hidden > 0 && !daemon::is_child() && !context.options.quiet {
+        eprintln!(
+            "{}: warning: {}",
+            context.program,
+            mountpoint::hidden_entries_warning(mountpoint, hidden)
+        );
     }
 }
 
