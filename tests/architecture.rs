@@ -88,3 +88,43 @@ fn the_vfs_binary_links_every_provider_crate() {
         );
     }
 }
+
+#[test]
+fn gitconfig_reaches_source_only_through_directory_descriptors() {
+    // docs/architecture.md: GitConfigFS opens nothing in SOURCE by name after checking it (a
+    // symlink or FIFO could be swapped in between); `source.rs` is the one way in.
+    let mut files = Vec::new();
+    files_below(
+        &workspace_root().join("providers/gitconfig/src"),
+        &mut files,
+    );
+    assert!(
+        files.len() > 5,
+        "expected the gitconfig sources, found {files:?}"
+    );
+    let by_name = [
+        "fs::read(",
+        "fs::read_to_string(",
+        "File::open(",
+        "read_dir(",
+        "symlink_metadata(",
+        "fs::metadata(",
+        "fs::read_link(",
+    ];
+    for file in files {
+        // `mounts.rs` reads /proc/self/mountinfo, not SOURCE.
+        if file.ends_with("source.rs") || file.ends_with("mounts.rs") {
+            continue;
+        }
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        // Unit tests set up their folders by name; only the code that serves the mount counts.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for call in by_name {
+            assert!(
+                !code.contains(call),
+                "{} calls {call} by name: reach SOURCE through vfs_gitconfig's source module",
+                file.display()
+            );
+        }
+    }
+}

@@ -82,6 +82,62 @@ pub fn unmount_lazily(mountpoint: &Path) {
     }
 }
 
+/// Aborts the FUSE connection of the mount at `mountpoint` (`/sys/fs/fuse/connections/N/abort`,
+/// N the mount's device minor, read from the mount table without touching the mount): every
+/// request waiting on it fails at once and a process stuck in it is freed, so a test that found
+/// a hang can still unmount and end. Returns whether a connection was aborted.
+pub fn abort_fuse_connection(mountpoint: &Path) -> bool {
+    let Ok(table) = std::fs::read("/proc/self/mountinfo") else {
+        return false;
+    };
+    let candidates = spellings(mountpoint);
+    let minor = table.split(|byte| *byte == b'\n').find_map(|line| {
+        let fields: Vec<&[u8]> = line.split(|byte| *byte == b' ').collect();
+        let point = PathBuf::from(OsString::from_vec(unescape_mount_field(fields.get(4)?)));
+        if !candidates.contains(&point) {
+            return None;
+        }
+        let majmin = std::str::from_utf8(fields.get(2)?).ok()?;
+        majmin.split(':').nth(1).map(str::to_owned)
+    });
+    let Some(minor) = minor else {
+        return false;
+    };
+    let connections = Path::new("/sys/fs/fuse/connections");
+    if std::fs::read_dir(connections).map_or(true, |mut entries| entries.next().is_none()) {
+        // fusectl not mounted (some containers): mount it, as root may.
+        let _ = Command::new("mount")
+            .args(["-t", "fusectl", "none"])
+            .arg(connections)
+            .stderr(Stdio::null())
+            .status();
+    }
+    std::fs::write(connections.join(minor).join("abort"), b"1").is_ok()
+}
+
+/// Runs `work` on its own thread; if it is not done within `limit`, aborts the FUSE connection
+/// of `mountpoint` (freeing whatever hangs in it, so the test's guards can unmount and the run
+/// ends) and panics naming `what`.
+pub fn within_or_abort<T: Send + 'static>(
+    mountpoint: &Path,
+    limit: std::time::Duration,
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(work());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            let aborted = abort_fuse_connection(mountpoint);
+            panic!("{what}: not done within {limit:?} (hang; FUSE connection aborted: {aborted})")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+    }
+}
+
 /// Lazily unmounts whatever is still mounted at the path when dropped, so a test that fails
 /// (panics) between mounting and unmounting leaves nothing mounted.
 pub struct UnmountGuard(pub PathBuf);

@@ -5,7 +5,9 @@
 //! such as `.cfgfs/docker-compose.yml/services/web`. The rules are in `docs/gitconfig.md`.
 //!
 //! Modules: [`escape`] (key names), `yaml` (parsing, folders, section times), `sections`
-//! (per-file caches), `served` (the branch-switch rule), `mirror` (plain entries), `watch`
+//! (per-file caches, one version a file, bounded in bytes), `served` (the branch-switch rule),
+//! `source` (race-free access to SOURCE through directory descriptors), `mounts` (FUSE
+//! mountpoints to hide), `mirror` (plain entries), `watch`
 //! (inotify), `provider` (the [`GitConfigProvider`]).
 
 pub mod escape;

@@ -135,7 +135,10 @@ impl Inner {
             .as_ref()
             .map(|repository| repository.blamer.git_dir().to_path_buf());
         *self.repository.write() = repository.map(Arc::new);
-        let watcher = SourceWatcher::start(tree.path().to_path_buf(), git_dir, notifier, weak);
+        let root = tree
+            .root()
+            .map_err(|error| ProviderError::Other(format!("{}: {error}", self.source.display())))?;
+        let watcher = SourceWatcher::start(root.path, root.stat.ino, git_dir, notifier, weak);
         *self.watcher.lock() = watcher;
         Ok(())
     }

@@ -10,8 +10,6 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Weak};
 
-use std::os::unix::fs::MetadataExt;
-
 use notify::event::{EventKind, ModifyKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use parking_lot::Mutex;
@@ -35,6 +33,7 @@ impl SourceWatcher {
     /// is not available, in which case changes are seen after the TTL.
     pub fn start(
         source: PathBuf,
+        source_inode: u64,
         git_dir: Option<PathBuf>,
         notifier: ChangeNotifier,
         inner: Weak<Inner>,
@@ -74,12 +73,11 @@ impl SourceWatcher {
             watched: HashMap::new(),
             gone,
         };
-        let inode = |path: &Path| std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
-        watcher.watch(&source, inode(&source), RecursiveMode::NonRecursive);
+        watcher.watch(&source, source_inode, RecursiveMode::NonRecursive);
         if let Some(git_dir) = git_dir {
-            watcher.watch(&git_dir, inode(&git_dir), RecursiveMode::NonRecursive);
-            let refs = git_dir.join("refs");
-            watcher.watch(&refs, inode(&refs), RecursiveMode::Recursive);
+            // Watched once, from the start: their inodes are never compared.
+            watcher.watch(&git_dir, 0, RecursiveMode::NonRecursive);
+            watcher.watch(&git_dir.join("refs"), 0, RecursiveMode::Recursive);
         }
         Some(watcher)
     }

@@ -275,3 +275,19 @@ async fn read_text_lossy(provider: &GitConfigProvider, path: &str) -> Vec<u8> {
         Err(error) => panic!("reading {path}: {error}"),
     }
 }
+
+#[tokio::test]
+async fn sections_are_data_without_exec_or_set_id_bits() {
+    let repo = Repo::new();
+    repo.write("c.yml", "web:\n  image: app\n");
+    std::fs::set_permissions(
+        repo.path().join("c.yml"),
+        std::fs::Permissions::from_mode(0o6755),
+    )
+    .unwrap();
+    let provider = provider_for(repo.path()).await;
+    let all = tree(&provider).await;
+    assert_eq!(all["/c.yml"].perm, Some(0o555), "a YAML file's folder");
+    assert_eq!(all["/c.yml/web"].perm, Some(0o555), "a section folder");
+    assert_eq!(all["/c.yml/web/image"].perm, Some(0o444), "a section file");
+}
