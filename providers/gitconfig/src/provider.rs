@@ -117,6 +117,10 @@ impl Provider for GitConfigProvider {
         self.blocking(move |inner| inner.read(&path)).await
     }
 
+    fn local_sources(&self) -> Vec<PathBuf> {
+        vec![self.inner.source.clone()]
+    }
+
     async fn stop(&self) {
         let watcher = self.inner.watcher.lock().take();
         drop(watcher);

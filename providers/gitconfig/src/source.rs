@@ -132,11 +132,6 @@ impl SourceTree {
         })
     }
 
-    /// SOURCE's canonical path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// SOURCE's root directory, opened anew (so its `stat` is current).
     pub fn root(&self) -> io::Result<OpenDir> {
         let fd = rustix::fs::openat(
