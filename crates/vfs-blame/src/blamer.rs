@@ -8,6 +8,7 @@ use crate::engine::{BlameEngine, EngineKind};
 use crate::error::BlameError;
 use crate::lines::split_lines;
 use crate::map::map_onto_content;
+use crate::normalize::Normalizer;
 use crate::origin::{FileBlame, LineOrigin};
 use crate::repository::{blob_id, HeadFile, RepositoryHandle};
 
@@ -22,9 +23,11 @@ pub struct Blamer {
     repository: RepositoryHandle,
     engine: Box<dyn BlameEngine>,
     engine_kind: EngineKind,
+    normalizer: Normalizer,
     // Keyed on (HEAD commit): an edit to the file reuses this and only runs a diff.
     committed: StateCache<Oid, Option<CommittedBlame>>,
-    // Keyed on (HEAD commit, content's blob id): the answer handed out.
+    // Keyed on (HEAD commit, blob id of the content as read): the answer handed out. A change of attributes or
+    // of line-ending configuration alone is not seen until the content or HEAD changes.
     current: StateCache<(Option<Oid>, Oid), FileBlame>,
 }
 
@@ -41,10 +44,12 @@ impl Blamer {
     ) -> Result<Blamer, BlameError> {
         let repository = RepositoryHandle::discover(path)?;
         let engine = engine_kind.build(&repository)?;
+        let normalizer = Normalizer::new(&repository)?;
         Ok(Blamer {
             repository,
             engine,
             engine_kind,
+            normalizer,
             committed: StateCache::new(),
             current: StateCache::new(),
         })
@@ -77,6 +82,11 @@ impl Blamer {
     /// work tree). Lines kept from HEAD's version carry the committer time of the commit that last changed them;
     /// other lines, and every line of a file HEAD does not track, are Uncommitted. The same (HEAD, path, content)
     /// returns the same Arc without recomputing.
+    ///
+    /// `content` is compared with HEAD as git compares it: converted first as `git add` would convert it
+    /// (line endings under `core.autocrlf` or `text`/`eol` attributes; see `normalize.rs` for what is left
+    /// out), so a work tree checked out with CRLF over LF blobs is not all Uncommitted. The answer has one
+    /// entry per line of `content` as given, in its order.
     pub fn blame(
         &self,
         relative_path: &Path,
@@ -93,9 +103,17 @@ impl Blamer {
             None => None,
         };
         let lines = match committed.as_deref() {
-            Some(Some(committed)) if committed.file.blob == content_id => committed.lines.clone(),
             Some(Some(committed)) => {
-                map_onto_content(&committed.file.content, &committed.lines, content)
+                let converted = self.normalizer.to_git(relative_path, content)?;
+                let (as_git, as_git_id) = match &converted {
+                    Some(converted) => (converted.as_slice(), blob_id(converted)?),
+                    None => (content, content_id),
+                };
+                if committed.file.blob == as_git_id {
+                    committed.lines.clone()
+                } else {
+                    map_onto_content(&committed.file.content, &committed.lines, as_git)
+                }
             }
             _ => vec![LineOrigin::Uncommitted; split_lines(content).len()],
         };

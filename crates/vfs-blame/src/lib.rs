@@ -5,7 +5,8 @@
 //! has it, or [`LineOrigin::Uncommitted`] for a line HEAD does not have (edited, staged or not, or new).
 //!
 //! HEAD's version is blamed once per (HEAD, path) by an engine ([`EngineKind`]); the current content is then
-//! mapped onto it with a line diff, so editing a file costs a diff, not a new blame.
+//! mapped onto it with a line diff, so editing a file costs a diff, not a new blame. The current content is
+//! compared in the form git would store it (line endings converted as `core.autocrlf` and `.gitattributes` say).
 
 mod blamer;
 mod cache;
@@ -13,6 +14,7 @@ mod engine;
 mod error;
 mod lines;
 mod map;
+mod normalize;
 mod origin;
 mod repository;
 
