@@ -108,11 +108,7 @@ fn mounting_over_a_non_empty_folder_warns_how_many_entries_it_hides() {
     );
 }
 
-// Until the gitconfig provider names its SOURCE in `Provider::local_sources`, mounting SOURCE
-// onto itself is not caught (and hangs): the two tests below wait for that.
-
 #[test]
-#[ignore = "needs the gitconfig impl of local_sources"]
 fn mounting_source_onto_itself_is_refused_in_one_line() {
     if !fuse_available() {
         return;
@@ -142,7 +138,6 @@ fn mounting_source_onto_itself_is_refused_in_one_line() {
 }
 
 #[test]
-#[ignore = "needs the gitconfig impl of local_sources"]
 fn mounting_over_a_folder_above_source_is_refused_in_one_line() {
     if !fuse_available() {
         return;
