@@ -139,7 +139,7 @@ fn a_fifo_swapped_in_while_read_never_wedges_the_mount() {
         loop_on(1, &stop, move || {
             for (name, text) in [("f", "text\n"), ("c.yml", "a: 1\n")] {
                 let (fifo, temporary) = (src.join(".fifo"), src.join(".tmp"));
-                swap_in(&fifo, &src.join(name), |at| mkfifo(at));
+                swap_in(&fifo, &src.join(name), mkfifo);
                 swap_in(&temporary, &src.join(name), |at| std::fs::write(at, text));
             }
         })
