@@ -427,6 +427,52 @@ async fn compose_groups_containers_by_project_and_service() {
     .await;
 }
 
+/// When the engine sent the tag event of `image` since `began`, against the tag's own time and
+/// now: the evidence a missed bound needs (a late engine, or a late provider).
+fn tag_event_report(
+    image: &str,
+    began: std::time::SystemTime,
+    tagged: std::time::SystemTime,
+) -> String {
+    let since = began
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() + 1);
+    let events = docker(&[
+        "events",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "event=tag",
+        "--format",
+        "{{.ID}} {{.TimeNano}}",
+    ]);
+    let now = std::time::SystemTime::now();
+    let ago = |nanos: &str| -> String {
+        let Ok(nanos) = nanos.trim().parse::<u64>() else {
+            return format!("{nanos:?}");
+        };
+        let at = std::time::UNIX_EPOCH + Duration::from_nanos(nanos);
+        format!(
+            "event {:?} after the tag, {:?} before now",
+            at.duration_since(tagged).unwrap_or_default(),
+            now.duration_since(at).unwrap_or_default()
+        )
+    };
+    // `--filter image=` matches names, not ids: the id is picked out here.
+    let told: Vec<String> = events
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(id, _)| id.ends_with(image))
+        .map(|(_, nanos)| ago(nanos))
+        .collect();
+    format!("engine's tag events since the build began: {told:?}")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fully_cached_rebuild_moves_the_image_time() {
     let _lock = EngineLock::shared();
@@ -452,24 +498,37 @@ async fn a_fully_cached_rebuild_moves_the_image_time() {
     let first = inspect("image", &first_id);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    let began = std::time::SystemTime::now();
     let clock = Instant::now();
     let second_id = build(&mut cleanup, context.path(), &app);
+    let built = Instant::now();
     assert_eq!(first_id, second_id, "the rebuild must be fully cached");
     let second = inspect("image", &second_id);
     assert_eq!(time_of(&first, "/Created"), time_of(&second, "/Created"));
     let tagged = time_of(&second, "/Metadata/LastTagTime");
     assert!(tagged > time_of(&first, "/Metadata/LastTagTime"));
 
-    let waited = wait_for(
-        provider,
-        Duration::from_secs(1),
-        "image time moves",
-        |tree| {
-            tree.get(&image_file)
-                .is_some_and(|file| file.mtime == tagged)
-        },
-    )
-    .await;
+    // Issue 3: a build is seen within 1 s of its return. Measured from the return (not after
+    // the inspects above), polling the one listing that holds the image rather than walking
+    // the whole engine's tree: under load, a walk per poll made the test, not the provider,
+    // the slow party. A miss reports the engine's own event time, to tell whose delay it was.
+    let images = NodePath::parse("/images");
+    let dot_id = format!(".{first_id}");
+    let waited = loop {
+        let listed = provider.list(&images).await.expect("list /images");
+        if listed
+            .iter()
+            .any(|node| node.name == os(&dot_id) && node.mtime == tagged)
+        {
+            break built.elapsed();
+        }
+        assert!(
+            built.elapsed() < Duration::from_secs(1),
+            "image time not moved within 1 s of the build's return; {}",
+            tag_event_report(&first_id, began, tagged)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     eprintln!(
         "cached rebuild seen {waited:?} after the build returned ({:?} since it began)",
         clock.elapsed()
