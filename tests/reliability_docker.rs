@@ -506,6 +506,11 @@ fn the_engine_killed_under_make_serves_the_last_tree_then_the_current_one() {
     );
     assert_eq!(told("last known tree"), 1, "one warning says so:\n{log}");
     assert_eq!(
+        told("provider error"),
+        0,
+        "an unavailable source is the provider's to report, once, not the host's per read:\n{log}"
+    );
+    assert_eq!(
         told("Docker engine back after"),
         1,
         "one line says it is back:\n{log}"

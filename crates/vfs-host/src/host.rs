@@ -216,7 +216,11 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Turns a provider's error into the kernel's errno, logging what is not a plain "no such entry".
 fn errno_of(error: ProviderError, operation: &str, path: &NodePath) -> Errno {
     match &error {
-        ProviderError::NotFound(_) => tracing::debug!(%path, operation, "{error}"),
+        // A source that cannot be reached is the provider's to report, once per outage
+        // (thousands of reads fail while an engine is down); the host only notes each.
+        ProviderError::NotFound(_) | ProviderError::Unavailable(_) => {
+            tracing::debug!(%path, operation, "{error}")
+        }
         _ => tracing::warn!(%path, operation, "provider error: {error}"),
     }
     error.errno()
@@ -253,10 +257,13 @@ impl Host {
     ) -> Result<T, ProviderError> {
         match tokio::time::timeout(self.provider_timeout, call).await {
             Ok(answer) => answer,
-            Err(_) => Err(ProviderError::Unavailable(format!(
-                "the provider did not answer {operation} {path} within {:?}",
-                self.provider_timeout
-            ))),
+            Err(_) => {
+                tracing::warn!(%path, operation, "the provider did not answer within {:?}: answered EIO", self.provider_timeout);
+                Err(ProviderError::Unavailable(format!(
+                    "the provider did not answer {operation} {path} within {:?}",
+                    self.provider_timeout
+                )))
+            }
         }
     }
 
