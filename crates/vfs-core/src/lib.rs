@@ -23,7 +23,7 @@ mod walk;
 
 pub use error::ProviderError;
 pub use node::{Content, Node, NodeKind};
-pub use notify::{ChangeNotifier, ChangeReceiver, Notice, Reach};
+pub use notify::{ChangeNotifier, ChangeReceiver, Notice, Reach, Received};
 pub use path::NodePath;
 pub use provider::{ChangeNotices, Provider};
 pub use registry::{find_registration, registrations, BuildError, Built, ProviderRegistration};

@@ -67,13 +67,28 @@ impl std::fmt::Display for Notice {
 /// its own, so a provider may send from anywhere, including while the host is waiting on it.
 #[derive(Clone, Debug)]
 pub struct ChangeNotifier {
-    sender: Option<Sender<Notice>>,
+    sender: Option<Sender<Message>>,
+}
+
+/// What travels from notifiers to the receiver, in the order sent.
+#[derive(Debug)]
+enum Message {
+    Notice(Notice),
+    Mark(u64),
+}
+
+/// What [`ChangeReceiver::recv_timeout_or_mark`] received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received {
+    Notice(Notice),
+    /// A mark sent with [`ChangeNotifier::mark`]: every notice sent before it came first.
+    Mark(u64),
 }
 
 /// The host's end of a [`ChangeNotifier`]; also handy in provider tests to assert notices.
 #[derive(Debug)]
 pub struct ChangeReceiver {
-    receiver: Receiver<Notice>,
+    receiver: Receiver<Message>,
 }
 
 impl ChangeNotifier {
@@ -109,9 +124,20 @@ impl ChangeNotifier {
     /// Sends `notice` as it is (for a provider that computed its notices, e.g. by comparing
     /// two trees).
     pub fn notify(&self, notice: Notice) {
+        self.send(Message::Notice(notice));
+    }
+
+    /// Sends a mark (for the host, not for providers): the receiver gets it after every notice
+    /// sent before it, from any clone, so once it has applied what came before the mark, it has
+    /// applied every notice sent before this call. The host's barrier (`.vfs`) uses it.
+    pub fn mark(&self, token: u64) {
+        self.send(Message::Mark(token));
+    }
+
+    fn send(&self, message: Message) {
         if let Some(sender) = &self.sender {
             // A closed channel means the mount is gone; there is nobody left to tell.
-            let _ = sender.send(notice);
+            let _ = sender.send(message);
         }
     }
 
@@ -122,24 +148,52 @@ impl ChangeNotifier {
 }
 
 impl ChangeReceiver {
-    /// Waits for the next notice; `None` once every notifier is dropped.
+    /// Waits for the next notice (marks are skipped); `None` once every notifier is dropped.
     pub fn recv(&self) -> Option<Notice> {
-        self.receiver.recv().ok()
+        loop {
+            match self.receiver.recv().ok()? {
+                Message::Notice(notice) => return Some(notice),
+                Message::Mark(_) => {}
+            }
+        }
     }
 
-    /// Waits at most `timeout`; `Ok(None)` on time-out, `Err(())` once every notifier is dropped.
+    /// Waits at most `timeout` for a notice (marks are skipped); `Ok(None)` on time-out,
+    /// `Err(())` once every notifier is dropped.
     #[allow(clippy::result_unit_err)]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Notice>, ()> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.recv_timeout_or_mark(left)? {
+                Some(Received::Notice(notice)) => return Ok(Some(notice)),
+                Some(Received::Mark(_)) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Waits at most `timeout` for a notice or a mark, in the order they were sent; `Ok(None)`
+    /// on time-out, `Err(())` once every notifier is dropped.
+    #[allow(clippy::result_unit_err)]
+    pub fn recv_timeout_or_mark(&self, timeout: Duration) -> Result<Option<Received>, ()> {
         match self.receiver.recv_timeout(timeout) {
-            Ok(notice) => Ok(Some(notice)),
+            Ok(Message::Notice(notice)) => Ok(Some(Received::Notice(notice))),
+            Ok(Message::Mark(token)) => Ok(Some(Received::Mark(token))),
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => Err(()),
         }
     }
 
-    /// The notices already waiting, without blocking.
+    /// The notices already waiting, without blocking (marks are skipped).
     pub fn pending(&self) -> Vec<Notice> {
-        self.receiver.try_iter().collect()
+        self.receiver
+            .try_iter()
+            .filter_map(|message| match message {
+                Message::Notice(notice) => Some(notice),
+                Message::Mark(_) => None,
+            })
+            .collect()
     }
 }
 
@@ -165,6 +219,28 @@ mod tests {
         ChangeNotifier::detached().changed_all();
         drop(notifier);
         assert_eq!(receiver.recv_timeout(Duration::from_millis(10)), Err(()));
+    }
+
+    #[test]
+    fn a_mark_arrives_after_every_notice_sent_before_it() {
+        let (notifier, receiver) = ChangeNotifier::channel();
+        let host_side = notifier.clone();
+        notifier.changed(NodePath::parse("images"));
+        host_side.mark(7);
+        notifier.changed(NodePath::parse("volumes"));
+        let wait = Duration::from_millis(10);
+        assert_eq!(
+            receiver.recv_timeout_or_mark(wait),
+            Ok(Some(Received::Notice(subtree("images"))))
+        );
+        assert_eq!(
+            receiver.recv_timeout_or_mark(wait),
+            Ok(Some(Received::Mark(7)))
+        );
+        host_side.mark(8);
+        // The plain receiving methods skip marks.
+        assert_eq!(receiver.recv_timeout(wait), Ok(Some(subtree("volumes"))));
+        assert_eq!(receiver.pending(), vec![]);
     }
 
     #[test]

@@ -47,6 +47,17 @@ pub trait Provider: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Returns once every change of the source completed before the call has been announced
+    /// through the [`ChangeNotifier`] (and shows in `root`/`list`). The host calls it when a
+    /// reader asks the mount to settle (reading `.vfs` at its root, `vfs wait MOUNTPOINT`), then
+    /// waits until it has applied every notice sent before this returned; a `make` run after
+    /// that sees every change made before the call. The default, for a provider that sends its
+    /// notices as it finds changes (or sends none), returns at once. Answer an error when it
+    /// cannot tell (the source is unreachable); the host bounds the wait.
+    async fn settle(&self) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
     /// Called once when the mount goes away: stop background work here.
     async fn stop(&self) {}
 }

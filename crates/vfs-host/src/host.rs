@@ -11,7 +11,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use vfs_core::{Content, Node, NodeKind, NodePath, Provider, ProviderError};
+use vfs_core::{ChangeNotifier, Content, Node, NodeKind, NodePath, Provider, ProviderError};
 
 use crate::attrs::{attributes, Attributes, EntryKind, Known, Owner};
 use crate::cache::{Cache, Listing, RootEntry};
@@ -21,6 +21,30 @@ use crate::notices::Work;
 
 /// An errno for the kernel.
 pub(crate) type Errno = i32;
+
+/// The host's own file at the root of every mount: reading it is the mount's barrier
+/// ([`Host::settle`]); its presence tells a Makefile the mount is there. It shadows a
+/// provider entry of the same name.
+pub(crate) const MARKER_NAME: &str = ".vfs";
+
+/// The marker's node: read-only, dated 1970 (never newer than anything, so even as a normal
+/// prerequisite it makes no target out of date), of unknown size so that it is served with
+/// direct I/O and every read reaches the host.
+fn marker_node() -> Node {
+    Node::file(MARKER_NAME, std::time::SystemTime::UNIX_EPOCH, None).with_perm(0o444)
+}
+
+/// The root's children with the marker, which shadows a provider entry of its name.
+fn with_marker(mut children: Vec<Node>) -> Vec<Node> {
+    children.retain(|node| node.name != MARKER_NAME);
+    children.push(marker_node());
+    children
+}
+
+fn is_marker(path: &NodePath) -> bool {
+    path.parent().is_some_and(|parent| parent.is_root())
+        && path.name() == Some(OsStr::new(MARKER_NAME))
+}
 
 /// The shortest time-to-live handed to the kernel: zero would make it look every entry up
 /// again right after a readdir.
@@ -197,6 +221,14 @@ pub(crate) struct Host {
     work: Mutex<Option<Sender<Work>>>,
     /// The longest a request waits on the provider ([`PROVIDER_TIMEOUT`]).
     provider_timeout: Duration,
+    /// The provider's name, as the marker file says it.
+    name: String,
+    /// The host's end of the provider's notice channel, for barrier marks (none in tests
+    /// that run no notices thread).
+    marks: Mutex<Option<ChangeNotifier>>,
+    next_mark: AtomicU64,
+    /// The last mark the notices thread has reached: every notice before it is applied.
+    marks_applied: tokio::sync::watch::Sender<u64>,
 }
 
 /// The longest a request waits on the provider. A request the kernel sent holds the kernel's
@@ -238,7 +270,56 @@ impl Host {
             calls: ProviderCalls::default(),
             work: Mutex::new(None),
             provider_timeout: PROVIDER_TIMEOUT,
+            name: "vfs".into(),
+            marks: Mutex::new(None),
+            next_mark: AtomicU64::new(0),
+            marks_applied: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// The same host, naming its provider `name` in the marker file.
+    pub(crate) fn with_name(mut self, name: String) -> Host {
+        self.name = name;
+        self
+    }
+
+    /// Where barrier marks go: the provider's own notice channel, behind its notices.
+    pub(crate) fn set_marks(&self, notifier: ChangeNotifier) {
+        *locked(&self.marks) = Some(notifier);
+    }
+
+    /// Called by the notices thread once every notice before mark `token` is applied.
+    pub(crate) fn marks_applied(&self, token: u64) {
+        self.marks_applied
+            .send_if_modified(|reached| std::mem::replace(reached, (*reached).max(token)) < token);
+    }
+
+    /// Returns once the notices thread has applied (to the host's caches and the kernel's)
+    /// every notice the provider sent before this call. Waits for that thread; never
+    /// invalidates anything itself. At once when no notices thread runs (unit tests).
+    pub(crate) async fn notices_applied(&self) {
+        let Some(notifier) = locked(&self.marks).clone() else {
+            return;
+        };
+        let token = self.next_mark.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut applied = self.marks_applied.subscribe();
+        notifier.mark(token);
+        // An error means the host is going away; the bound on the caller ends the wait.
+        let _ = applied.wait_for(|reached| *reached >= token).await;
+    }
+
+    /// The mount's barrier, what reading the marker file does: the provider announces every
+    /// change of its source completed before now ([`Provider::settle`]), then the notices
+    /// thread applies them all. Bounded by [`PROVIDER_TIMEOUT`] as a whole.
+    pub(crate) async fn settle(&self) -> Result<Vec<u8>, ProviderError> {
+        let path = NodePath::root().join(OsStr::new(MARKER_NAME));
+        self.bounded("settle", &path, async {
+            self.provider.settle().await?;
+            self.notices_applied().await;
+            Ok(())
+        })
+        .await?;
+        Ok(format!("vfs mount: {}\nsettled\n", self.name).into_bytes())
     }
 
     /// The same host with another bound on provider calls (tests use a short one).
@@ -762,9 +843,14 @@ impl Host {
             NodeKind::Directory { .. } => return Err(libc::EISDIR),
             NodeKind::Symlink { .. } => return Err(libc::ELOOP),
         };
-        let count = self.calls.read.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::debug!(%path, count, "provider.read");
-        let content = self.bounded("read", &path, self.provider.read(&path)).await;
+        let content = if is_marker(&path) {
+            tracing::debug!("settling: the marker file is read");
+            self.settle().await.map(Content::Bytes)
+        } else {
+            let count = self.calls.read.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::debug!(%path, count, "provider.read");
+            self.bounded("read", &path, self.provider.read(&path)).await
+        };
         let file = match content.map_err(failed)? {
             Content::Bytes(bytes) => OpenFile::Bytes(bytes),
             Content::File(file) => OpenFile::File(file),
@@ -918,7 +1004,13 @@ impl Host {
         }
         let generation = self.tables().cache.generation();
         let started = Instant::now();
-        let node = self.provider_root().await?;
+        let mut node = self.provider_root().await?;
+        if let NodeKind::Directory {
+            children: Some(children),
+        } = &mut node.kind
+        {
+            *children = with_marker(std::mem::take(children));
+        }
         let mut tables = self.tables();
         let (entry, _) = tables
             .cache
@@ -999,21 +1091,38 @@ impl Host {
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Node>, ProviderError>> + Send + 'a>> {
         Box::pin(async move {
             let Some(parent) = dir.parent() else {
-                let root = self.root_entry().await?;
-                if !root.node.is_directory() {
-                    return Err(ProviderError::NotADirectory(dir.clone()));
-                }
-                if !root.eager {
-                    return self.provider_list(dir).await;
-                }
-                return match self.provider_root().await?.kind {
-                    NodeKind::Directory {
-                        children: Some(children),
-                    } => Ok(children),
-                    NodeKind::Directory { children: None } => self.provider_list(dir).await,
-                    _ => Err(ProviderError::NotADirectory(dir.clone())),
-                };
+                return Ok(with_marker(self.fetch_root_children(dir).await?));
             };
+            self.fetch_children_below(dir, &parent).await
+        })
+    }
+
+    /// The children of the root straight from the provider.
+    async fn fetch_root_children(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+        let root = self.root_entry().await?;
+        if !root.node.is_directory() {
+            return Err(ProviderError::NotADirectory(dir.clone()));
+        }
+        if !root.eager {
+            return self.provider_list(dir).await;
+        }
+        match self.provider_root().await?.kind {
+            NodeKind::Directory {
+                children: Some(children),
+            } => Ok(children),
+            NodeKind::Directory { children: None } => self.provider_list(dir).await,
+            _ => Err(ProviderError::NotADirectory(dir.clone())),
+        }
+    }
+
+    /// The children of `dir`, below `parent`, straight from the provider.
+    fn fetch_children_below<'a>(
+        &'a self,
+        dir: &'a NodePath,
+        parent: &'a NodePath,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Node>, ProviderError>> + Send + 'a>> {
+        let parent = parent.clone();
+        Box::pin(async move {
             let name = dir.name().unwrap_or_default();
             let parent_listing = self.listing(&parent).await?;
             let entry = parent_listing

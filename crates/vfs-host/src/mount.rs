@@ -42,6 +42,9 @@ pub async fn mount(
     })?;
 
     let (notifier, notices) = ChangeNotifier::channel();
+    // The host's own end, for the marks of its barrier (`.vfs`): they travel behind the
+    // provider's notices, in the same channel.
+    let marks = notifier.clone();
     provider.start(notifier).await?;
     // Created only now: a provider that cannot start leaves no folder behind.
     let created = if missing {
@@ -59,7 +62,14 @@ pub async fn mount(
     let ttl = config
         .ttl
         .unwrap_or_else(|| crate::default_ttl(provider.change_notices()));
-    let host = Arc::new(Host::new(provider.clone(), ttl, Owner::mounting_user()));
+    let name = config
+        .fs_name
+        .strip_prefix("vfs-")
+        .unwrap_or(&config.fs_name);
+    let host = Arc::new(
+        Host::new(provider.clone(), ttl, Owner::mounting_user()).with_name(name.to_string()),
+    );
+    host.set_marks(marks);
     let (ended_sender, ended) = watch::channel(false);
     let kernel_for_requests = Arc::new(OnceLock::new());
     let filesystem = FuseHost::new(

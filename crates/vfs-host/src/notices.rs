@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use vfs_core::{ChangeReceiver, NodePath, Notice, Reach};
+use vfs_core::{ChangeReceiver, NodePath, Notice, Reach, Received};
 
 use crate::host::{Host, KernelTarget};
 
@@ -42,6 +42,9 @@ pub(crate) enum Work {
     /// An inode number the host no longer answers for (its path changed kind and has
     /// another number now): the kernel should forget it and the name leading to it.
     Forget(KernelTarget),
+    /// A barrier's mark ([`vfs_core::ChangeNotifier::mark`]): once the notices before it are
+    /// applied to the kernel, the host is told ([`Host::marks_applied`]).
+    Mark(u64),
 }
 
 /// Two threads: one forwards the provider's notices, one does the work (so the host can queue
@@ -101,9 +104,13 @@ impl Drop for NoticeThread {
 
 fn forward(notices: &ChangeReceiver, work: &Sender<Work>, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
-        match notices.recv_timeout(STOP_CHECK) {
-            Ok(Some(notice)) => {
-                if work.send(Work::Notice(notice)).is_err() {
+        match notices.recv_timeout_or_mark(STOP_CHECK) {
+            Ok(Some(received)) => {
+                let item = match received {
+                    Received::Notice(notice) => Work::Notice(notice),
+                    Received::Mark(token) => Work::Mark(token),
+                };
+                if work.send(item).is_err() {
                     return;
                 }
             }
@@ -124,9 +131,12 @@ fn run(host: &Host, work: &Receiver<Work>, kernel: &impl KernelCache, stop: &Ato
             Err(RecvTimeoutError::Disconnected) => return,
         };
         let mut notices = Vec::new();
+        let mut mark = None;
         for item in std::iter::once(first).chain(work.try_iter()) {
             match item {
                 Work::Notice(notice) => notices.push(notice),
+                // Marks come in the order sent: the last one covers the others.
+                Work::Mark(token) => mark = Some(token),
                 Work::Refresh(ino) => {
                     if let Err(error) = kernel.forget_attributes(ino) {
                         tracing::debug!(ino, "kernel refused to invalidate attributes: {error}");
@@ -141,6 +151,10 @@ fn run(host: &Host, work: &Receiver<Work>, kernel: &impl KernelCache, stop: &Ato
                 Reach::Subtree => apply(host, kernel, &notice.path),
                 Reach::Node => apply_to_node(host, kernel, &notice.path),
             }
+        }
+        // Every notice queued before the mark is applied (with those after it in this burst).
+        if let Some(token) = mark {
+            host.marks_applied(token);
         }
     }
 }

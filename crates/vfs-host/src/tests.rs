@@ -957,3 +957,126 @@ async fn opendir_lets_the_kernel_keep_only_the_listing_it_already_has() {
     host.reading_snapshot(lazy, &current);
     assert_eq!(queued.try_iter().count(), 0);
 }
+
+// ---- the marker file and the barrier -----------------------------------------------------------
+
+#[tokio::test]
+async fn the_marker_is_a_read_only_file_at_the_root_that_shadows_a_providers_own() {
+    let tree = sample();
+    {
+        let mut listings = tree.listings.lock().unwrap();
+        let root = listings.get_mut("/").unwrap();
+        // The provider's own `.vfs` (a folder here) is not shown: the host's marker is.
+        root.push(Node::directory(".vfs", at(5)));
+    }
+    let host =
+        Arc::new(Host::new(tree.clone(), Duration::from_secs(60), OWNER).with_name("test".into()));
+    let marker = host.lookup(ROOT_INO, OsStr::new(".vfs")).await.unwrap();
+    assert_eq!(marker.attrs.kind, EntryKind::File);
+    assert_eq!(marker.attrs.perm, 0o444);
+    assert_eq!(marker.attrs.mtime, SystemTime::UNIX_EPOCH);
+
+    let opened = host.opendir(ROOT_INO).await.unwrap();
+    let snapshot = host.dir_snapshot(opened.handle).unwrap();
+    let named: Vec<_> = snapshot
+        .items
+        .iter()
+        .filter(|item| item.name == ".vfs")
+        .map(|item| (item.attrs.ino, item.attrs.kind))
+        .collect();
+    assert_eq!(named, [(marker.attrs.ino, EntryKind::File)]);
+
+    let file = host.open(marker.attrs.ino).await.unwrap();
+    assert!(file.direct_io, "the kernel must never cache what it says");
+    let content = host.open_file(file.handle).unwrap();
+    let bytes = content.read(0, 4096).unwrap();
+    assert_eq!(bytes.as_slice(), b"vfs mount: test\nsettled\n");
+    assert_eq!(tree.reads.load(Ordering::SeqCst), 0, "not a provider read");
+
+    // A notice for the whole tree keeps its number; it stays a cached answer (no provider call).
+    apply(
+        &host,
+        &Arc::new(RecordingKernel::default()),
+        &NodePath::root(),
+    );
+    let again = host.lookup(ROOT_INO, OsStr::new(".vfs")).await.unwrap();
+    assert_eq!(again.attrs.ino, marker.attrs.ino);
+    let lists = tree.lists.load(Ordering::SeqCst);
+    assert!(host.cached_lookup(ROOT_INO, OsStr::new(".vfs")).is_some());
+    assert_eq!(tree.lists.load(Ordering::SeqCst), lists);
+}
+
+/// A provider whose `settle` announces a change just before it returns, as DockerFS does when
+/// its watcher applies an event the barrier waited for.
+struct AnnouncingOnSettle {
+    tree: Arc<Tree>,
+    notifier: vfs_core::ChangeNotifier,
+}
+
+#[async_trait]
+impl Provider for AnnouncingOnSettle {
+    async fn root(&self) -> Result<Node, ProviderError> {
+        self.tree.root().await
+    }
+    async fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+        self.tree.list(dir).await
+    }
+    async fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
+        self.tree.read(path).await
+    }
+    async fn settle(&self) -> Result<(), ProviderError> {
+        self.notifier.changed(NodePath::parse("lazy"));
+        Ok(())
+    }
+}
+
+/// A kernel that takes its time to forget each inode.
+struct SlowKernel(Arc<RecordingKernel>);
+
+impl KernelCache for SlowKernel {
+    fn forget_inode(&self, ino: u64) -> std::io::Result<()> {
+        std::thread::sleep(Duration::from_millis(100));
+        self.0.forget_inode(ino)
+    }
+    fn forget_attributes(&self, ino: u64) -> std::io::Result<()> {
+        self.0.forget_attributes(ino)
+    }
+    fn forget_entry(&self, parent: u64, name: &OsStr) -> std::io::Result<()> {
+        self.0.forget_entry(parent, name)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_barrier_returns_only_once_the_notices_queued_before_it_reached_the_kernel() {
+    let (notifier, notices) = vfs_core::ChangeNotifier::channel();
+    let provider = Arc::new(AnnouncingOnSettle {
+        tree: sample(),
+        notifier: notifier.clone(),
+    });
+    let host = Arc::new(Host::new(provider, Duration::from_secs(60), OWNER));
+    host.set_marks(notifier.clone());
+    let lazy = ino_of(&host, "lazy").await;
+    let a = ino_of(&host, "lazy/a").await;
+    let kernel = Arc::new(RecordingKernel::default());
+    let thread =
+        crate::notices::NoticeThread::start(host.clone(), notices, SlowKernel(kernel.clone()))
+            .unwrap();
+    // Queued before the barrier by someone else: applied before it returns too.
+    notifier.changed(NodePath::parse("sized"));
+    let sized = ino_of(&host, "sized").await;
+    for round in 0..3 {
+        kernel.inodes.lock().unwrap().clear();
+        let started = std::time::Instant::now();
+        host.settle().await.unwrap();
+        let forgotten = kernel.inodes.lock().unwrap().clone();
+        assert!(
+            forgotten.contains(&lazy) && forgotten.contains(&a),
+            "round {round}: the kernel had not been told yet: {forgotten:?}"
+        );
+        if round == 0 {
+            assert!(forgotten.contains(&sized), "{forgotten:?}");
+        }
+        assert!(started.elapsed() >= Duration::from_millis(200), "it waited");
+    }
+    thread.stop();
+}

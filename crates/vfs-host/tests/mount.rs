@@ -127,7 +127,11 @@ fn readdir_ls_and_find_see_the_tree() {
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["docs", "eager", "hello.txt", "link", "unknown.log"]);
+    // `.vfs` is the host's marker at the root of every mount.
+    assert_eq!(
+        names,
+        [".vfs", "docs", "eager", "hello.txt", "link", "unknown.log"]
+    );
 
     let (ok, listing, stderr) = run(Command::new("ls").arg("-la").arg(&fixture.mountpoint));
     assert!(ok, "{stderr}");
@@ -164,6 +168,7 @@ fn readdir_ls_and_find_see_the_tree() {
         found,
         [
             ".",
+            "./.vfs",
             "./docs",
             "./docs/a.md",
             "./eager",
@@ -730,7 +735,8 @@ fn writes_fail_with_erofs_and_change_nothing() {
         mtime_of(&hello),
         (HELLO_MTIME.0 as i64, HELLO_MTIME.1 as i64)
     );
-    assert_eq!(fs::read_dir(&fixture.mountpoint).unwrap().count(), 5);
+    // Five entries and the host's `.vfs` marker.
+    assert_eq!(fs::read_dir(&fixture.mountpoint).unwrap().count(), 6);
 }
 
 #[test]
@@ -988,4 +994,30 @@ fn warm_make_q_over_1000_targets_against_tmpfs() {
              ratio {ratio:.2}, provider lists {lists}"
         );
     }
+}
+
+#[test]
+fn the_marker_at_the_root_is_read_only_and_reading_it_settles_the_mount() {
+    let Some(fixture) = Fixture::mount(sample_provider(), Duration::from_secs(5)) else {
+        return;
+    };
+    let marker = fixture.path(".vfs");
+    let metadata = fs::symlink_metadata(&marker).unwrap();
+    assert!(metadata.is_file());
+    assert_eq!(metadata.permissions().mode() & 0o7777, 0o444);
+    assert_eq!(metadata.mtime(), 0, "dated 1970: never newer than a target");
+    for _ in 0..3 {
+        assert_eq!(
+            fs::read_to_string(&marker).unwrap(),
+            "vfs mount: test\nsettled\n"
+        );
+    }
+    let (ok, out, stderr) = run(Command::new("cat").arg(&marker));
+    assert!(ok, "{stderr}");
+    assert_eq!(out, "vfs mount: test\nsettled\n");
+    let refused = fs::OpenOptions::new()
+        .write(true)
+        .open(&marker)
+        .unwrap_err();
+    assert_eq!(refused.raw_os_error(), Some(libc::EROFS));
 }
