@@ -48,6 +48,9 @@ pub enum Invocation<'a> {
     Unmount {
         mountpoint: PathBuf,
     },
+    Wait {
+        mountpoint: PathBuf,
+    },
     Tree {
         provider: ProviderChoice<'a>,
     },
@@ -182,6 +185,20 @@ pub fn command(program: &str, registrations: &[&'static ProviderRegistration]) -
                 )
                 .args(shared_args()),
         )
+        .subcommand(
+            Command::new("wait")
+                .about(
+                    "Return once the mount has applied every change of its source made before \
+                     (reads MOUNTPOINT/.vfs); end a recipe with it before the next one relies on the mount",
+                )
+                .arg(
+                    Arg::new(MOUNTPOINT)
+                        .value_name("MOUNTPOINT")
+                        .required(true)
+                        .value_parser(value_parser!(PathBuf)),
+                )
+                .args(shared_args()),
+        )
         .subcommand(provider_commands(
             "tree",
             "Print a provider's tree with each node's time and kind, without FUSE",
@@ -263,6 +280,9 @@ impl<'a> Invocation<'a> {
                 daemon: flag_anywhere(&levels(inner), DAEMON),
             },
             "unmount" => Invocation::Unmount {
+                mountpoint: inner.get_one::<PathBuf>(MOUNTPOINT)?.clone(),
+            },
+            "wait" => Invocation::Wait {
                 mountpoint: inner.get_one::<PathBuf>(MOUNTPOINT)?.clone(),
             },
             "tree" => Invocation::Tree {

@@ -114,6 +114,7 @@ fn run(
             commands::mount::run(context, registration, matches, daemon)
         }
         Invocation::Unmount { mountpoint } => commands::unmount::run(context, &mountpoint),
+        Invocation::Wait { mountpoint } => commands::wait::run(context, &mountpoint),
         Invocation::Tree { provider } => {
             let (registration, matches) = known(provider, registrations)?;
             commands::tree::run(registration, matches)

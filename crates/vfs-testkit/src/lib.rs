@@ -5,6 +5,7 @@
 //! every mount is unmounted even when a test fails, and tests that stop the engine do not run
 //! under tests that use it. Failures panic: this is test code, and a panic is how a test fails.
 
+pub mod churn;
 mod command;
 pub mod docker;
 pub mod dockerd;

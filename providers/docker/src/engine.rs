@@ -200,18 +200,71 @@ impl Engine {
         let options = EventsOptions {
             since: since.map(|seconds| seconds.to_string()),
             until: None,
-            filters: Some(HashMap::from([(
-                "type".to_string(),
-                vec![
-                    "container".to_string(),
-                    "image".to_string(),
-                    "volume".to_string(),
-                    "network".to_string(),
-                    "daemon".to_string(),
-                ],
-            )])),
+            filters: Some(watched_event_types()),
         };
         self.docker.events(Some(options))
+    }
+
+    /// The engine's own clock, in nanoseconds since the epoch (`SystemTime` of `/info`): event
+    /// times are the engine's, so a barrier must not use the host's clock.
+    pub async fn now_nanos(&self) -> Result<i64, EngineError> {
+        self.count("info (the engine's clock)");
+        let failed = |reason: String| EngineError::Failed {
+            engine: self.source.to_string(),
+            reason,
+        };
+        let path = format!("{}/info", self.api_prefix);
+        let (status, body) =
+            self.raw
+                .get(&path)
+                .await
+                .map_err(|error| EngineError::Unreachable {
+                    engine: self.source.to_string(),
+                    reason: error.to_string(),
+                })?;
+        if status != 200 {
+            return Err(failed(format!("info: HTTP {status}")));
+        }
+        #[derive(Deserialize)]
+        struct Info<'body> {
+            #[serde(rename = "SystemTime", borrow, default)]
+            system_time: Option<Cow<'body, str>>,
+        }
+        let info: Info<'_> = serde_json::from_slice(&body)
+            .map_err(|error| failed(format!("unreadable info JSON: {error}")))?;
+        info.system_time
+            .as_deref()
+            .and_then(parse_rfc3339)
+            .and_then(|time| time.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .and_then(|elapsed| i64::try_from(elapsed.as_nanos()).ok())
+            .ok_or_else(|| failed("info has no readable SystemTime".into()))
+    }
+
+    /// The time (nanoseconds, the engine's clock) of the newest event of the kinds the watcher
+    /// follows between `since` and `until` (inclusive, the engine's clock), if any: the past
+    /// only, so the engine answers from its buffer and ends the answer at once.
+    pub async fn newest_event_between(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Option<i64>, EngineError> {
+        self.count("past events");
+        let options = EventsOptions {
+            since: Some(nanos_text(since)),
+            until: Some(nanos_text(until)),
+            filters: Some(watched_event_types()),
+        };
+        let events = self.docker.events(Some(options));
+        let collect = async {
+            let mut newest = None;
+            let mut events = std::pin::pin!(events);
+            while let Some(event) = futures_util::StreamExt::next(&mut events).await {
+                let time = event?.time_nano;
+                newest = newest.max(time);
+            }
+            Ok(newest)
+        };
+        self.bounded(LIST_TIMEOUT, collect).await
     }
 
     /// The engine's inspect JSON of one object, untouched.
@@ -326,6 +379,25 @@ impl InspectFields<'_> {
     }
 }
 
+/// The kinds of events the watcher follows.
+fn watched_event_types() -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "type".to_string(),
+        ["container", "image", "volume", "network", "daemon"]
+            .map(str::to_string)
+            .to_vec(),
+    )])
+}
+
+/// A time in nanoseconds as the events endpoint takes it: `seconds.nanoseconds`.
+fn nanos_text(nanos: i64) -> String {
+    format!(
+        "{}.{:09}",
+        nanos.div_euclid(1_000_000_000),
+        nanos.rem_euclid(1_000_000_000)
+    )
+}
+
 /// An error and its causes on one line ("client error (Connect): Connection refused …").
 fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -399,6 +471,15 @@ mod tests {
             took < FIRST_CONTACT_TIMEOUT + Duration::from_secs(5),
             "{took:?}"
         );
+    }
+
+    #[test]
+    fn event_times_are_written_as_seconds_and_nanoseconds() {
+        assert_eq!(
+            nanos_text(1_700_000_000_000_000_123),
+            "1700000000.000000123"
+        );
+        assert_eq!(nanos_text(5), "0.000000005");
     }
 
     #[test]

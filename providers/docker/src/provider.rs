@@ -22,6 +22,10 @@ pub struct Shared {
     tree: RwLock<Arc<Tree>>,
     engine: OnceLock<Arc<Engine>>,
     pub outage: Outage,
+    /// How far the tree and its notices are up to date, in the engine's nanoseconds: the time
+    /// of the newest event the watcher has applied (or the start of the subscription a full
+    /// load covers). [`Provider::settle`] waits on it.
+    applied: tokio::sync::watch::Sender<i64>,
 }
 
 impl Shared {
@@ -30,6 +34,12 @@ impl Shared {
             Ok(tree) => Arc::clone(&tree),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+
+    /// Everything up to `nanos` (engine time) is in the tree and announced.
+    pub fn applied_up_to(&self, nanos: i64) {
+        self.applied
+            .send_if_modified(|applied| std::mem::replace(applied, (*applied).max(nanos)) < nanos);
     }
 
     /// Publishes the tree of `state`; returns the paths that changed.
@@ -78,6 +88,7 @@ impl DockerProvider {
                 tree: RwLock::new(Arc::new(Tree::empty())),
                 engine: OnceLock::new(),
                 outage: Outage::default(),
+                applied: tokio::sync::watch::Sender::new(0),
             }),
             watcher: Mutex::new(None),
         }
@@ -115,6 +126,10 @@ impl Provider for DockerProvider {
         let mut loader = Loader::default();
         let state = loader.everything(&engine).await.map_err(unavailable)?;
         self.shared.replace_tree(&state);
+        // The load covers what happened before the subscription starts; what follows is
+        // replayed by the event stream.
+        self.shared
+            .applied_up_to(since.saturating_mul(1_000_000_000));
         if self.shared.engine.set(Arc::clone(&engine)).is_err() {
             return Err(ProviderError::Other(
                 "the Docker provider was started twice".into(),
@@ -164,6 +179,36 @@ impl Provider for DockerProvider {
             tracing::warn!(engine = %engine.source(), "Docker engine {returned}");
         }
         Ok(Content::Bytes(inspect_document(&raw)))
+    }
+
+    /// Asks the engine for its clock and for the newest event (of the kinds followed) between
+    /// what the watcher last applied and that time, then waits until the watcher has applied
+    /// an event at least as new: its tree is swapped and its notices sent by then. Nothing in
+    /// between: nothing to wait for. Only the engine's clock is used (event times are the
+    /// engine's), so a skewed host clock does no harm. An unreachable engine is an error.
+    async fn settle(&self) -> Result<(), ProviderError> {
+        let engine = self.shared.engine.get().ok_or_else(|| {
+            ProviderError::Unavailable("the Docker provider is not started".into())
+        })?;
+        let unavailable = |error: EngineError| ProviderError::Unavailable(error.to_string());
+        let now = engine.now_nanos().await.map_err(unavailable)?;
+        let since = *self.shared.applied.borrow();
+        if since >= now {
+            return Ok(());
+        }
+        let Some(newest) = engine
+            .newest_event_between(since, now)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(());
+        };
+        let mut applied = self.shared.applied.subscribe();
+        applied
+            .wait_for(|applied| *applied >= newest)
+            .await
+            .map(|_| ())
+            .map_err(|_| ProviderError::Unavailable("the Docker provider stopped".into()))
     }
 
     /// The engine's event stream announces every change, and a lost stream is followed by a

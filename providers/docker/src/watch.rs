@@ -105,6 +105,9 @@ impl Watcher {
                         self.state = state;
                         self.shared.replace_tree(&self.state);
                         self.notifier.changed_all();
+                        // The load covers what happened before the new subscription starts.
+                        self.shared
+                            .applied_up_to(self.since.saturating_mul(1_000_000_000));
                         match self.shared.outage.back(Instant::now()) {
                             Some(returned) => {
                                 tracing::warn!(engine = %self.engine.source(), "Docker engine {returned}; state resynchronised")
@@ -136,11 +139,15 @@ impl Watcher {
                 };
                 let mut refresh = Refresh::default();
                 refresh.add(&first);
+                let mut newest = first.time_nano;
                 let mut stream_failed = false;
                 // Take what else is already waiting, so that a burst costs one re-list.
                 while let Some(next) = events.next().now_or_never() {
                     match next {
-                        Some(Ok(event)) => refresh.add(&event),
+                        Some(Ok(event)) => {
+                            refresh.add(&event);
+                            newest = newest.max(event.time_nano);
+                        }
                         _ => {
                             stream_failed = true;
                             break;
@@ -150,6 +157,10 @@ impl Watcher {
                 if let Err(error) = self.apply(refresh).await {
                     self.lost(&format!("cannot re-list after an event: {error}"));
                     break;
+                }
+                // The tree is swapped and its notices sent: a barrier may pass these events.
+                if let Some(newest) = newest {
+                    self.shared.applied_up_to(newest);
                 }
                 if stream_failed {
                     self.lost("lost the Docker engine's event stream");

@@ -4,6 +4,7 @@ pub mod mount;
 pub mod providers;
 pub mod tree;
 pub mod unmount;
+pub mod wait;
 
 use std::io::{self, Write};
 
