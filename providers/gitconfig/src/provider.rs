@@ -16,7 +16,7 @@ use crate::mirror::{
     HIDDEN_NAME,
 };
 use crate::sections::{Repository, SectionCache, TimedYaml, YamlState};
-use crate::served::ServedSections;
+use crate::served::{store_file, ServedSections};
 use crate::source::{check_directory, EntryKind, EntryStat, OpenDir, SourceTree};
 use crate::watch::SourceWatcher;
 use crate::yaml::{children, scalar_text, Entry};
@@ -33,6 +33,8 @@ pub(crate) struct Inner {
     repository: RwLock<Option<Arc<Repository>>>,
     pub(crate) sections: SectionCache,
     served: ServedSections,
+    /// Where the served-sections store is kept (`None`: in memory only).
+    state_dir: Option<PathBuf>,
     watcher: Mutex<Option<SourceWatcher>>,
 }
 
@@ -67,9 +69,20 @@ impl GitConfigProvider {
                 repository: RwLock::new(None),
                 sections: SectionCache::default(),
                 served: ServedSections::default(),
+                state_dir: None,
                 watcher: Mutex::new(None),
             }),
         }
+    }
+
+    /// The same provider, remembering what it served in a store under `state_dir` (one file
+    /// per SOURCE, see `docs/gitconfig.md`), so times survive unmount, remount and reboot.
+    /// Without it the memory lasts as long as the provider.
+    pub fn with_state_dir(mut self, state_dir: impl Into<PathBuf>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.state_dir = Some(state_dir.into());
+        }
+        self
     }
 
     /// SOURCE, as an absolute path.
@@ -142,6 +155,9 @@ impl Inner {
         let root = tree
             .root()
             .map_err(|error| ProviderError::Other(format!("{}: {error}", self.source.display())))?;
+        if let Some(state_dir) = &self.state_dir {
+            self.served.attach(store_file(state_dir, &root.path));
+        }
         let watcher = SourceWatcher::start(root.path, root.stat.ino, git_dir, notifier, weak);
         *self.watcher.lock() = watcher;
         Ok(())
@@ -183,6 +199,13 @@ impl Inner {
     }
 
     fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+        let nodes = self.list_nodes(dir);
+        // The times about to be served are in the store before they are served.
+        self.served.save();
+        nodes
+    }
+
+    fn list_nodes(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
         match self.locate(dir)? {
             Location::Directory(open) => {
                 self.watch_directory(&open);
@@ -389,7 +412,7 @@ impl Inner {
         let time = self.served.time(
             relative,
             &[],
-            timed.parsed.content_hash,
+            timed.parsed.file_meaning,
             timed.times.file_time(),
             timed.mtime,
         );
@@ -405,7 +428,7 @@ impl Inner {
         file_perm: u16,
     ) -> Node {
         let parsed = &timed.parsed;
-        let fingerprint = parsed.prints.section(entry, &parsed.bytes, &parsed.lines);
+        let fingerprint = parsed.meaning.section(entry);
         let mut names = parent_names.to_vec();
         names.push(entry.name.clone());
         let time = self.served.time(

@@ -15,7 +15,7 @@ use parking_lot::{Mutex, MutexGuard};
 use vfs_blame::{Blamer, LineOrigin};
 
 use crate::source::EntryStat;
-use crate::yaml::timing::AliasFingerprints;
+use crate::yaml::meaning::MeaningPrints;
 use crate::yaml::{parse, top_entries, Entry, Limits, SectionTimes, SourceLines, YamlFile};
 
 /// Files larger than this stay plain files: a config file is not this big.
@@ -32,9 +32,10 @@ pub struct ParsedYaml {
     pub bytes: Vec<u8>,
     pub file: YamlFile,
     pub lines: SourceLines,
-    pub prints: AliasFingerprints,
+    /// The meaning of every node, and of the whole file (`file_meaning`).
+    pub meaning: MeaningPrints,
+    pub file_meaning: u64,
     pub top: Vec<Entry>,
-    pub content_hash: u64,
 }
 
 impl ParsedYaml {
@@ -279,14 +280,15 @@ impl SectionCache {
         let parsed = match parse(&bytes, self.limits) {
             Ok(file) => top_entries(&file).map(|top| {
                 let lines = SourceLines::new(&bytes);
-                let prints = AliasFingerprints::new(&file, &bytes, &lines);
+                let meaning = MeaningPrints::new(&file);
+                let file_meaning = meaning.file(&file);
                 Arc::new(ParsedYaml {
                     bytes,
                     file,
                     lines,
-                    prints,
+                    meaning,
+                    file_meaning,
                     top,
-                    content_hash,
                 })
             }),
             Err(error) => {

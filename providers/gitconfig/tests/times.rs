@@ -166,10 +166,19 @@ async fn uncommitted_lines_take_the_file_mtime() {
             .mtime,
         mtime
     );
-    // Committed: the commit's time.
+    // Committed: its meaning was served already, so its time stays (a target built from the
+    // uncommitted edit is not rebuilt for the commit, issue 10) ...
     repo.commit_all(T2);
     assert_eq!(
         node(&provider, "docker-compose.yml/services/cache")
+            .await
+            .mtime,
+        mtime
+    );
+    // ... while a mount with no memory of it (the first ever) gives the commit's time.
+    let fresh = started(&repo).await;
+    assert_eq!(
+        node(&fresh, "docker-compose.yml/services/cache")
             .await
             .mtime,
         at(T2)

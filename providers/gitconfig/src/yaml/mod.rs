@@ -1,5 +1,6 @@
 //! YAML files as trees of sections: parsing, what each folder holds, and section times.
 
+pub mod meaning;
 pub mod parse;
 pub mod timing;
 pub mod view;

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 /// Index of a node in [`YamlFile::nodes`]. Nodes are numbered in the order they complete, so
 /// children (and alias targets, which are always complete when used) come before their parents.
@@ -68,6 +68,9 @@ pub struct YamlNode {
     pub lines: Option<LineRange>,
     /// Where the node was met, even when it has no text of its own.
     pub position_line: usize,
+    /// A scalar written plain and without a tag (`80`, `true`, `~`, `nginx`): its value is
+    /// resolved by the YAML core schema. Quoted, block and tagged scalars are strings as written.
+    pub plain: bool,
 }
 
 /// A parsed YAML file: its documents' roots and every node.
@@ -169,12 +172,13 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<YamlFile, YamlError> {
 impl Builder<'_> {
     fn accept(&mut self, event: Event<'_>, span: Span) -> Result<(), YamlError> {
         match event {
-            Event::Scalar(value, _style, anchor, _tag) => {
+            Event::Scalar(value, style, anchor, tag) => {
                 let lines = self.scalar_lines(span);
                 let id = self.add(YamlNode {
                     kind: YamlNodeKind::Scalar(value.into_owned()),
                     lines,
                     position_line: span.start.line(),
+                    plain: style == ScalarStyle::Plain && tag.is_none(),
                 })?;
                 self.remember_anchor(anchor, id);
                 self.complete(id);
@@ -185,6 +189,7 @@ impl Builder<'_> {
                     kind: YamlNodeKind::Alias(target),
                     lines: Some(LineRange::line(span.start.line())),
                     position_line: span.start.line(),
+                    plain: false,
                 })?;
                 self.complete(id);
             }
@@ -246,6 +251,7 @@ impl Builder<'_> {
             kind,
             lines: Some(lines),
             position_line: start.start.line(),
+            plain: false,
         })?;
         self.remember_anchor(anchor, id);
         self.complete(id);

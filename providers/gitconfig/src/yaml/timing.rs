@@ -1,7 +1,4 @@
-//! Section times from per-line times, and section fingerprints for the branch-switch rule.
-
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+//! Section times from per-line times (the meaningful lines only).
 
 use super::parse::{LineRange, YamlFile, YamlNodeKind};
 use super::view::Entry;
@@ -65,8 +62,16 @@ pub struct SectionTimes {
 }
 
 impl SectionTimes {
-    /// `line_times[i]` is the time of line `i + 1`.
-    pub fn new(file: &YamlFile, line_times: Vec<i64>, fallback: i64) -> Self {
+    /// `line_times[i]` is the time of line `i + 1`. Only lines that hold a value (a key, a
+    /// scalar, an alias: see [`meaningful_lines`]) count: a comment or a blank line edited, added
+    /// or committed moves no section.
+    pub fn new(file: &YamlFile, mut line_times: Vec<i64>, fallback: i64) -> Self {
+        let meaningful = meaningful_lines(file, line_times.len());
+        for (time, meaningful) in line_times.iter_mut().zip(meaningful) {
+            if !meaningful {
+                *time = NO_TIME;
+            }
+        }
         let mut times = SectionTimes {
             line_times,
             fallback,
@@ -110,63 +115,32 @@ impl SectionTimes {
         }
     }
 
-    /// The newest line of the whole file.
+    /// The newest meaningful line of the whole file.
     pub fn file_time(&self) -> i64 {
-        self.line_times
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(self.fallback)
+        match self.line_times.iter().copied().max() {
+            Some(newest) if newest != NO_TIME => newest,
+            _ => self.fallback,
+        }
     }
 }
 
-/// Fingerprints of the text behind each node's aliases, so that a section's fingerprint covers
-/// the anchored text it pulls in.
-#[derive(Debug)]
-pub struct AliasFingerprints(Vec<u64>);
-
-impl AliasFingerprints {
-    pub fn new(file: &YamlFile, bytes: &[u8], lines: &SourceLines) -> Self {
-        let mut prints: Vec<u64> = Vec::with_capacity(file.nodes.len());
-        for (id, node) in file.nodes.iter().enumerate() {
-            let print = match &node.kind {
-                YamlNodeKind::Scalar(_) => 0,
-                YamlNodeKind::Alias(target) => {
-                    let mut hasher = DefaultHasher::new();
-                    if let Some(range) = file.nodes[*target].lines {
-                        lines.text(bytes, range).hash(&mut hasher);
-                    }
-                    prints[*target].hash(&mut hasher);
-                    hasher.finish()
-                }
-                YamlNodeKind::Mapping(_) | YamlNodeKind::Sequence(_) => {
-                    let dependencies = file.dependencies(id);
-                    if dependencies.iter().all(|&d| prints[d] == 0) {
-                        0
-                    } else {
-                        let mut hasher = DefaultHasher::new();
-                        for dependency in dependencies {
-                            prints[dependency].hash(&mut hasher);
-                        }
-                        hasher.finish()
-                    }
-                }
-            };
-            prints.push(print);
+/// Which of a file's `count` lines hold meaning: those covered by a scalar (keys and values,
+/// every line of a block scalar, blank ones included) or an alias. Comments, blank lines between
+/// entries, document markers and lines of brackets alone hold none.
+pub fn meaningful_lines(file: &YamlFile, count: usize) -> Vec<bool> {
+    let mut meaningful = vec![false; count];
+    for node in &file.nodes {
+        if !matches!(node.kind, YamlNodeKind::Scalar(_) | YamlNodeKind::Alias(_)) {
+            continue;
         }
-        AliasFingerprints(prints)
-    }
-
-    /// A fingerprint of everything a section's content comes from.
-    pub fn section(&self, entry: &Entry, bytes: &[u8], lines: &SourceLines) -> u64 {
-        let mut hasher = DefaultHasher::new();
-        lines.text(bytes, entry.section).hash(&mut hasher);
-        self.0[entry.value].hash(&mut hasher);
-        if let Some(key) = entry.key {
-            self.0[key].hash(&mut hasher);
+        if let Some(range) = node.lines {
+            let first = range.first.saturating_sub(1);
+            for line in meaningful.iter_mut().take(range.last).skip(first) {
+                *line = true;
+            }
         }
-        hasher.finish()
     }
+    meaningful
 }
 
 #[cfg(test)]
