@@ -333,12 +333,15 @@ fn git_removed_or_corrupted_under_the_mount_falls_back_to_file_times() {
             move || std::fs::read_to_string(web.join("image"))
         });
         assert_eq!(read.unwrap(), "httpd\n", "{damage}: content still served");
-        let db = std::fs::metadata(scene.mnt().join("app.yml/db")).unwrap();
+        // web's meaning changed: with no usable repository, its time is the file's mtime; db
+        // means what it meant and keeps the time it was served with.
+        let web_time = std::fs::metadata(&web).unwrap().mtime();
         assert_eq!(
-            db.mtime(),
-            file_mtime,
-            "{damage}: without a usable repository, times are the file's mtime"
+            web_time, file_mtime,
+            "{damage}: without a usable repository, a changed section takes the file's mtime"
         );
+        let db = std::fs::metadata(scene.mnt().join("app.yml/db")).unwrap();
+        assert_eq!(db.mtime(), T1, "{damage}: an unchanged section keeps its time");
         let mut errors = Vec::new();
         walk_and_read(&scene.mnt(), &mut errors);
         assert!(errors.is_empty(), "{damage}: {errors:?}");
