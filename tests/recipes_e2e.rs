@@ -1,0 +1,494 @@
+//! Every Makefile recipe the docs show for compose services (README.md's, and those of
+//! docs/gitconfig.md, copied from the pages themselves) run as a user would: a real compose
+//! project on the real engine, a real git repository, GNU make, DockerFS and GitConfigFS mounted
+//! inside the repository. Walked through the cases of issue 10, with an unmount and a remount
+//! between every step: after the first build `make -q` answers 0 until a section's meaning
+//! changes, and then only that service is rebuilt.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{docker_available, fuse_available, git, in_ci, vfs_binary, EngineLock};
+use vfs_testkit::docker::docker;
+use vfs_testkit::mounts::{is_mounted, unmount_lazily};
+
+const T1: i64 = 1_600_000_000;
+
+const COMPOSE: &str = "\
+x-defaults: &defaults
+  image: IMAGE
+  stop_signal: SIGKILL
+
+services:
+  web:
+    <<: *defaults
+    command: [\"sleep\", \"3600\"]
+    environment:
+      ROLE: web
+  db:
+    <<: *defaults
+    command: [\"sleep\", \"3601\"]
+";
+
+/// The Makefile of the fenced `make` block after `<!-- recipe: NAME -->` in `doc` (or the first
+/// `make` block when `name` is `None`).
+fn recipe(doc: &str, name: Option<&str>) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(doc);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let from = match name {
+        Some(name) => {
+            let marker = format!("<!-- recipe: {name} -->");
+            text.find(&marker)
+                .unwrap_or_else(|| panic!("{doc} has no {marker}"))
+        }
+        None => 0,
+    };
+    let rest = &text[from..];
+    let start = rest.find("```make\n").expect("a make block") + "```make\n".len();
+    let end = rest[start..].find("```").expect("the block's end");
+    rest[start..start + end].to_string()
+}
+
+fn unique(stem: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!("{stem}{}x{}", std::process::id(), nanos % 100_000)
+}
+
+/// A compose project in a git repository named `project`, with both mounts inside it.
+struct Scene {
+    work: tempfile::TempDir,
+    project: String,
+    image: String,
+}
+
+impl Drop for Scene {
+    fn drop(&mut self) {
+        for mountpoint in [self.cfgfs(), self.dockerfs()] {
+            unmount_lazily(&mountpoint);
+        }
+        let quiet = |program: &str, args: &[&str], dir: &Path| {
+            let _ = Command::new(program)
+                .args(args)
+                .current_dir(dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        let repo = self.repo();
+        quiet(
+            "docker-compose",
+            &["-p", &self.project, "down", "-t", "0"],
+            &repo,
+        );
+        quiet("docker", &["rmi", "-f", &self.image], &repo);
+    }
+}
+
+impl Scene {
+    fn new(makefile: &str) -> Scene {
+        let project = unique("shop");
+        let image = format!("vfs-recipes/{}:latest", unique("busybox"));
+        let scene = Scene {
+            work: tempfile::tempdir().unwrap(),
+            project,
+            image,
+        };
+        let repo = scene.repo();
+        std::fs::create_dir(&repo).unwrap();
+        scene.import_busybox();
+        std::fs::write(
+            repo.join("docker-compose.yml"),
+            COMPOSE.replace("IMAGE", &scene.image),
+        )
+        .unwrap();
+        // README's rule names its project `shop`: this one's own name keeps runs apart.
+        std::fs::write(
+            repo.join("Makefile"),
+            makefile
+                .replace("/shop/", &format!("/{}/", scene.project))
+                .replace("-p shop", &format!("-p {}", scene.project)),
+        )
+        .unwrap();
+        std::fs::write(repo.join(".gitignore"), ".dockerfs/\n.cfgfs/\nout/\n").unwrap();
+        git(&repo, &["init", "-q", "-b", "main"], None);
+        git(&repo, &["config", "user.name", "Test"], None);
+        git(&repo, &["config", "user.email", "test@example.com"], None);
+        git(&repo, &["add", "-A"], None);
+        git(&repo, &["commit", "-q", "-m", "compose"], Some(T1));
+        scene
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.work.path().join(&self.project)
+    }
+
+    fn dockerfs(&self) -> PathBuf {
+        self.repo().join(".dockerfs")
+    }
+
+    fn cfgfs(&self) -> PathBuf {
+        self.repo().join(".cfgfs")
+    }
+
+    fn import_busybox(&self) {
+        let root = self.work.path().join("rootfs");
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+        for applet in ["sh", "sleep"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+        }
+        let tar = self.work.path().join("rootfs.tar");
+        let status = Command::new("tar")
+            .args([
+                "-C",
+                root.to_str().unwrap(),
+                "-cf",
+                tar.to_str().unwrap(),
+                "bin",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        docker(&["import", tar.to_str().unwrap(), &self.image]);
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
+        let bin = vfs_binary().parent().unwrap().to_path_buf();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        command
+            .args(args)
+            .current_dir(self.repo())
+            .env("PATH", path)
+            .env("VFS_STATE_DIR", self.work.path().join("state"))
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> (i32, String) {
+        let output = self.command(program, args).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code().unwrap_or(-1), text)
+    }
+
+    fn vfs(&self, args: &[&str]) {
+        let (code, output) = self.run(vfs_binary().to_str().unwrap(), args);
+        assert_eq!(code, 0, "vfs {args:?}: {output}");
+    }
+
+    fn mount_gitconfig(&self) {
+        self.vfs(&["mount", "-d", "gitconfig", ".", ".cfgfs"]);
+    }
+
+    fn mount(&self) {
+        self.vfs(&["mount", "-d", "docker", ".dockerfs"]);
+        self.mount_gitconfig();
+    }
+
+    fn unmount(&self) {
+        for mountpoint in [self.cfgfs(), self.dockerfs()] {
+            if is_mounted(&mountpoint) {
+                self.vfs(&["unmount", mountpoint.to_str().unwrap()]);
+            }
+        }
+        assert!(!is_mounted(&self.cfgfs()) && !is_mounted(&self.dockerfs()));
+    }
+
+    /// Runs `make TARGETS…`; returns the services whose recipe ran.
+    fn make(&self, targets: &[&str], step: &str) -> BTreeSet<String> {
+        let (code, output) = self.run("make", &[&["--no-print-directory"][..], targets].concat());
+        assert_eq!(code, 0, "{step}: make failed:\n{output}");
+        output
+            .lines()
+            .filter(|line| line.contains("docker-compose") && line.contains("--no-deps"))
+            .filter_map(|line| {
+                let after = line.split("--no-deps ").nth(1)?;
+                Some(after.split_whitespace().next()?.to_string())
+            })
+            .collect()
+    }
+
+    /// `make -q TARGETS…`'s exit code (0: up to date).
+    fn question(&self, targets: &[&str]) -> i32 {
+        self.run("make", &[&["-q"][..], targets].concat()).0
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        std::thread::sleep(Duration::from_millis(20));
+        let path = self.repo().join("docker-compose.yml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let edited = text.replacen(from, to, 1);
+        assert_ne!(text, edited, "{from:?} is not in the compose file");
+        std::fs::write(&path, edited).unwrap();
+    }
+
+    /// Commits everything at the current time, a second after whatever was built (commit times
+    /// are whole seconds): blame alone would then call the committed lines newer than the build.
+    fn commit_now(&self, message: &str) {
+        std::thread::sleep(Duration::from_millis(1100));
+        self.git(&["commit", "-q", "-am", message], None);
+    }
+
+    fn git(&self, args: &[&str], date: Option<i64>) {
+        git(&self.repo(), args, date);
+    }
+}
+
+fn ready() -> bool {
+    if !fuse_available() || !docker_available() {
+        return false;
+    }
+    let compose = Command::new("docker-compose")
+        .arg("version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(compose || !in_ci(), "CI=true but docker-compose is missing");
+    if !compose {
+        eprintln!("skipped: docker-compose is missing");
+    }
+    compose
+}
+
+fn set(services: &[&str]) -> BTreeSet<String> {
+    services.iter().map(|service| service.to_string()).collect()
+}
+
+/// The walk-through of issue 10 for a Makefile whose `targets` build `services`.
+fn walk_through(makefile: &str, targets: &[&str], services: &[&str]) {
+    let scene = Scene::new(makefile);
+    let targets: Vec<String> = targets
+        .iter()
+        .map(|target| target.replace("/shop/", &format!("/{}/", scene.project)))
+        .collect();
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let only = |wanted: &[&str]| -> BTreeSet<String> {
+        wanted
+            .iter()
+            .filter(|service| services.contains(service))
+            .map(|service| service.to_string())
+            .collect()
+    };
+    // A missing mount fails loudly instead of running recipes: with no mount at all, and with
+    // GitConfigFS alone where the target is DockerFS's.
+    let (code, output) = scene.run("make", &targets);
+    assert_ne!(code, 0, "make without the mounts must fail:\n{output}");
+    assert!(
+        !output.contains("--no-deps"),
+        "no recipe may run:\n{output}"
+    );
+    if makefile.contains(".dockerfs/.vfs") {
+        scene.mount_gitconfig();
+        let (code, output) = scene.run("make", &targets);
+        assert_ne!(code, 0, "make without DockerFS must fail:\n{output}");
+        // An explicit rule names the marker; a pattern rule without it does not apply, and make
+        // says it has no rule for the target.
+        let said = output.contains(".dockerfs/.vfs") || output.contains("No rule to make target");
+        assert!(said, "{output}");
+        assert!(
+            !output.contains("--no-deps"),
+            "no recipe may run:\n{output}"
+        );
+        scene.unmount();
+    }
+
+    scene.mount();
+    assert_eq!(scene.make(&targets, "build"), set(services), "first build");
+    assert_eq!(scene.question(&targets), 0, "settled after the first build");
+    scene.unmount();
+
+    // Steps after which nothing is rebuilt, each followed by an unmount and a remount.
+    let quiet_steps: Vec<(&str, Box<dyn Fn(&Scene)>)> = vec![
+        (
+            "commit the edit that was built",
+            Box::new(|scene| scene.commit_now("frontend")),
+        ),
+        (
+            "a comment-only edit inside web",
+            Box::new(|scene| {
+                scene.edit(
+                    "    environment:\n",
+                    "    # what the service is for\n    environment:\n",
+                )
+            }),
+        ),
+        (
+            "a formatting-only edit inside web",
+            Box::new(|scene| {
+                scene.edit("      ROLE: frontend", "      \"ROLE\": 'frontend'");
+                scene.edit("[\"sleep\", \"3600\"]", "\n      - sleep\n      - \"3600\"");
+            }),
+        ),
+        (
+            "git stash, then git stash pop",
+            Box::new(|scene| {
+                scene.git(&["stash", "-q"], None);
+                scene.git(&["stash", "pop", "-q"], None);
+            }),
+        ),
+        (
+            "commit the formatting",
+            Box::new(|scene| scene.commit_now("format")),
+        ),
+        (
+            "a checkout of the first commit and back",
+            Box::new(|scene| {
+                scene.git(&["checkout", "-q", "HEAD~2"], None);
+                scene.git(&["checkout", "-q", "main"], None);
+            }),
+        ),
+        (
+            "a rebase that rewords every commit",
+            Box::new(|scene| {
+                let output = scene
+                    .command("git", &["rebase", "-q", "-i", "--root"])
+                    .env("GIT_SEQUENCE_EDITOR", "sed -i s/^pick/reword/")
+                    .env("GIT_EDITOR", "sed -i 1s/^/reworded:\\ /")
+                    .output()
+                    .unwrap();
+                assert!(output.status.success(), "{output:?}");
+            }),
+        ),
+    ];
+
+    // An edit of web's meaning rebuilds web alone.
+    scene.edit("ROLE: web", "ROLE: frontend");
+    scene.mount();
+    assert_eq!(
+        scene.make(&targets, "edit web"),
+        only(&["web"]),
+        "edit of web"
+    );
+    assert_eq!(scene.question(&targets), 0, "settled after editing web");
+    scene.unmount();
+
+    for (what, step) in &quiet_steps {
+        step(&scene);
+        scene.mount();
+        let question = scene.question(&targets);
+        if question != 0 {
+            let rebuilt = scene.make(&targets, what);
+            panic!("{what}: make -q answered {question}; make rebuilt {rebuilt:?}");
+        }
+        scene.unmount();
+    }
+
+    // An edit of another service rebuilds that one only.
+    scene.edit("\"3601\"", "\"3602\"");
+    scene.mount();
+    assert_eq!(scene.make(&targets, "edit db"), only(&["db"]), "edit of db");
+    assert_eq!(scene.question(&targets), 0, "settled after editing db");
+    scene.unmount();
+
+    // A change of web's meaning made in another clone, committed long ago, pulled while nothing
+    // was mounted: rebuilt.
+    scene.git(&["commit", "-q", "-am", "db"], Some(T1 + 300));
+    let other = scene.work.path().join("other");
+    let repo = scene.repo();
+    git(
+        scene.work.path(),
+        &[
+            "clone",
+            "-q",
+            repo.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+        None,
+    );
+    let compose = other.join("docker-compose.yml");
+    let text = std::fs::read_to_string(&compose).unwrap();
+    std::fs::write(&compose, text.replacen("'frontend'", "'api'", 1)).unwrap();
+    git(
+        &other,
+        &[
+            "-c",
+            "user.name=O",
+            "-c",
+            "user.email=o@e",
+            "commit",
+            "-q",
+            "-am",
+            "api",
+        ],
+        Some(T1 + 400),
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    scene.git(
+        &["pull", "-q", "--ff-only", other.to_str().unwrap(), "main"],
+        None,
+    );
+    scene.mount();
+    assert_eq!(
+        scene.make(&targets, "pull"),
+        only(&["web"]),
+        "a pulled change of web"
+    );
+    assert_eq!(scene.question(&targets), 0, "settled after the pull");
+    scene.unmount();
+}
+
+#[test]
+fn the_compose_containers_recipe_settles() {
+    let _lock = EngineLock::shared();
+    if !ready() {
+        return;
+    }
+    walk_through(
+        &recipe("docs/gitconfig.md", Some("compose-containers")),
+        &[],
+        &["web", "db"],
+    );
+}
+
+#[test]
+fn the_compose_stamps_recipe_settles() {
+    let _lock = EngineLock::shared();
+    if !ready() {
+        return;
+    }
+    walk_through(
+        &recipe("docs/gitconfig.md", Some("compose-stamps")),
+        &[],
+        &["web", "db"],
+    );
+}
+
+#[test]
+fn the_readme_compose_rule_settles() {
+    let _lock = EngineLock::shared();
+    if !ready() {
+        return;
+    }
+    walk_through(
+        &recipe("README.md", None),
+        &[".dockerfs/compose/shop/web"],
+        &["web"],
+    );
+}
+
+#[test]
+fn the_introductory_stamp_rule_settles() {
+    let _lock = EngineLock::shared();
+    if !ready() {
+        return;
+    }
+    walk_through(
+        &recipe("docs/gitconfig.md", Some("intro")),
+        &["out/web.stamp"],
+        &["web"],
+    );
+}
