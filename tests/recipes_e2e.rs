@@ -268,6 +268,9 @@ fn set(services: &[&str]) -> BTreeSet<String> {
     services.iter().map(|service| service.to_string()).collect()
 }
 
+/// A step of the walk-through: what it does to the repository.
+type Step = Box<dyn Fn(&Scene)>;
+
 /// The walk-through of issue 10 for a Makefile whose `targets` build `services`.
 fn walk_through(makefile: &str, targets: &[&str], services: &[&str]) {
     let scene = Scene::new(makefile);
@@ -312,7 +315,7 @@ fn walk_through(makefile: &str, targets: &[&str], services: &[&str]) {
     scene.unmount();
 
     // Steps after which nothing is rebuilt, each followed by an unmount and a remount.
-    let quiet_steps: Vec<(&str, Box<dyn Fn(&Scene)>)> = vec![
+    let quiet_steps: Vec<(&str, Step)> = vec![
         (
             "commit the edit that was built",
             Box::new(|scene| scene.commit_now("frontend")),
