@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const SOCKET: &str = "/var/run/docker.sock";
+const WORKERS: u32 = 3;
 
 /// A background thread tagging `image` as `REPO:N` and untagging it again, each a single engine
 /// event, at about `per_second` events a second (through the engine's API, not the CLI, whose
@@ -18,7 +19,7 @@ pub struct Churn {
     stop: Arc<AtomicBool>,
     events: Arc<AtomicU64>,
     started: Instant,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
     repo: String,
 }
 
@@ -28,41 +29,41 @@ impl Churn {
     pub fn start(image: &str, repo: &str, per_second: u32, limit: Duration) -> Churn {
         let stop = Arc::new(AtomicBool::new(false));
         let events = Arc::new(AtomicU64::new(0));
-        let (image, repo_owned) = (image.to_string(), repo.to_string());
-        let (stop_seen, counted) = (stop.clone(), events.clone());
-        let thread = std::thread::spawn(move || {
-            let gap = Duration::from_secs(1) / per_second.max(1);
-            let started = Instant::now();
-            let mut next = started;
-            let mut serial: u64 = 0;
-            while !stop_seen.load(Ordering::Relaxed) && started.elapsed() < limit {
-                let tag = serial % 4;
-                let (method, path) = if serial % 2 == 0 {
-                    (
-                        "POST",
-                        format!("/images/{image}/tag?repo={repo_owned}&tag=c{tag}"),
-                    )
-                } else {
-                    (
-                        "DELETE",
-                        format!("/images/{repo_owned}:c{}", (serial - 1) % 4),
-                    )
-                };
-                if request(method, &path).is_some_and(|status| status < 300) {
-                    counted.fetch_add(1, Ordering::Relaxed);
-                }
-                serial += 1;
-                next += gap;
-                if let Some(wait) = next.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-            }
-        });
+        // Several workers, each with tags of its own: one request's latency on a busy engine
+        // must not cap the rate.
+        let threads = (0..WORKERS)
+            .map(|worker| {
+                let (image, repo) = (image.to_string(), repo.to_string());
+                let (stop_seen, counted) = (stop.clone(), events.clone());
+                std::thread::spawn(move || {
+                    let gap = Duration::from_secs(u64::from(WORKERS)) / per_second.max(1);
+                    let started = Instant::now();
+                    let mut next = started;
+                    let mut serial: u64 = 0;
+                    while !stop_seen.load(Ordering::Relaxed) && started.elapsed() < limit {
+                        let tag = format!("c{worker}x{}", (serial / 2) % 2);
+                        let (method, path) = if serial % 2 == 0 {
+                            ("POST", format!("/images/{image}/tag?repo={repo}&tag={tag}"))
+                        } else {
+                            ("DELETE", format!("/images/{repo}:{tag}"))
+                        };
+                        if request(method, &path).is_some_and(|status| status < 300) {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        serial += 1;
+                        next += gap;
+                        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
+                })
+            })
+            .collect();
         Churn {
             stop,
             events,
             started: Instant::now(),
-            thread: Some(thread),
+            threads,
             repo: repo.to_string(),
         }
     }
@@ -81,11 +82,13 @@ impl Churn {
 impl Drop for Churn {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
-        for tag in 0..4 {
-            request("DELETE", &format!("/images/{}:c{tag}", self.repo));
+        for worker in 0..WORKERS {
+            for tag in 0..2 {
+                request("DELETE", &format!("/images/{}:c{worker}x{tag}", self.repo));
+            }
         }
     }
 }
