@@ -50,7 +50,13 @@ fn a_source_that_is_missing_leaves_no_mountpoint_folder_behind() {
     let _guard = UnmountGuard(mnt.clone());
 
     let output = vfs_within(
-        &["mount", "gitconfig", &text(&missing), &text(&mnt)],
+        &[
+            "mount",
+            "--mkdir",
+            "gitconfig",
+            &text(&missing),
+            &text(&mnt),
+        ],
         Duration::from_secs(20),
     );
 
@@ -165,4 +171,51 @@ fn mounting_over_a_folder_above_source_is_refused_in_one_line() {
         )
     );
     assert!(!is_mounted(&top), "something was mounted");
+}
+
+#[test]
+fn a_missing_mountpoint_is_an_error_unless_it_is_a_default_name_or_mkdir_is_given() {
+    if !fuse_available() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    // A typo: one line, non-zero, no folder made.
+    let typo = work.path().join(".cfgsf");
+    let output = vfs_within(
+        &["mount", "gitconfig", &text(&src), &text(&typo)],
+        Duration::from_secs(20),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "vfs: error: mountpoint {} does not exist: create it, or pass --mkdir \
+             (only .dockerfs and .cfgfs are created without asking)",
+            text(&typo)
+        )
+    );
+    assert!(!typo.exists(), "a typo made a folder");
+    // The documented name, and any name with --mkdir, are made and mounted.
+    for (mountpoint, extra) in [
+        (work.path().join(".cfgfs"), None),
+        (typo.clone(), Some("--mkdir")),
+    ] {
+        let _guard = UnmountGuard(mountpoint.clone());
+        let mut args = vec!["mount", "-d"];
+        args.extend(extra);
+        let (src_text, mnt_text) = (text(&src), text(&mountpoint));
+        args.extend(["gitconfig", &src_text, &mnt_text]);
+        let output = vfs_within(&args, Duration::from_secs(20));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(is_mounted(&mountpoint));
+        let output = vfs_within(&["unmount", &mnt_text], Duration::from_secs(20));
+        assert!(output.status.success());
+    }
 }

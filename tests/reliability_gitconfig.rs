@@ -341,7 +341,11 @@ fn git_removed_or_corrupted_under_the_mount_falls_back_to_file_times() {
             "{damage}: without a usable repository, a changed section takes the file's mtime"
         );
         let db = std::fs::metadata(scene.mnt().join("app.yml/db")).unwrap();
-        assert_eq!(db.mtime(), T1, "{damage}: an unchanged section keeps its time");
+        assert_eq!(
+            db.mtime(),
+            T1,
+            "{damage}: an unchanged section keeps its time"
+        );
         let mut errors = Vec::new();
         walk_and_read(&scene.mnt(), &mut errors);
         assert!(errors.is_empty(), "{damage}: {errors:?}");

@@ -240,6 +240,7 @@ fn a_vfs_mount_is_unmounted() {
     let work = tempfile::tempdir().unwrap();
     let (src, mnt) = (work.path().join("src"), work.path().join("mnt"));
     std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&mnt).unwrap();
     std::fs::write(src.join("a.txt"), "a\n").unwrap();
     let mut mount = VfsMount::start(
         &[

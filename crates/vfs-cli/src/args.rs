@@ -20,6 +20,7 @@ const DEBUG_FUSE: &str = "vfs-debug-fuse";
 const TTL: &str = "vfs-ttl";
 const ALLOW_OTHER: &str = "vfs-allow-other";
 const DAEMON: &str = "vfs-daemon";
+const MKDIR: &str = "vfs-mkdir";
 const MOUNTPOINT: &str = "mountpoint";
 
 const ALLOW_OTHER_HELP: &str = "Let other users read the mount (FUSE allow_other; needs \
@@ -44,6 +45,8 @@ pub enum Invocation<'a> {
     Mount {
         provider: ProviderChoice<'a>,
         daemon: bool,
+        /// Create a missing mountpoint whatever its name (`--mkdir`).
+        mkdir: bool,
     },
     Unmount {
         mountpoint: PathBuf,
@@ -101,6 +104,18 @@ fn shared_args() -> Vec<Arg> {
     ]
 }
 
+fn mkdir_arg() -> Arg {
+    Arg::new(MKDIR)
+        .long("mkdir")
+        .action(ArgAction::SetTrue)
+        .help(format!(
+            "Create the mountpoint (and its missing parents) when it does not exist; {} are \
+             created without it, any other missing mountpoint is an error (a typo must not \
+             make a folder)",
+            crate::mountpoint::DEFAULT_NAMES.join(" and ")
+        ))
+}
+
 fn daemon_arg() -> Arg {
     Arg::new(DAEMON)
         .short('d')
@@ -154,7 +169,7 @@ fn provider_commands(
 
 /// The whole command line of a vfs binary named `program` that links `registrations`.
 pub fn command(program: &str, registrations: &[&'static ProviderRegistration]) -> Command {
-    let daemon = [daemon_arg()];
+    let daemon = [daemon_arg(), mkdir_arg()];
     Command::new("vfs")
         .bin_name(program)
         .display_name(program)
@@ -278,6 +293,7 @@ impl<'a> Invocation<'a> {
             "mount" => Invocation::Mount {
                 provider: provider_choice(inner, registrations)?,
                 daemon: flag_anywhere(&levels(inner), DAEMON),
+                mkdir: flag_anywhere(&levels(inner), MKDIR),
             },
             "unmount" => Invocation::Unmount {
                 mountpoint: inner.get_one::<PathBuf>(MOUNTPOINT)?.clone(),
@@ -385,6 +401,7 @@ mod tests {
                         matches,
                     },
                 daemon,
+                ..
             }) => {
                 assert_eq!(registration.name, "plain");
                 assert!(daemon);
@@ -423,6 +440,7 @@ mod tests {
         let Some(Invocation::Mount {
             provider: ProviderChoice::Known { matches, .. },
             daemon,
+            ..
         }) = Invocation::from_matches(&matches, &[&GREEDY, &PLAIN])
         else {
             panic!("not parsed as a mount of greedy");

@@ -109,9 +109,13 @@ fn run(
 ) -> anyhow::Result<()> {
     match invocation {
         Invocation::Providers => commands::providers::run(registrations),
-        Invocation::Mount { provider, daemon } => {
+        Invocation::Mount {
+            provider,
+            daemon,
+            mkdir,
+        } => {
             let (registration, matches) = known(provider, registrations)?;
-            commands::mount::run(context, registration, matches, daemon)
+            commands::mount::run(context, registration, matches, daemon, mkdir)
         }
         Invocation::Unmount { mountpoint } => commands::unmount::run(context, &mountpoint),
         Invocation::Wait { mountpoint } => commands::wait::run(context, &mountpoint),

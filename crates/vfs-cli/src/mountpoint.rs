@@ -12,13 +12,21 @@ use crate::host;
 /// path that is not a directory, one that still holds the mount of a process that died, and one
 /// that already holds a FUSE mount (mounting over it would hide it, and `unmount` could not tell
 /// them apart).
-pub fn prepare(program: &str, path: &Path) -> anyhow::Result<PathBuf> {
+pub fn prepare(program: &str, path: &Path, mkdir: bool) -> anyhow::Result<PathBuf> {
     let absolute = std::path::absolute(path)
         .with_context(|| format!("cannot resolve mountpoint {}", path.display()))?;
     match std::fs::metadata(&absolute) {
         Ok(metadata) if metadata.is_dir() => {}
         Ok(_) => bail!("mountpoint {} is not a directory", absolute.display()),
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            if !mkdir && !is_default_name(&absolute) {
+                bail!(
+                    "mountpoint {} does not exist: create it, or pass --mkdir \
+                     (only {} are created without asking)",
+                    absolute.display(),
+                    DEFAULT_NAMES.join(" and ")
+                );
+            }
             return resolve_missing(&absolute)
                 .with_context(|| format!("cannot resolve mountpoint {}", absolute.display()));
         }
@@ -47,6 +55,17 @@ pub fn prepare(program: &str, path: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     Ok(canonical)
+}
+
+/// The mountpoints the documentation uses (`vfs mount docker .dockerfs`, `vfs mount gitconfig
+/// ./repo .cfgfs`): created when missing. Any other missing mountpoint is refused unless
+/// `--mkdir` is given, so that a typo in a Makefile or a unit file fails instead of silently
+/// mounting somewhere nobody looks.
+pub const DEFAULT_NAMES: [&str; 2] = [".dockerfs", ".cfgfs"];
+
+fn is_default_name(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| DEFAULT_NAMES.iter().any(|default| name == *default))
 }
 
 /// The canonical path a missing folder will have once created: its nearest existing ancestor
@@ -107,18 +126,40 @@ mod tests {
     fn a_missing_mountpoint_is_resolved_but_not_created() {
         let dir = tempfile::tempdir().unwrap();
         let wanted = dir.path().join("a/b");
-        let prepared = prepare("vfs", &wanted).unwrap();
+        let prepared = prepare("vfs", &wanted, true).unwrap();
         assert_eq!(prepared, dir.path().canonicalize().unwrap().join("a/b"));
         assert!(!dir.path().join("a").exists(), "nothing is created");
-        let climbing = prepare("vfs", &dir.path().join("a/../c")).unwrap();
+        let climbing = prepare("vfs", &dir.path().join("a/../c"), true).unwrap();
         assert_eq!(climbing, dir.path().canonicalize().unwrap().join("c"));
+    }
+
+    #[test]
+    fn a_missing_mountpoint_needs_mkdir_unless_it_is_a_default_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let typo = dir.path().join(".dokcerfs");
+        let error = prepare("vfs", &typo, false).unwrap_err();
+        assert_eq!(
+            format!("{error:#}"),
+            format!(
+                "mountpoint {} does not exist: create it, or pass --mkdir \
+                 (only .dockerfs and .cfgfs are created without asking)",
+                typo.display()
+            )
+        );
+        for name in DEFAULT_NAMES {
+            assert!(
+                prepare("vfs", &dir.path().join(name), false).is_ok(),
+                "{name}"
+            );
+        }
+        assert!(prepare("vfs", &typo, true).is_ok(), "--mkdir");
     }
 
     #[test]
     fn an_existing_mountpoint_is_returned_canonical() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("m")).unwrap();
-        let prepared = prepare("vfs", &dir.path().join("./m")).unwrap();
+        let prepared = prepare("vfs", &dir.path().join("./m"), false).unwrap();
         assert_eq!(prepared, dir.path().join("m").canonicalize().unwrap());
     }
 
@@ -127,7 +168,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("plain");
         std::fs::write(&file, b"x").unwrap();
-        let error = prepare("vfs", &file).unwrap_err();
+        let error = prepare("vfs", &file, false).unwrap_err();
         assert_eq!(
             format!("{error:#}"),
             format!("mountpoint {} is not a directory", file.display())

@@ -67,9 +67,12 @@ impl Scratch {
         }
     }
 
-    /// A path that does not exist yet (the mount creates it), canonical as /proc/mounts has it.
+    /// An empty folder to mount on (a missing one is an error unless `--mkdir` is given),
+    /// canonical as /proc/mounts has it.
     fn mountpoint(&self, name: &str) -> PathBuf {
-        self.dir.path().canonicalize().unwrap().join(name)
+        let path = self.dir.path().canonicalize().unwrap().join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        path
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -212,7 +215,8 @@ fn foreground_mount_serves_cat_stat_ls_and_readlink() {
     assert_eq!(mount.stderr(), ready);
     assert_eq!(
         tool("ls", &["-A", &mount.path("")]),
-        "greeting.txt\nlatest\nticks\nwords\n"
+        // `.vfs`: the host's marker at every mount's root.
+        ".vfs\ngreeting.txt\nlatest\nticks\nwords\n"
     );
     assert_eq!(tool("ls", &[&mount.path("words")]), "1\n2\n");
     assert_eq!(tool("cat", &[&mount.path("greeting.txt")]), "Hi there\n");
@@ -535,7 +539,6 @@ fn a_stale_mount_after_sigkill_is_cleared_by_unmount_and_the_point_reused() {
 fn unmount_of_something_not_mounted_is_one_line() {
     let scratch = Scratch::new();
     let plain = scratch.mountpoint("plain");
-    std::fs::create_dir(&plain).unwrap();
     let output = hello_vfs(&["unmount", plain.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
@@ -565,7 +568,6 @@ fn no_permission_is_one_line_in_both_modes() {
             mountpoint: mountpoint.clone(),
         };
         // A mountpoint owned by root that nobody may not write: fusermount3 (setuid) refuses.
-        std::fs::create_dir(&mountpoint).unwrap();
         std::fs::set_permissions(
             &mountpoint,
             std::os::unix::fs::PermissionsExt::from_mode(0o755),

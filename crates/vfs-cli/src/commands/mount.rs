@@ -15,6 +15,7 @@ pub fn run(
     registration: &ProviderRegistration,
     matches: &clap::ArgMatches,
     background: bool,
+    mkdir: bool,
 ) -> anyhow::Result<()> {
     let name = registration.name;
     let built = super::build(registration, matches)?;
@@ -24,7 +25,7 @@ pub fn run(
             context.program
         ))
     })?;
-    let mountpoint = mountpoint::prepare(&context.program, &requested)?;
+    let mountpoint = mountpoint::prepare(&context.program, &requested, mkdir)?;
     // Counted now, while the entries can still be seen; said once the mount hides them.
     let hidden = mountpoint::entry_count(&mountpoint);
     if daemon::is_child() {
