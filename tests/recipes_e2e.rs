@@ -276,7 +276,7 @@ fn walk_through(makefile: &str, targets: &[&str], services: &[&str]) {
     let scene = Scene::new(makefile);
     let targets: Vec<String> = targets
         .iter()
-        .map(|target| target.replace("/shop/", &format!("/{}/", scene.project)))
+        .map(|target| target.replace("shop", &scene.project))
         .collect();
     let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
     let only = |wanted: &[&str]| -> BTreeSet<String> {
@@ -494,4 +494,103 @@ fn the_introductory_stamp_rule_settles() {
         &["out/web.stamp"],
         &["web"],
     );
+}
+
+#[test]
+fn the_compose_sections_example_docker_rule_settles() {
+    let _lock = EngineLock::shared();
+    if !ready() {
+        return;
+    }
+    // The example's own Makefile, with its compose file and project named for this layout.
+    let makefile = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/compose-sections/Makefile"),
+    )
+    .unwrap();
+    walk_through(
+        &makefile,
+        &[
+            "up",
+            "NAMES=web db",
+            "COMPOSE=docker-compose.yml",
+            "PROJECT=shop",
+        ],
+        &["web", "db"],
+    );
+}
+
+/// docs/docker.md's block: an image from a Dockerfile, a container and a compose service from
+/// it. Built, settled, then a source change rebuilds all three once, and it settles again.
+#[test]
+fn the_docker_md_recipes_settle() {
+    let _lock = EngineLock::shared();
+    if !ready() {
+        return;
+    }
+    let scene = Scene::new("");
+    let repo = scene.repo();
+    let app = format!("vfs-recipes/{}", unique("app"));
+    let container = unique("app");
+    let makefile = recipe("docs/docker.md", Some("docker"))
+        .replace("myorg/app", &app)
+        .replace("--name app", &format!("--name {container}"))
+        .replace("rm -f app", &format!("rm -f {container}"))
+        .replace("containers/app", &format!("containers/{container}"))
+        .replace("shop", &scene.project);
+    std::fs::write(repo.join("Makefile"), makefile).unwrap();
+    std::fs::write(
+        repo.join("Dockerfile"),
+        format!(
+            "FROM {}\nCOPY src /src\nCMD [\"sleep\", \"3600\"]\n",
+            scene.image
+        ),
+    )
+    .unwrap();
+    std::fs::write(repo.join(".dockerignore"), ".dockerfs\n.cfgfs\n").unwrap();
+    std::fs::create_dir(repo.join("src")).unwrap();
+    std::fs::write(repo.join("src/message.txt"), "one\n").unwrap();
+    let compose = COMPOSE.replace("IMAGE", &format!("{app}:latest"));
+    std::fs::write(repo.join("docker-compose.yml"), compose).unwrap();
+    let cleanup = [format!("{app}:latest")];
+    let targets = [
+        format!(".dockerfs/containers/{container}"),
+        format!(".dockerfs/compose/{}/web", scene.project),
+    ];
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let make = |what: &str| {
+        let (code, output) = scene.run("make", &[&["--no-print-directory"][..], &targets].concat());
+        assert_eq!(code, 0, "{what}:\n{output}");
+        output
+    };
+    scene.vfs(&["mount", "-d", "docker", ".dockerfs"]);
+    let first = make("first build");
+    for step in ["docker build", "docker create", "--force-recreate"] {
+        assert!(first.contains(step), "first build ran no {step}:\n{first}");
+    }
+    assert_eq!(scene.question(&targets), 0, "settled after the first build");
+    let again = make("make again");
+    assert!(
+        !["docker build", "docker create", "docker-compose"]
+            .iter()
+            .any(|recipe| again.contains(recipe)),
+        "the second make ran a recipe:\n{again}"
+    );
+    // A source change: the image, then the container and the service, once.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(repo.join("src/message.txt"), "two\n").unwrap();
+    let rebuilt = make("after a source change");
+    for step in ["docker build", "docker create", "--force-recreate"] {
+        assert!(
+            rebuilt.contains(step),
+            "the change ran no {step}:\n{rebuilt}"
+        );
+    }
+    assert_eq!(scene.question(&targets), 0, "settled after the change");
+    scene.unmount();
+    let _ = Command::new("docker")
+        .args(["rm", "-f", &container])
+        .output();
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", &cleanup[0]])
+        .output();
 }

@@ -11,9 +11,8 @@ trap '"$VFS" unmount .dockerfs' EXIT
 # app/message.txt is the source this demonstration changes (not tracked by git).
 [ -f app/message.txt ] || echo "hello from make-docker" > app/message.txt
 
-# The engine reports a build to the mount through its event stream a few milliseconds after
-# `docker build` returns; a short pause between steps keeps the demonstration deterministic.
-step() { sleep 0.2; echo "== $1"; }
+# Every recipe ends with `vfs wait`, so each make sees what the one before it did.
+step() { echo "== $1"; }
 
 echo "== first run: builds the base and the image"
 make

@@ -4,7 +4,6 @@
 //! Such a test must hold [`crate::engine::EngineLock::exclusive`], and must bring dockerd back
 //! even when it fails ([`RestartOnDrop`]), or every later engine test on the machine fails.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,7 +49,7 @@ pub fn command_line(pid: i32) -> Vec<String> {
     command_line
 }
 
-/// Starts dockerd with `command_line`, detached from the test (its own process group, output
+/// Starts dockerd with `command_line`, detached from the test (its own session, output
 /// appended to [`LOG_FILE`]), and waits until `docker info` answers.
 // dockerd must outlive the test: init reaps it, as it did the one that was stopped.
 #[allow(clippy::zombie_processes)]
@@ -62,12 +61,13 @@ pub fn start(command_line: &[String]) {
         .open(LOG_FILE)
         .expect("open the dockerd log");
     let log_err = log.try_clone().expect("clone the log handle");
-    Command::new(&command_line[0])
-        .args(&command_line[1..])
+    // A session of its own (setsid), not just a process group: whatever ends the test's session
+    // (a terminal's hangup, a job runner cleaning up) must not take the machine's engine with it.
+    Command::new("setsid")
+        .args(command_line)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
-        .process_group(0)
         .spawn()
         .expect("start dockerd");
     let deadline = Instant::now() + RESTART_LIMIT;
