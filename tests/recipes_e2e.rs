@@ -594,3 +594,63 @@ fn the_docker_md_recipes_settle() {
         .args(["rmi", "-f", &cleanup[0]])
         .output();
 }
+
+/// README.md's image rule: built, settled, rebuilt after a source change, and settled after a
+/// fully cached rebuild (a touch without a change) too.
+#[test]
+fn the_readme_image_rule_settles() {
+    let _lock = EngineLock::shared();
+    if !ready() {
+        return;
+    }
+    let scene = Scene::new("");
+    let repo = scene.repo();
+    let app = format!("vfs-recipes/{}", unique("readme"));
+    let makefile = recipe("README.md", None)
+        .replace("images/app/latest", &format!("images/{app}/latest"))
+        .replace("-t app ", &format!("-t {app} "));
+    std::fs::write(repo.join("Makefile"), makefile).unwrap();
+    std::fs::write(
+        repo.join("Dockerfile"),
+        format!("FROM {}\nCOPY src /src\n", scene.image),
+    )
+    .unwrap();
+    std::fs::write(repo.join(".dockerignore"), ".dockerfs\n.cfgfs\n").unwrap();
+    std::fs::create_dir(repo.join("src")).unwrap();
+    std::fs::write(repo.join("src/message.txt"), "one\n").unwrap();
+    let target = format!(".dockerfs/images/{app}/latest");
+    let builds = |what: &str| {
+        let (code, output) = scene.run("make", &["--no-print-directory", &target]);
+        assert_eq!(code, 0, "{what}:\n{output}");
+        output.matches("docker build").count()
+    };
+    scene.vfs(&["mount", "-d", "docker", ".dockerfs"]);
+    assert_eq!(builds("first build"), 1);
+    assert_eq!(
+        scene.question(&[&target]),
+        0,
+        "settled after the first build"
+    );
+    assert_eq!(builds("make again"), 0);
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(repo.join("src/message.txt"), "two\n").unwrap();
+    assert_eq!(builds("after a source change"), 1);
+    assert_eq!(scene.question(&[&target]), 0, "settled after the change");
+    // A touch without a change: the build is all cached, and still counts.
+    std::thread::sleep(Duration::from_millis(1100));
+    let touched = Command::new("touch")
+        .arg(repo.join("src/message.txt"))
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    assert_eq!(builds("after a touch"), 1);
+    assert_eq!(
+        scene.question(&[&target]),
+        0,
+        "settled after a cached build"
+    );
+    scene.unmount();
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", &format!("{app}:latest")])
+        .output();
+}
