@@ -10,6 +10,8 @@
 //! - [`Node`], [`NodeKind`], [`Content`]: what a provider hands back.
 //! - [`ChangeNotifier`]: how a provider tells the host that part of its tree changed, and
 //!   [`ChangeNotices`]: whether it tells of every change (which sets the host's default TTL).
+//! - [`CopiedContents`]: whether a file's bytes may be copied into a plain folder (`vfs sync
+//!   --contents`), where its permissions decide who reads them.
 //! - [`ProviderRegistration`] and [`register_provider!`]: how a provider makes itself known to
 //!   the `vfs` command line through `inventory`.
 
@@ -25,7 +27,7 @@ pub use error::ProviderError;
 pub use node::{Content, Node, NodeKind};
 pub use notify::{ChangeNotifier, ChangeReceiver, Notice, Reach, Received};
 pub use path::NodePath;
-pub use provider::{ChangeNotices, Provider};
+pub use provider::{ChangeNotices, CopiedContents, Provider};
 pub use registry::{find_registration, registrations, BuildError, Built, ProviderRegistration};
 pub use walk::{walk, WalkEntry};
 

@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::{ChangeNotifier, Content, Node, NodePath, ProviderError};
 
@@ -58,11 +59,38 @@ pub trait Provider: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether a backend that copies the tree into a plain folder (`vfs sync --contents`) may
+    /// write the files' bytes there, where the folder's permissions, not a private mount,
+    /// decide who reads them. The default allows it: the content is what the mount would show
+    /// its owner. Answer [`CopiedContents::OwnerOnly`] for content that must not become
+    /// readable by other users (secrets), [`CopiedContents::Refused`] when a copy makes no
+    /// sense at all.
+    fn copied_contents(&self) -> CopiedContents {
+        CopiedContents::Allowed
+    }
+
     /// Called once when the mount goes away: stop background work here.
     async fn stop(&self) {}
 }
 
+/// Whether a file's bytes may be copied out of the provider (see [`Provider::copied_contents`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopiedContents {
+    Allowed,
+    /// Only into a folder no other user can enter; `why` is said to a user who asks otherwise.
+    OwnerOnly {
+        why: &'static str,
+    },
+    /// Never; `why` is said to a user who asks.
+    Refused {
+        why: &'static str,
+    },
+}
+
 /// How completely a provider announces its changes (see [`Provider::change_notices`]).
+///
+/// Both hosts (the FUSE mount, `vfs sync`) trust what they read for a time-to-live chosen
+/// from it, unless the user gives one: [`ChangeNotices::default_ttl`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeNotices {
     /// Some changes come without a notice (or the provider sends none): the host asks again
@@ -72,4 +100,20 @@ pub enum ChangeNotices {
     /// that loses its source announces what changed meanwhile once it is back). Declare this only
     /// when it holds: a change without a notice would then stay unseen for the long time-to-live.
     Complete,
+}
+
+impl ChangeNotices {
+    /// Without notices for every change, 500 ms: a change shows within a second.
+    pub const PARTIAL_TTL: Duration = Duration::from_millis(500);
+    /// With complete notices, 10 min: answers stand until a notice, yet a notice lost to a bug
+    /// costs minutes, not the host's whole life.
+    pub const COMPLETE_TTL: Duration = Duration::from_secs(600);
+
+    /// The time-to-live a host uses when the user chose none.
+    pub fn default_ttl(self) -> Duration {
+        match self {
+            ChangeNotices::Partial => ChangeNotices::PARTIAL_TTL,
+            ChangeNotices::Complete => ChangeNotices::COMPLETE_TTL,
+        }
+    }
 }

@@ -38,21 +38,18 @@ pub use unmount::unmount_path;
 
 /// Default kernel entry/attribute TTL: short enough that `make` sees a change within a second
 /// even when the provider sends no notice.
-pub const DEFAULT_TTL: Duration = Duration::from_millis(500);
+pub const DEFAULT_TTL: Duration = ChangeNotices::PARTIAL_TTL;
 
 /// Default TTL of a provider whose change notices are complete: its answers stand until a
 /// notice. Still bounded, so that a notice lost to a bug costs minutes, not the mount's life;
 /// long enough that make runs minutes apart ask the provider (and the kernel asks the host)
 /// nothing.
-pub const COMPLETE_NOTICES_TTL: Duration = Duration::from_secs(600);
+pub const COMPLETE_NOTICES_TTL: Duration = ChangeNotices::COMPLETE_TTL;
 
 /// The TTL a mount gets when the user chose none, from how completely its provider announces
 /// changes.
 pub fn default_ttl(notices: ChangeNotices) -> Duration {
-    match notices {
-        ChangeNotices::Partial => DEFAULT_TTL,
-        ChangeNotices::Complete => COMPLETE_NOTICES_TTL,
-    }
+    notices.default_ttl()
 }
 
 pub(crate) const FUSE_DEVICE: &str = "/dev/fuse";

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use tokio::task::JoinHandle;
 use vfs_core::{
-    ChangeNotices, ChangeNotifier, Content, Node, NodePath, Notice, Provider, ProviderError,
+    ChangeNotices, ChangeNotifier, Content, CopiedContents, Node, NodePath, Notice, Provider,
+    ProviderError,
 };
 
 use crate::engine::{Engine, EngineError};
@@ -215,6 +216,15 @@ impl Provider for DockerProvider {
     /// full resynchronisation that announces everything: answers stand until a notice.
     fn change_notices(&self) -> ChangeNotices {
         ChangeNotices::Complete
+    }
+
+    /// Inspect JSON carries every container's environment, where credentials often live
+    /// (`-e PASSWORD=…`); the mount shows it to its owner alone, so a copy must stay as private.
+    fn copied_contents(&self) -> CopiedContents {
+        CopiedContents::OwnerOnly {
+            why: "inspect JSON holds containers' environment variables, which often carry \
+                  secrets: only a folder other users cannot enter may hold it",
+        }
     }
 
     async fn stop(&self) {
