@@ -427,6 +427,10 @@ fn nothing_outside_source_is_served_and_symlinks_are_never_followed_by_the_mount
         for entry in std::fs::read_dir(&dir).unwrap() {
             let entry = entry.unwrap();
             let kind = entry.file_type().unwrap();
+            if entry.path() == mnt.join(".vfs") {
+                // The host's own marker, not something from SOURCE.
+                continue;
+            }
             if kind.is_dir() {
                 pending.push(entry.path());
             } else if kind.is_file() {

@@ -27,17 +27,24 @@ pub(crate) type Errno = i32;
 /// provider entry of the same name.
 pub(crate) const MARKER_NAME: &str = ".vfs";
 
+/// What reading the marker answers once the mount has settled.
+fn marker_content(provider_name: &str) -> Vec<u8> {
+    format!("vfs mount: {provider_name}\nsettled\n").into_bytes()
+}
+
 /// The marker's node: read-only, dated 1970 (never newer than anything, so even as a normal
-/// prerequisite it makes no target out of date), of unknown size so that it is served with
-/// direct I/O and every read reaches the host.
-fn marker_node() -> Node {
-    Node::file(MARKER_NAME, std::time::SystemTime::UNIX_EPOCH, None).with_perm(0o444)
+/// prerequisite it makes no target out of date), of the size its content has, so that its
+/// attributes never change (it is served with direct I/O all the same, see [`Host::open`], so
+/// that every read reaches the host and settles).
+fn marker_node(provider_name: &str) -> Node {
+    let size = marker_content(provider_name).len() as u64;
+    Node::file(MARKER_NAME, std::time::SystemTime::UNIX_EPOCH, Some(size)).with_perm(0o444)
 }
 
 /// The root's children with the marker, which shadows a provider entry of its name.
-fn with_marker(mut children: Vec<Node>) -> Vec<Node> {
+fn with_marker(mut children: Vec<Node>, provider_name: &str) -> Vec<Node> {
     children.retain(|node| node.name != MARKER_NAME);
-    children.push(marker_node());
+    children.push(marker_node(provider_name));
     children
 }
 
@@ -319,7 +326,7 @@ impl Host {
             Ok(())
         })
         .await?;
-        Ok(format!("vfs mount: {}\nsettled\n", self.name).into_bytes())
+        Ok(marker_content(&self.name))
     }
 
     /// The same host with another bound on provider calls (tests use a short one).
@@ -860,6 +867,8 @@ impl Host {
             error.raw_os_error().unwrap_or(libc::EIO)
         })?;
         let direct_io = match size {
+            // The barrier: every read of the marker must reach the host, never the page cache.
+            _ if is_marker(&path) => true,
             None => true,
             Some(announced) if announced != length => {
                 tracing::debug!(%path, announced, length, "content length differs from the node's size");
@@ -1009,7 +1018,7 @@ impl Host {
             children: Some(children),
         } = &mut node.kind
         {
-            *children = with_marker(std::mem::take(children));
+            *children = with_marker(std::mem::take(children), &self.name);
         }
         let mut tables = self.tables();
         let (entry, _) = tables
@@ -1091,7 +1100,10 @@ impl Host {
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Node>, ProviderError>> + Send + 'a>> {
         Box::pin(async move {
             let Some(parent) = dir.parent() else {
-                return Ok(with_marker(self.fetch_root_children(dir).await?));
+                return Ok(with_marker(
+                    self.fetch_root_children(dir).await?,
+                    &self.name,
+                ));
             };
             self.fetch_children_below(dir, &parent).await
         })
