@@ -463,3 +463,80 @@ fn a_large_file_rewritten_100_times_costs_one_version_of_memory() {
     );
     scene.assert_alive(&mut mount);
 }
+
+#[test]
+fn a_folder_inotify_cannot_watch_is_polled_so_changes_show_with_a_long_ttl() {
+    if !fuse_available() {
+        return;
+    }
+    let scene = GitconfigScene::new();
+    let (src, mnt) = (scene.src(), scene.mnt());
+    let name = "p".repeat(250);
+    let depth = 18; // past PATH_MAX below SOURCE: inotify cannot take the deepest folders
+    let make = format!(
+        "cd \"$1\" && for i in $(seq {depth}); do mkdir {name} && cd {name} || exit 1; done \
+         && echo one > f.txt"
+    );
+    let status = Command::new("bash")
+        .args(["-c", &make, "bash"])
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A TTL far longer than the test: only a notice (here, from the poller) shows the change.
+    let command = vfs_command_logged(
+        &[
+            "--ttl",
+            "60s",
+            "mount",
+            "gitconfig",
+            src.to_str().unwrap(),
+            mnt.to_str().unwrap(),
+        ],
+        &scene.log_path(),
+    );
+    let mut mount = VfsMount::start_command(command, &mnt);
+    let deep = |root: &Path, tail: &str| {
+        format!(
+            "cd \"{}\" && for i in $(seq {depth}); do cd {name} || exit 1; done && {tail}",
+            root.display()
+        )
+    };
+    // A new name in the folder: the listing is kept for the TTL unless a notice drops it.
+    let listed = |expected: &str| {
+        let script = deep(&mnt, "ls");
+        let started = Instant::now();
+        loop {
+            let output = Command::new("bash").args(["-c", &script]).output().unwrap();
+            if String::from_utf8_lossy(&output.stdout) == expected {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{expected:?} not listed: {:?} {:?}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    listed("f.txt\n");
+    let write = deep(&src, "echo new > g.txt");
+    assert!(Command::new("bash")
+        .args(["-c", &write])
+        .status()
+        .unwrap()
+        .success());
+    let took = listed("f.txt\ng.txt\n");
+    eprintln!("a new file in a polled folder was listed after {took:?}");
+    assert!(
+        scene.log_text().contains("polled every"),
+        "{}",
+        scene.log_text()
+    );
+    scene.assert_alive(&mut mount);
+    let _ = Command::new("bash")
+        .args(["-c", "rm -rf \"$1\"", "bash"])
+        .arg(src.join(&name))
+        .status();
+}

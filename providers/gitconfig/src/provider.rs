@@ -4,12 +4,13 @@
 //! never following a symlink, never blocking, and never inside a FUSE mount below SOURCE.
 
 use std::ffi::{OsStr, OsString};
+use std::hash::Hash;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use vfs_core::{ChangeNotifier, Content, Node, NodePath, Provider, ProviderError};
+use vfs_core::{ChangeNotices, ChangeNotifier, Content, Node, NodePath, Provider, ProviderError};
 
 use crate::mirror::{
     disk_node, folder_perm, has_yaml_name, io_error, nanos_to_time, section_perm, with_stat_times,
@@ -128,6 +129,17 @@ impl Provider for GitConfigProvider {
     async fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
         let path = path.clone();
         self.blocking(move |inner| inner.read(&path)).await
+    }
+
+    /// Complete while inotify watches SOURCE: every listed folder is watched (or polled when a
+    /// watch cannot be set), the repository's HEAD, index, packed-refs and refs are watched, and
+    /// an overflow of inotify's queue announces the whole tree. The host then keeps answers for
+    /// the long TTL. Without inotify, partial: changes show after the short TTL.
+    fn change_notices(&self) -> ChangeNotices {
+        match self.inner.watcher.lock().is_some() {
+            true => ChangeNotices::Complete,
+            false => ChangeNotices::Partial,
+        }
     }
 
     fn local_sources(&self) -> Vec<PathBuf> {
@@ -444,6 +456,27 @@ impl Inner {
                 .with_perm(section_perm(file_perm)),
             None => Node::directory(name, nanos_to_time(time)).with_perm(folder_perm(file_perm)),
         }
+    }
+
+    /// A fingerprint of what a directory of SOURCE holds (names, kinds, sizes, times of its
+    /// entries), for the poller of directories inotify cannot watch; 0 when it cannot be read.
+    pub(crate) fn directory_fingerprint(&self, directory: &NodePath) -> u64 {
+        let Ok(Location::Directory(open)) = self.locate(directory) else {
+            return 0;
+        };
+        let Ok(tree) = self.tree() else { return 0 };
+        let Ok(mut names) = tree.names(&open) else {
+            return 0;
+        };
+        names.sort();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for name in names {
+            name.hash(&mut hasher);
+            if let Ok(Some(stat)) = tree.stat(&open, &name) {
+                (stat.ino, stat.size, stat.mtime, stat.ctime, stat.is_dir()).hash(&mut hasher);
+            }
+        }
+        std::hash::Hasher::finish(&hasher)
     }
 
     fn watch_directory(&self, dir: &OpenDir) {

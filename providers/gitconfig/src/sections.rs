@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, MutexGuard};
 use vfs_blame::{Blamer, LineOrigin};
@@ -94,10 +95,45 @@ enum KeptPlain {
     TooBig { size: u64 },
 }
 
+/// A file as `stat` saw it when its content was read: while a later `stat` shows the same, the
+/// content is the one read, and the file need not be read again. Git's "racy" rule applies: a
+/// file modified within [`RACY_NANOS`] before it was read could change again within the same
+/// clock tick without its time moving, so such a read is never trusted this way.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    ctime: i64,
+}
+
+/// File times move in clock ticks (4 ms here, 10 ms on some kernels); a read this long after
+/// the file's last change is safe to trust from its `stat`.
+const RACY_NANOS: i64 = 100_000_000;
+
+impl Identity {
+    fn of(stat: &EntryStat) -> Identity {
+        Identity {
+            ino: stat.ino,
+            size: stat.size,
+            mtime: stat.mtime,
+            ctime: stat.ctime,
+        }
+    }
+}
+
+fn now_nanos() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// The cached state of one file: its current content's parse (`None`: not parsable) and, once
 /// asked, its times.
 struct CachedFile {
     content_hash: u64,
+    /// The file as it was when read, if that read can vouch for later identical `stat`s.
+    identity: Option<Identity>,
     parsed: Option<Arc<ParsedYaml>>,
     timed: Option<(TimedKey, Arc<TimedYaml>)>,
     /// When it was last used, in uses of the cache.
@@ -208,20 +244,31 @@ impl SectionCache {
             );
             return Ok(YamlState::Plain);
         }
-        let mut bytes = Vec::with_capacity(size as usize);
-        // Never more than the limit, even when the file grew since its stat.
-        file.take(MAX_YAML_BYTES + 1).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > MAX_YAML_BYTES {
-            return Ok(YamlState::Plain);
-        }
-        let content_hash = content_hash(&bytes);
-        let Some(parsed) = self.parsed(disk_path, bytes, content_hash) else {
-            return Ok(YamlState::Plain);
-        };
         let head = repository.and_then(|repository| repository.blamer.head_commit().ok().flatten());
         let key = TimedKey {
             head,
             mtime: stat.mtime,
+        };
+        // The file as read last time, if nothing about it moved: a listing after a TTL costs a
+        // `stat` per file, not a read, a hash and a parse.
+        if let Some(state) = self.unchanged(disk_path, stat, &key) {
+            return Ok(state);
+        }
+        let read_at = now_nanos();
+        let identity = (stat.mtime < read_at - RACY_NANOS).then(|| Identity::of(stat));
+        let mut bytes = Vec::with_capacity(size as usize);
+        // Never more than the limit, even when the file grew since its stat.
+        file.take(MAX_YAML_BYTES + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_YAML_BYTES || bytes.len() as u64 != size {
+            // Changed while read: its next listing reads it again.
+            return match bytes.len() as u64 > MAX_YAML_BYTES {
+                true => Ok(YamlState::Plain),
+                false => self.parse_untrusted(bytes, relative, &key, repository),
+            };
+        }
+        let content_hash = content_hash(&bytes);
+        let Some(parsed) = self.parsed(disk_path, bytes, content_hash, identity) else {
+            return Ok(YamlState::Plain);
         };
         if let Some(timed) = self.cached_timed(disk_path, content_hash, &key) {
             return Ok(YamlState::Folder(timed));
@@ -234,12 +281,65 @@ impl SectionCache {
         });
         let cached = CachedFile {
             content_hash,
+            identity,
             parsed: Some(parsed),
             timed: Some((key, timed.clone())),
             used: 0,
         };
         self.lock_files().put(disk_path, cached, self.budget);
         Ok(YamlState::Folder(timed))
+    }
+
+    /// The cached state of the file at `path` when its `stat` is the one it was read with and
+    /// HEAD has not moved since its times were computed.
+    fn unchanged(&self, path: &Path, stat: &EntryStat, key: &TimedKey) -> Option<YamlState> {
+        let mut files = self.lock_files();
+        let cached = files.by_path.get(path)?;
+        if cached.identity != Some(Identity::of(stat)) {
+            return None;
+        }
+        let state = match (&cached.parsed, &cached.timed) {
+            (None, _) => YamlState::Plain,
+            (Some(_), Some((cached_key, timed))) if cached_key == key => {
+                YamlState::Folder(timed.clone())
+            }
+            (Some(_), _) => return None,
+        };
+        files.touch(path);
+        Some(state)
+    }
+
+    /// A file whose size changed while it was read: parsed and timed as read, cached as nothing.
+    fn parse_untrusted(
+        &self,
+        bytes: Vec<u8>,
+        relative: &Path,
+        key: &TimedKey,
+        repository: Option<&Repository>,
+    ) -> std::io::Result<YamlState> {
+        let Ok(file) = parse(&bytes, self.limits) else {
+            return Ok(YamlState::Plain);
+        };
+        let Some(top) = top_entries(&file) else {
+            return Ok(YamlState::Plain);
+        };
+        let lines = SourceLines::new(&bytes);
+        let meaning = MeaningPrints::new(&file);
+        let file_meaning = meaning.file(&file);
+        let parsed = Arc::new(ParsedYaml {
+            bytes,
+            file,
+            lines,
+            meaning,
+            file_meaning,
+            top,
+        });
+        let line_times = line_times(&parsed, relative, key.mtime, repository);
+        Ok(YamlState::Folder(Arc::new(TimedYaml {
+            times: SectionTimes::new(&parsed.file, line_times, key.mtime),
+            parsed,
+            mtime: key.mtime,
+        })))
     }
 
     fn cached_timed(
@@ -266,11 +366,13 @@ impl SectionCache {
         disk_path: &Path,
         bytes: Vec<u8>,
         content_hash: u64,
+        identity: Option<Identity>,
     ) -> Option<Arc<ParsedYaml>> {
         {
             let mut files = self.lock_files();
-            if let Some(cached) = files.by_path.get(disk_path) {
+            if let Some(cached) = files.by_path.get_mut(disk_path) {
                 if cached.content_hash == content_hash {
+                    cached.identity = identity;
                     let parsed = cached.parsed.clone();
                     files.touch(disk_path);
                     return parsed;
@@ -302,6 +404,7 @@ impl SectionCache {
         };
         let cached = CachedFile {
             content_hash,
+            identity,
             parsed: parsed.clone(),
             timed: None,
             used: 0,

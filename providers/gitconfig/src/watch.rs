@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use notify::event::{EventKind, ModifyKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
@@ -26,6 +28,81 @@ pub struct SourceWatcher {
     /// the next watch. The handler runs on notify's thread, which `watch` waits on, so it never
     /// takes the lock the watcher is behind: only this one, held for a push.
     gone: Arc<Mutex<Vec<PathBuf>>>,
+    /// Directories no watch could be set on (watch limit reached, a path too long for inotify):
+    /// polled instead, so that the provider's notices stay complete.
+    poller: Poller,
+    source: PathBuf,
+}
+
+/// How often directories without a watch are looked at again.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A thread that lists the directories inotify cannot watch every [`POLL_INTERVAL`] and sends a
+/// notice for each one whose entries (names, kinds, sizes, times) changed.
+struct Poller {
+    /// The directories polled (node paths) and the fingerprint each had when last looked at.
+    polled: Arc<Mutex<HashMap<NodePath, u64>>>,
+    stop: Arc<AtomicBool>,
+    started: bool,
+    notifier: ChangeNotifier,
+    inner: Weak<Inner>,
+}
+
+impl Poller {
+    fn add(&mut self, directory: NodePath) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        let fingerprint = inner.directory_fingerprint(&directory);
+        self.polled.lock().insert(directory, fingerprint);
+        if !self.started {
+            self.started = true;
+            let (polled, stop) = (self.polled.clone(), self.stop.clone());
+            let (notifier, inner) = (self.notifier.clone(), self.inner.clone());
+            let spawned = std::thread::Builder::new()
+                .name("gitconfig-poll".into())
+                .spawn(move || poll(&polled, &stop, &notifier, &inner));
+            if let Err(error) = spawned {
+                tracing::warn!("cannot start polling unwatched folders: {error}");
+            }
+        }
+    }
+
+    fn remove_below(&mut self, directory: &NodePath) {
+        self.polled
+            .lock()
+            .retain(|polled, _| !polled.starts_with(directory));
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn poll(
+    polled: &Mutex<HashMap<NodePath, u64>>,
+    stop: &AtomicBool,
+    notifier: &ChangeNotifier,
+    inner: &Weak<Inner>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(POLL_INTERVAL);
+        let Some(inner) = inner.upgrade() else { return };
+        let directories: Vec<(NodePath, u64)> = polled
+            .lock()
+            .iter()
+            .map(|(path, print)| (path.clone(), *print))
+            .collect();
+        for (directory, before) in directories {
+            let now = inner.directory_fingerprint(&directory);
+            if now != before {
+                polled.lock().insert(directory.clone(), now);
+                notifier.changed(directory);
+            }
+        }
+    }
 }
 
 impl SourceWatcher {
@@ -40,6 +117,7 @@ impl SourceWatcher {
     ) -> Option<SourceWatcher> {
         let handler_source = source.clone();
         let handler_git_dir = git_dir.clone();
+        let (poller_notifier, poller_inner) = (notifier.clone(), inner.clone());
         let gone = Arc::new(Mutex::new(Vec::new()));
         let handler_gone = gone.clone();
         let handler = move |event: notify::Result<notify::Event>| {
@@ -68,10 +146,19 @@ impl SourceWatcher {
                 return None;
             }
         };
+        let poller = Poller {
+            polled: Arc::default(),
+            stop: Arc::default(),
+            started: false,
+            notifier: poller_notifier,
+            inner: poller_inner,
+        };
         let mut watcher = SourceWatcher {
             watcher,
             watched: HashMap::new(),
             gone,
+            poller,
+            source: source.clone(),
         };
         watcher.watch(&source, source_inode, RecursiveMode::NonRecursive);
         if let Some(git_dir) = git_dir {
@@ -104,18 +191,28 @@ impl SourceWatcher {
             Ok(()) => {
                 self.watched.insert(path.to_path_buf(), inode);
             }
-            Err(notify::Error {
-                kind: notify::ErrorKind::Io(error),
-                ..
-            }) if error.raw_os_error() == Some(libc_enametoolong()) => {
-                // Once per folder: it is listed again only when its listing expires.
+            Err(error) => {
+                // Polled instead (once per folder: it is not tried again while it is there), so
+                // a change there is still announced, within the polling interval.
+                let why = match &error.kind {
+                    notify::ErrorKind::Io(io) if io.raw_os_error() == Some(libc_enametoolong()) => {
+                        "its path is too long for inotify".to_string()
+                    }
+                    notify::ErrorKind::MaxFilesWatch => {
+                        "the inotify watch limit is reached (fs.inotify.max_user_watches)".to_string()
+                    }
+                    _ => error.to_string(),
+                };
                 tracing::warn!(
-                    "cannot watch {} (its path is too long for inotify): changes in it are seen after the TTL",
-                    path.display()
+                    "cannot watch {} ({why}): it is polled every {} ms instead",
+                    path.display(),
+                    POLL_INTERVAL.as_millis()
                 );
                 self.watched.insert(path.to_path_buf(), inode);
+                if let Some(directory) = node_path(&self.source, path) {
+                    self.poller.add(directory);
+                }
             }
-            Err(error) => tracing::debug!("cannot watch {}: {error}", path.display()),
         }
     }
 
@@ -132,6 +229,9 @@ impl SourceWatcher {
             for watched in below {
                 let _ = self.watcher.unwatch(&watched);
                 self.watched.remove(&watched);
+            }
+            if let Some(directory) = node_path(&self.source, &path) {
+                self.poller.remove_below(&directory);
             }
         }
     }
@@ -152,6 +252,12 @@ fn announce(
 ) {
     if matches!(event.kind, EventKind::Access(_)) {
         return;
+    }
+    if event.need_rescan() {
+        // The kernel's event queue overflowed: any change may have been lost, so everything
+        // shown is announced (the host asks again, and the caches answer what did not change).
+        tracing::warn!("inotify's queue overflowed: the whole tree is checked again");
+        notifier.changed(NodePath::root());
     }
     let mut repository_moved = false;
     for path in &event.paths {
