@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
 use vfs_core::ProviderRegistration;
 
+use crate::commands::tree::TreeOptions;
 use crate::duration_text::parse_duration;
 use crate::host;
 
@@ -21,7 +22,19 @@ const TTL: &str = "vfs-ttl";
 const ALLOW_OTHER: &str = "vfs-allow-other";
 const DAEMON: &str = "vfs-daemon";
 const MKDIR: &str = "vfs-mkdir";
+const LOG_FILE: &str = "vfs-log-file";
+const SYSLOG: &str = "vfs-syslog";
+pub(crate) const OPTIONS: &str = "vfs-options";
+const JSON: &str = "vfs-json";
+const TREE_PATH: &str = "vfs-path";
+const DEPTH: &str = "vfs-depth";
 const MOUNTPOINT: &str = "mountpoint";
+const SHELL: &str = "shell";
+const MAN_DIR: &str = "vfs-man-dir";
+/// The value name a provider gives the arguments that only `mount` uses: `tree` leaves them out.
+const MOUNTPOINT_VALUE: &str = "MOUNTPOINT";
+/// Set in the matches of a provider built for `tree` (see `provider_subcommand`).
+const TREE_MARKER: &str = "vfs-tree";
 
 const ALLOW_OTHER_HELP: &str = "Let other users read the mount (FUSE allow_other; needs \
 user_allow_other in /etc/fuse.conf unless root). RISK: everything the provider shows becomes \
@@ -37,6 +50,10 @@ pub struct SharedOptions {
     /// `None`: the host's default for the provider (see `vfs_host::default_ttl`).
     pub ttl: Option<Duration>,
     pub allow_other: bool,
+    /// `--log-file`: log there instead of stderr.
+    pub log_file: Option<PathBuf>,
+    /// `--syslog`: log to the system log (journald reads it) instead of stderr.
+    pub syslog: bool,
 }
 
 /// What the user asked for.
@@ -56,7 +73,15 @@ pub enum Invocation<'a> {
     },
     Tree {
         provider: ProviderChoice<'a>,
+        options: TreeOptions,
     },
+    Generate(Generated),
+}
+
+/// `completions SHELL` or `man [--dir DIR]`: generated from this command line.
+pub enum Generated {
+    Completions(clap_complete::Shell),
+    Man { dir: Option<PathBuf> },
 }
 
 /// The provider named after `mount` or `tree`, with its own parsed arguments.
@@ -70,7 +95,8 @@ pub enum ProviderChoice<'a> {
     },
 }
 
-fn shared_args() -> Vec<Arg> {
+/// The options every command takes: how much to log, and where.
+fn verbosity_args() -> Vec<Arg> {
     vec![
         Arg::new(VERBOSE)
             .short('v')
@@ -82,6 +108,40 @@ fn shared_args() -> Vec<Arg> {
             .long("quiet")
             .action(ArgAction::SetTrue)
             .help("Log errors only, and do not announce the mount"),
+    ]
+}
+
+/// Where logs go; the options of a mount and the commands around it.
+fn log_args() -> Vec<Arg> {
+    vec![
+        Arg::new(LOG_FILE)
+            .long("log-file")
+            .value_name("PATH")
+            .value_parser(value_parser!(PathBuf))
+            .help(
+                "Append the log to PATH instead of stderr (rotate it with logrotate's \
+                 copytruncate); `mount -d` logs to a file by default: \
+                 $VFS_STATE_DIR/log/, else /var/log/vfs/ for root, else \
+                 $XDG_STATE_HOME/vfs/log/ or ~/.local/state/vfs/log/, one file per mountpoint",
+            ),
+        Arg::new(SYSLOG)
+            .long("syslog")
+            .action(ArgAction::SetTrue)
+            .conflicts_with(LOG_FILE)
+            .help("Log to the system log (/dev/log, read by journald) instead of stderr"),
+    ]
+}
+
+/// Every option that is not a command's own: verbosity, logs, and a mount's settings.
+fn shared_args() -> Vec<Arg> {
+    let mut args = verbosity_args();
+    args.extend(log_args());
+    args.extend(mount_args());
+    args
+}
+
+fn mount_args() -> Vec<Arg> {
+    vec![
         Arg::new(DEBUG_FUSE)
             .long("debug-fuse")
             .action(ArgAction::SetTrue)
@@ -116,6 +176,41 @@ fn mkdir_arg() -> Arg {
         ))
 }
 
+fn options_arg() -> Arg {
+    Arg::new(OPTIONS)
+        .short('o')
+        .long("options")
+        .value_name("OPTIONS")
+        .action(ArgAction::Append)
+        .help(
+            "Mount options as mount(8) spells them, comma-separated: every long option of \
+             `mount` and of the provider, `_` for `-` (allow_other, ttl=2s, log_file=PATH, \
+             mkdir, host=…); ro, rw, defaults, _netdev, nofail, auto, noauto, user, users, \
+             nosuid, nodev, noexec, x-* and comment=* are accepted and change nothing (the \
+             mount is always read-only, nosuid and nodev)",
+        )
+}
+
+/// `vfs tree`'s own options.
+fn tree_args() -> Vec<Arg> {
+    vec![
+        Arg::new(JSON).long("json").action(ArgAction::SetTrue).help(
+            "One JSON object per node and line: path, kind (dir, file, link), time \
+                 (RFC 3339, UTC, nanoseconds), size (bytes; null for folders, links and files \
+                 of unknown size), target (links only)",
+        ),
+        Arg::new(TREE_PATH)
+            .long("path")
+            .value_name("SUBTREE")
+            .help("Start at this path of the tree (e.g. /images) instead of the root"),
+        Arg::new(DEPTH)
+            .long("depth")
+            .value_name("N")
+            .value_parser(value_parser!(usize))
+            .help("Go at most N levels below the start (0: the start alone)"),
+    ]
+}
+
 fn daemon_arg() -> Arg {
     Arg::new(DAEMON)
         .short('d')
@@ -139,18 +234,62 @@ fn with_args_that_fit(mut command: Command, args: Vec<Arg>) -> Command {
     command
 }
 
-fn provider_subcommand(registration: &ProviderRegistration, extra: &[Arg]) -> Command {
-    let own = (registration.args)(Command::new(registration.name).about(registration.about));
-    let mut args = extra.to_vec();
-    args.extend(shared_args());
-    with_args_that_fit(own, args)
+/// Whether a provider's argument is a mountpoint (by its value name), which `tree` has no use
+/// for.
+fn is_mountpoint(arg: &Arg) -> bool {
+    arg.get_value_names()
+        .is_some_and(|names| names.iter().any(|name| name.as_str() == MOUNTPOINT_VALUE))
 }
 
+fn provider_subcommand(
+    registration: &ProviderRegistration,
+    extra: &[Arg],
+    mounting: bool,
+) -> Command {
+    let own = (registration.args)(Command::new(registration.name).about(registration.about));
+    // `tree` takes the provider's arguments but its mountpoint: a stray word is then an error
+    // rather than a mountpoint nobody uses. The mountpoint stays defined, as a hidden option
+    // nobody types, so a provider reading it still finds "not given"; the hidden flag
+    // `vfs-tree` tells a provider that places its words by their form (docker) that none of
+    // them may be a mountpoint.
+    let own = if mounting {
+        own
+    } else {
+        let args: Vec<Arg> = own
+            .get_arguments()
+            .map(|arg| {
+                if is_mountpoint(arg) {
+                    // clap keeps names as `&'static str`: one short string per provider
+                    // and command line, for the life of the process.
+                    let long: &'static str =
+                        Box::leak(format!("vfs-unused-{}", arg.get_id()).into_boxed_str());
+                    arg.clone().index(None).long(long).hide(true)
+                } else {
+                    arg.clone()
+                }
+            })
+            .collect();
+        Command::new(registration.name)
+            .about(registration.about)
+            .args(args)
+            .arg(
+                Arg::new(TREE_MARKER)
+                    .long(TREE_MARKER)
+                    .hide(true)
+                    .action(ArgAction::SetTrue)
+                    .default_value("true"),
+            )
+    };
+    with_args_that_fit(own, extra.to_vec())
+}
+
+/// `mount` or `tree`: one subcommand per provider; `extra` goes to both levels.
 fn provider_commands(
     name: &'static str,
     about: &'static str,
     registrations: &[&'static ProviderRegistration],
     extra: &[Arg],
+    mounting: bool,
 ) -> Command {
     let command = Command::new(name)
         .about(about)
@@ -160,16 +299,18 @@ fn provider_commands(
         .subcommand_help_heading("Providers")
         // `help` is no provider; `mount --help` and `mount NAME --help` cover it.
         .disable_help_subcommand(true)
-        .args(extra.iter().cloned())
-        .args(shared_args());
+        .args(extra.iter().cloned());
     registrations.iter().fold(command, |command, registration| {
-        command.subcommand(provider_subcommand(registration, extra))
+        command.subcommand(provider_subcommand(registration, extra, mounting))
     })
 }
 
 /// The whole command line of a vfs binary named `program` that links `registrations`.
 pub fn command(program: &str, registrations: &[&'static ProviderRegistration]) -> Command {
-    let daemon = [daemon_arg(), mkdir_arg()];
+    let mut mount = vec![daemon_arg(), mkdir_arg(), options_arg()];
+    mount.extend(shared_args());
+    let mut tree = tree_args();
+    tree.extend(verbosity_args());
     Command::new("vfs")
         .bin_name(program)
         .display_name(program)
@@ -187,7 +328,8 @@ pub fn command(program: &str, registrations: &[&'static ProviderRegistration]) -
             "mount",
             "Mount a provider (foreground until Ctrl-C, SIGTERM or `unmount`; -d returns once ready)",
             registrations,
-            &daemon,
+            &mount,
+            true,
         ))
         .subcommand(
             Command::new("unmount")
@@ -214,11 +356,33 @@ pub fn command(program: &str, registrations: &[&'static ProviderRegistration]) -
                 )
                 .args(shared_args()),
         )
+        .subcommand(
+            Command::new("completions")
+                .about("Print the shell completion script (bash, zsh, fish, elvish, powershell)")
+                .arg(
+                    Arg::new(SHELL)
+                        .value_name("SHELL")
+                        .required(true)
+                        .value_parser(value_parser!(clap_complete::Shell)),
+                ),
+        )
+        .subcommand(
+            Command::new("man")
+                .about("Print the man page, or write one page per command into a folder")
+                .arg(
+                    Arg::new(MAN_DIR)
+                        .long("dir")
+                        .value_name("DIR")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Write vfs.1, vfs-mount.1, … there instead of vfs.1 to stdout"),
+                ),
+        )
         .subcommand(provider_commands(
             "tree",
-            "Print a provider's tree with each node's time and kind, without FUSE",
+            "Print a provider's tree (or a subtree) with each node's time and kind, without FUSE",
             registrations,
-            &[],
+            &tree,
+            false,
         ))
 }
 
@@ -239,6 +403,15 @@ fn flag_anywhere(levels: &[&ArgMatches], id: &str) -> bool {
         .any(|level| matches!(level.try_get_one::<bool>(id), Ok(Some(true))))
 }
 
+/// The value given at the innermost level (typed last) of an option that takes one.
+fn innermost<T: Clone + Send + Sync + 'static>(levels: &[&ArgMatches], id: &str) -> Option<T> {
+    levels
+        .iter()
+        .rev()
+        .find_map(|level| level.try_get_one::<T>(id).ok().flatten())
+        .cloned()
+}
+
 impl SharedOptions {
     pub fn from_matches(matches: &ArgMatches) -> SharedOptions {
         let levels = levels(matches);
@@ -247,17 +420,15 @@ impl SharedOptions {
             .filter_map(|level| level.try_get_one::<u8>(VERBOSE).ok().flatten())
             .fold(0u8, |total, count| total.saturating_add(*count));
         // The innermost --ttl wins, as it was typed last.
-        let ttl = levels
-            .iter()
-            .rev()
-            .find_map(|level| level.try_get_one::<Duration>(TTL).ok().flatten())
-            .copied();
+        let ttl = innermost::<Duration>(&levels, TTL);
         SharedOptions {
             verbose,
             quiet: flag_anywhere(&levels, QUIET),
             debug_fuse: flag_anywhere(&levels, DEBUG_FUSE),
             ttl,
             allow_other: flag_anywhere(&levels, ALLOW_OTHER),
+            log_file: innermost::<PathBuf>(&levels, LOG_FILE),
+            syslog: flag_anywhere(&levels, SYSLOG),
         }
     }
 }
@@ -298,12 +469,26 @@ impl<'a> Invocation<'a> {
             "unmount" => Invocation::Unmount {
                 mountpoint: inner.get_one::<PathBuf>(MOUNTPOINT)?.clone(),
             },
+            "completions" => Invocation::Generate(Generated::Completions(
+                *inner.get_one::<clap_complete::Shell>(SHELL)?,
+            )),
+            "man" => Invocation::Generate(Generated::Man {
+                dir: inner.get_one::<PathBuf>(MAN_DIR).cloned(),
+            }),
             "wait" => Invocation::Wait {
                 mountpoint: inner.get_one::<PathBuf>(MOUNTPOINT)?.clone(),
             },
-            "tree" => Invocation::Tree {
-                provider: provider_choice(inner, registrations)?,
-            },
+            "tree" => {
+                let levels = levels(inner);
+                Invocation::Tree {
+                    provider: provider_choice(inner, registrations)?,
+                    options: TreeOptions {
+                        json: flag_anywhere(&levels, JSON),
+                        path: innermost::<String>(&levels, TREE_PATH),
+                        depth: innermost::<usize>(&levels, DEPTH),
+                    },
+                }
+            }
             _ => return None,
         })
     }
@@ -426,6 +611,8 @@ mod tests {
                 debug_fuse: false,
                 ttl: None,
                 allow_other: false,
+                log_file: None,
+                syslog: false,
             }
         );
     }

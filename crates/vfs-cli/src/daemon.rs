@@ -4,8 +4,11 @@
 //! its own binary with the same arguments and a marker in the environment. The child starts a
 //! new session (no terminal can stop it), mounts, and reports on its stdout, a pipe to the
 //! parent: `ready`, or `error MESSAGE`. The parent prints the outcome and exits. Until it is
-//! ready the child logs to the parent's stderr (so `-v` shows how the mount starts); once ready
-//! it points stdout and stderr at /dev/null, so that nobody waits on those pipes any more.
+//! it knows its log file (`--log-file`, or the default one per mountpoint, see
+//! [`crate::log_file`]) the child logs to the parent's stderr (so `-v` shows how the mount
+//! starts) and then to that file; once ready it points stdout and stderr at the log file (a
+//! panic's message lands there), or at /dev/null when it logs to syslog, so that nobody waits
+//! on the parent's pipes any more.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -46,12 +49,18 @@ pub fn start_session() {
     }
 }
 
-/// In the child: tells the parent the mount is ready, then lets go of its stdout and stderr.
-pub fn report_ready() {
+/// In the child: tells the parent the mount is ready, then lets go of its stdout and stderr,
+/// pointing them at `log` (the log file's descriptor), or at /dev/null without one.
+pub fn report_ready(log: Option<std::os::fd::RawFd>) {
     send(READY);
     // SAFETY: open(2) of a constant C string, and dup2(2)/close(2) of descriptors we own.
     // Replacing fds 1 and 2 under the std handles is fine: they write to whatever the fd is.
     unsafe {
+        if let Some(log) = log {
+            libc::dup2(log, libc::STDOUT_FILENO);
+            libc::dup2(log, libc::STDERR_FILENO);
+            return;
+        }
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
         if null >= 0 {
             libc::dup2(null, libc::STDOUT_FILENO);

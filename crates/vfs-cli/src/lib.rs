@@ -19,9 +19,15 @@ mod args;
 mod commands;
 mod daemon;
 mod duration_text;
+mod fuse_conf;
 mod host;
+mod log_file;
 mod logging;
+mod mount_helper;
+mod mount_options;
 mod mountpoint;
+mod notify;
+mod subtree;
 mod time_text;
 
 use std::ffi::OsStr;
@@ -72,8 +78,32 @@ pub fn main() -> ExitCode {
     limit_malloc_arenas();
     let program = program_name();
     let registrations = vfs_core::registrations();
-    let matches = match args::command(&program, &registrations).try_get_matches() {
-        Ok(matches) => matches,
+    let argv = match command_line(&program) {
+        Ok(Some(argv)) => argv,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{program}: error: {error}");
+            return ExitCode::from(USAGE_EXIT);
+        }
+    };
+    let command = args::command(&program, &registrations);
+    let parsed = command
+        .clone()
+        .try_get_matches_from(&argv)
+        .and_then(|matches| {
+            // `-o` options stand for long options: parsed again with them spelt out.
+            match mount_options::expand(&command, &matches, &argv) {
+                Ok(Some(expanded)) => Ok(Ok(command.clone().try_get_matches_from(expanded)?)),
+                Ok(None) => Ok(Ok(matches)),
+                Err(error) => Ok(Err(error)),
+            }
+        });
+    let matches = match parsed {
+        Ok(Ok(matches)) => matches,
+        Ok(Err(error)) => {
+            eprintln!("{program}: error: {error}");
+            return ExitCode::from(USAGE_EXIT);
+        }
         Err(error) => {
             // Help and --version print to stdout and exit 0; usage errors exit 2.
             let _ = error.print();
@@ -84,8 +114,15 @@ pub fn main() -> ExitCode {
         program,
         options: SharedOptions::from_matches(&matches),
     };
-    logging::init(&context.options);
-    let outcome = match Invocation::from_matches(&matches, &registrations) {
+    let invocation = Invocation::from_matches(&matches, &registrations);
+    // A background mount's log ends in a file: no colours even while it still is stderr.
+    let background =
+        daemon::is_child() || matches!(invocation, Some(Invocation::Mount { daemon: true, .. }));
+    if let Err(error) = logging::init(&context.options, !background) {
+        report(&context.program, &error);
+        return ExitCode::FAILURE;
+    }
+    let outcome = match invocation {
         Some(invocation) => run(&context, invocation, &registrations),
         None => Err(UsageError("no command given: see --help".to_owned()).into()),
     };
@@ -99,6 +136,19 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// This process's arguments, turned into a `vfs mount` command line when the binary runs as
+/// mount(8)'s helper; `None` when there is nothing to do (mount's `-f`).
+fn command_line(program: &str) -> Result<Option<Vec<std::ffi::OsString>>, UsageError> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if !mount_helper::is_helper(program) {
+        return Ok(Some(argv));
+    }
+    match mount_helper::command_line(program, argv.get(1..).unwrap_or_default())? {
+        mount_helper::HelperCall::Mount(line) => Ok(Some(line)),
+        mount_helper::HelperCall::Fake => Ok(None),
     }
 }
 
@@ -119,9 +169,18 @@ fn run(
         }
         Invocation::Unmount { mountpoint } => commands::unmount::run(context, &mountpoint),
         Invocation::Wait { mountpoint } => commands::wait::run(context, &mountpoint),
-        Invocation::Tree { provider } => {
+        Invocation::Generate(generated) => {
+            let command = args::command(&context.program, registrations);
+            match generated {
+                args::Generated::Completions(shell) => {
+                    commands::completions::completions(command, &context.program, shell)
+                }
+                args::Generated::Man { dir } => commands::completions::man(command, dir.as_deref()),
+            }
+        }
+        Invocation::Tree { provider, options } => {
             let (registration, matches) = known(provider, registrations)?;
-            commands::tree::run(registration, matches)
+            commands::tree::run(registration, matches, &options)
         }
     }
 }
@@ -238,7 +297,7 @@ mod tests {
         let matches = args::command("vfs", &registrations)
             .try_get_matches_from(["vfs", "tree", "gamma"])
             .unwrap();
-        let Some(Invocation::Tree { provider }) =
+        let Some(Invocation::Tree { provider, .. }) =
             Invocation::from_matches(&matches, &registrations)
         else {
             panic!("not parsed as tree");

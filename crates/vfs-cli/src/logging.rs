@@ -1,7 +1,18 @@
-//! Logs to stderr through tracing; fuser's `log` records are bridged in.
+//! Logs through tracing to stderr, to a file (`--log-file`, and a background mount's default)
+//! or to the system log (`--syslog`); fuser's `log` records are bridged in.
+//!
+//! The file can be chosen after logging started: a background mount knows its mountpoint,
+//! and so its default log file, only once the provider has been built.
 
-use std::io::IsTerminal;
+use std::fs::File;
+use std::io::{self, IsTerminal, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::OnceLock;
 
+use anyhow::{anyhow, Context as _};
+use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriter};
 use tracing_subscriber::EnvFilter;
 
 use crate::args::SharedOptions;
@@ -32,9 +43,66 @@ fn fuser_directive(options: &SharedOptions) -> String {
     format!("{FUSER_TARGET}={level}")
 }
 
-/// Starts logging to stderr. RUST_LOG, when set, replaces the levels chosen by -v/-q
-/// (`--debug-fuse` still adds fuser's own logging).
-pub fn init(options: &SharedOptions) {
+/// The log file, once chosen; until then logs go to stderr.
+static FILE: OnceLock<File> = OnceLock::new();
+
+/// Writes each formatted event to the log file when there is one, else to stderr.
+#[derive(Clone, Copy)]
+struct Sink;
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match FILE.get() {
+            Some(mut file) => file.write(buf),
+            None => io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match FILE.get() {
+            Some(mut file) => file.flush(),
+            None => io::stderr().flush(),
+        }
+    }
+}
+
+impl MakeWriter<'_> for Sink {
+    type Writer = Sink;
+    fn make_writer(&self) -> Sink {
+        Sink
+    }
+}
+
+/// From now on, logs are appended to `path` (created with its folders, readable by the user
+/// alone: logs name containers, images and paths).
+pub fn to_file(path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the log folder {}", parent.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open the log file {}", path.display()))?;
+    FILE.set(file)
+        .map_err(|_| anyhow!("the log file was already chosen"))
+}
+
+/// The log file's descriptor, for a background mount to point its stdout and stderr at (so a
+/// panic's message lands there too).
+pub fn file_descriptor() -> Option<RawFd> {
+    FILE.get().map(AsRawFd::as_raw_fd)
+}
+
+/// Starts logging: to `--log-file` when given, to the system log with `--syslog`, else to
+/// stderr (until [`to_file`]). `colour` allows ANSI colours on a terminal. RUST_LOG, when set,
+/// replaces the levels chosen by -v/-q (`--debug-fuse` still adds fuser's own logging).
+pub fn init(options: &SharedOptions, colour: bool) -> anyhow::Result<()> {
     let directives = match std::env::var("RUST_LOG") {
         Ok(from_env) if !from_env.trim().is_empty() => {
             if options.debug_fuse {
@@ -46,12 +114,31 @@ pub fn init(options: &SharedOptions) {
         _ => default_directives(options),
     };
     let filter = EnvFilter::builder().parse_lossy(directives);
+    if let Some(path) = &options.log_file {
+        to_file(path)?;
+    }
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // A second initialisation (in tests) is harmless: the first subscriber stays.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    if options.syslog {
+        let _ = builder
+            .with_writer(syslog_writer()?)
+            .with_ansi(false)
+            .without_time()
+            .with_level(true)
+            .try_init();
+    } else {
+        let colour = colour && options.log_file.is_none() && io::stderr().is_terminal();
+        let _ = builder.with_writer(Sink).with_ansi(colour).try_init();
+    }
+    Ok(())
+}
+
+/// The system log (syslog(3): /dev/log, which journald reads), as the program's name.
+fn syslog_writer() -> anyhow::Result<BoxMakeWriter> {
+    let (options, facility) = Default::default();
+    let syslog = syslog_tracing::Syslog::new(c"vfs", options, facility)
+        .ok_or_else(|| anyhow!("cannot log to syslog: already in use by this process"))?;
+    Ok(BoxMakeWriter::new(syslog))
 }
 
 #[cfg(test)]
@@ -65,6 +152,8 @@ mod tests {
             debug_fuse,
             ttl: None,
             allow_other: false,
+            log_file: None,
+            syslog: false,
         }
     }
 

@@ -62,6 +62,14 @@ pub fn build(matches: &ArgMatches) -> Result<Built, BuildError> {
         .map(String::as_str)
         .collect();
     let (word, mountpoint) = split_positionals(&words, looks_like_source)?;
+    // `vfs tree` takes no mountpoint (and says so with its hidden flag `vfs-tree`): a word
+    // that is no source is then a mistake, not a mountpoint nobody would use.
+    let tree = matches.try_get_one::<bool>("vfs-tree").ok().flatten() == Some(&true);
+    if let (true, Some(stray)) = (tree, mountpoint) {
+        return Err(BuildError(format!(
+            "{stray:?} is not a Docker source (unix://, tcp://, http:// or a socket path)"
+        )));
+    }
     let host = matches.try_get_one::<String>("host").ok().flatten();
     let source = match (host, word) {
         (Some(host), Some(word)) => {
@@ -82,6 +90,8 @@ pub fn build(matches: &ArgMatches) -> Result<Built, BuildError> {
 
 #[cfg(test)]
 mod tests {
+    use vfs_core::clap::ArgAction;
+
     use super::*;
 
     fn is_source(word: &str) -> bool {
@@ -127,5 +137,26 @@ mod tests {
             .try_get_matches_from(["docker", "-H", "tcp://a:1", "unix:///b"])
             .unwrap();
         assert!(build(&matches).is_err());
+    }
+
+    #[test]
+    fn without_a_mountpoint_argument_a_stray_word_is_refused() {
+        let tree = Command::new("docker")
+            .arg(Arg::new("first").value_name("SOURCE"))
+            .arg(
+                Arg::new("vfs-tree")
+                    .long("vfs-tree")
+                    .action(ArgAction::SetTrue)
+                    .default_value("true"),
+            );
+        let stray = tree
+            .clone()
+            .try_get_matches_from(["docker", "mnt"])
+            .unwrap();
+        assert!(build(&stray).is_err());
+        let source = tree
+            .try_get_matches_from(["docker", "tcp://127.0.0.1:1"])
+            .unwrap();
+        assert!(build(&source).is_ok());
     }
 }

@@ -66,12 +66,21 @@ impl Folder {
             .or_insert((node, target));
     }
 
-    /// Turns this folder into listings; returns its time (the newest of what it holds).
+    /// The newest time of a file or link anywhere below this folder.
+    fn newest_leaf(&self) -> Option<SystemTime> {
+        let leaves = self.leaves.values().map(|(node, _)| node.mtime);
+        let below = self.folders.values().filter_map(Folder::newest_leaf);
+        leaves.chain(below).max()
+    }
+
+    /// Turns this folder into listings; returns its time (the newest of what it holds, or
+    /// `empty` when it holds nothing).
     fn finish(
         self,
         path: &NodePath,
         listings: &mut HashMap<NodePath, Vec<Node>>,
         files: &mut HashMap<NodePath, InspectTarget>,
+        empty: SystemTime,
     ) -> SystemTime {
         let mut by_name: BTreeMap<OsString, Node> = BTreeMap::new();
         for (name, (node, target)) in self.leaves {
@@ -85,17 +94,23 @@ impl Folder {
             by_name.insert(name, node);
         }
         for (name, folder) in self.folders {
-            let time = folder.finish(&path.join(&name), listings, files);
+            let time = folder.finish(&path.join(&name), listings, files, empty);
             by_name.insert(name.clone(), folder_node(name, time));
         }
         let newest = by_name
             .values()
             .map(|node| node.mtime)
             .max()
-            .unwrap_or(SystemTime::UNIX_EPOCH);
+            .unwrap_or(empty);
         listings.insert(path.clone(), by_name.into_values().collect());
         newest
     }
+}
+
+/// When this process first built a tree (the provider's start, near enough).
+fn first_built() -> SystemTime {
+    static FIRST: std::sync::OnceLock<SystemTime> = std::sync::OnceLock::new();
+    *FIRST.get_or_init(SystemTime::now)
 }
 
 fn folder_node(name: impl Into<OsString>, time: SystemTime) -> Node {
@@ -293,7 +308,12 @@ impl Tree {
 
         let mut listings = HashMap::new();
         let mut files = HashMap::new();
-        let newest = top.finish(&NodePath::root(), &mut listings, &mut files);
+        // An empty folder (`containers/` with no container) takes the newest object's time,
+        // the same for every process that reads this engine (`vfs tree` agrees with a mount):
+        // 1970 looked broken in `ls -l`. With no object at all, the time this process first
+        // built a tree, which is about when the provider started.
+        let empty = top.newest_leaf().unwrap_or_else(first_built);
+        let newest = top.finish(&NodePath::root(), &mut listings, &mut files, empty);
         Tree {
             root: folder_node("", newest),
             listings,
@@ -468,6 +488,29 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_folder_takes_the_newest_objects_time_never_1970() {
+        let state = EngineState {
+            networks: vec![NetworkRecord {
+                id: hex('e'),
+                name: "bridge".into(),
+                created: at(8),
+            }],
+            ..EngineState::default()
+        };
+        let tree = Tree::build(&state);
+        let top = tree.list(&NodePath::root()).unwrap();
+        for node in &top {
+            assert_eq!(node.mtime, at(8), "{:?}", node.name);
+        }
+        let nothing = Tree::build(&EngineState::default());
+        let before = SystemTime::now() - Duration::from_secs(3600);
+        assert!(nothing.root().mtime > before, "{:?}", nothing.root().mtime);
+        for node in nothing.list(&NodePath::root()).unwrap() {
+            assert_eq!(node.mtime, nothing.root().mtime);
+        }
+    }
+
+    #[test]
     fn folder_wins_over_a_tag_and_times_roll_up() {
         let state = EngineState {
             images: vec![
@@ -602,18 +645,34 @@ mod tests {
         // root's time stays; nothing below is forgotten.
         assert_eq!(told(&before, &after), ["/networks alone"]);
         assert!(after.changes_to(&Tree::build(&state)).is_empty());
-        // A volume newer: its file, and the times of the folders holding it.
+        // A volume newer: its file, and the times of the folders holding it, and of the empty
+        // folders (which take the newest object's time).
         state.volumes[0].created = at(60);
         let newer = Tree::build(&state);
         assert_eq!(
             told(&after, &newer),
-            ["/volumes/old and below", "/ alone", "/volumes alone"]
+            [
+                "/volumes/old and below",
+                "/ alone",
+                "/compose alone",
+                "/containers alone",
+                "/images alone",
+                "/volumes alone"
+            ]
         );
-        // A volume gone: its whole path, and its folder's names.
+        // A volume gone: its whole path, and its folder's names; the empty folders go back to
+        // the newest object left.
         state.volumes.clear();
         assert_eq!(
             told(&newer, &Tree::build(&state)),
-            ["/volumes/old and below", "/ alone", "/volumes alone"]
+            [
+                "/volumes/old and below",
+                "/ alone",
+                "/compose alone",
+                "/containers alone",
+                "/images alone",
+                "/volumes alone"
+            ]
         );
     }
 

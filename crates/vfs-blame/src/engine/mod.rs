@@ -2,8 +2,9 @@
 //! is measured by `scripts/bench-blame` (see docs/benchmarks.md, "## Blame").
 
 mod cli;
-#[cfg(feature = "gix-engine")]
+#[cfg(feature = "bench")]
 mod gix;
+#[cfg(feature = "bench")]
 mod libgit2;
 #[cfg(feature = "gix-engine")]
 mod parallel;
@@ -19,10 +20,11 @@ use crate::repository::{HeadFile, RepositoryHandle};
 pub enum EngineKind {
     /// `git blame --porcelain` run as a subprocess.
     GitCli,
-    /// libgit2's blame (through the git2 crate).
+    /// libgit2's blame (through the git2 crate); feature `bench`.
+    #[cfg(feature = "bench")]
     Libgit2,
-    /// gix-blame (gitoxide), in process.
-    #[cfg(feature = "gix-engine")]
+    /// gix-blame (gitoxide), in process; feature `bench`.
+    #[cfg(feature = "bench")]
     Gix,
     /// Diffs of a file's versions on every core at once, for a file whose history is a chain; the git CLI otherwise.
     #[cfg(feature = "gix-engine")]
@@ -40,8 +42,9 @@ impl EngineKind {
     /// Every engine compiled into this build.
     pub const ALL: &'static [EngineKind] = &[
         EngineKind::GitCli,
+        #[cfg(feature = "bench")]
         EngineKind::Libgit2,
-        #[cfg(feature = "gix-engine")]
+        #[cfg(feature = "bench")]
         EngineKind::Gix,
         #[cfg(feature = "gix-engine")]
         EngineKind::Parallel,
@@ -51,8 +54,9 @@ impl EngineKind {
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::GitCli => "git-cli",
+            #[cfg(feature = "bench")]
             EngineKind::Libgit2 => "libgit2",
-            #[cfg(feature = "gix-engine")]
+            #[cfg(feature = "bench")]
             EngineKind::Gix => "gix",
             #[cfg(feature = "gix-engine")]
             EngineKind::Parallel => "parallel",
@@ -65,8 +69,9 @@ impl EngineKind {
     ) -> Result<Box<dyn BlameEngine>, BlameError> {
         Ok(match self {
             EngineKind::GitCli => Box::new(cli::GitCliEngine::new(repository)),
+            #[cfg(feature = "bench")]
             EngineKind::Libgit2 => Box::new(libgit2::Libgit2Engine::new(repository)),
-            #[cfg(feature = "gix-engine")]
+            #[cfg(feature = "bench")]
             EngineKind::Gix => Box::new(gix::GixEngine::new(repository)?),
             #[cfg(feature = "gix-engine")]
             EngineKind::Parallel => Box::new(parallel::ParallelEngine::new(repository)?),

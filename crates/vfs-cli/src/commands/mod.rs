@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod completions;
 pub mod mount;
 pub mod providers;
 pub mod tree;

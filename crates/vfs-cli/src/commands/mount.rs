@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use vfs_core::{Provider, ProviderRegistration};
 
-use crate::{daemon, host, mountpoint, Context, UsageError};
+use crate::{daemon, fuse_conf, host, log_file, logging, mountpoint, notify, Context, UsageError};
 
 pub fn run(
     context: &Context,
@@ -25,17 +25,27 @@ pub fn run(
             context.program
         ))
     })?;
+    if context.options.allow_other {
+        fuse_conf::check_allow_other(std::path::Path::new(fuse_conf::FUSE_CONF))
+            .map_err(UsageError)?;
+    }
     let mountpoint = mountpoint::prepare(&context.program, &requested, mkdir)?;
     // Counted now, while the entries can still be seen; said once the mount hides them.
     let hidden = mountpoint::entry_count(&mountpoint);
+    let log = log_destination(context, &mountpoint, background || daemon::is_child())?;
     if daemon::is_child() {
         daemon::start_session();
+        if context.options.log_file.is_none() {
+            if let LogDestination::File(path) = &log {
+                logging::to_file(path)?;
+            }
+        }
     } else if background {
         let pid = daemon::spawn_and_wait(&mountpoint)?;
         warn_hidden(context, &mountpoint, hidden);
         if !context.options.quiet {
             eprintln!(
-                "{0}: {name} mounted at {1} in the background (pid {pid}; `{0} unmount {1}` to stop)",
+                "{0}: {name} mounted at {1} in the background (pid {pid}; log: {log}; `{0} unmount {1}` to stop)",
                 context.program,
                 mountpoint.display()
             );
@@ -43,10 +53,63 @@ pub fn run(
         return Ok(());
     }
     let runtime = super::runtime()?;
-    let served = runtime.block_on(serve(context, name, built.provider, mountpoint, hidden));
+    let served = runtime.block_on(serve(
+        context,
+        name,
+        built.provider,
+        mountpoint,
+        hidden,
+        &log,
+    ));
     // Provider tasks that ignore shutdown must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     served
+}
+
+/// Where a mount's log goes, for the message that it is ready.
+enum LogDestination {
+    Stderr,
+    Syslog,
+    File(PathBuf),
+}
+
+impl std::fmt::Display for LogDestination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogDestination::Stderr => f.write_str("stderr"),
+            LogDestination::Syslog => f.write_str("syslog"),
+            LogDestination::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// `--log-file`, `--syslog`, or for a background mount its default file (see [`log_file`]).
+fn log_destination(
+    context: &Context,
+    mountpoint: &Path,
+    background: bool,
+) -> anyhow::Result<LogDestination> {
+    if let Some(path) = &context.options.log_file {
+        return Ok(LogDestination::File(
+            std::path::absolute(path).unwrap_or(path.clone()),
+        ));
+    }
+    if context.options.syslog {
+        return Ok(LogDestination::Syslog);
+    }
+    if !background {
+        return Ok(LogDestination::Stderr);
+    }
+    log_file::default_for(mountpoint)
+        .map(LogDestination::File)
+        .ok_or_else(|| {
+            UsageError(
+                "no folder for the background mount's log (no VFS_STATE_DIR, XDG_STATE_HOME \
+                 or HOME): give --log-file or --syslog"
+                    .to_owned(),
+            )
+            .into()
+        })
 }
 
 /// SIGINT, SIGTERM and SIGHUP: each one ends the mount cleanly.
@@ -82,6 +145,7 @@ async fn serve(
     provider: Arc<dyn Provider>,
     mountpoint: PathBuf,
     hidden: usize,
+    log: &LogDestination,
 ) -> anyhow::Result<()> {
     // Listening before mounting: a signal during start-up must not kill the process half-way.
     let mut stop = StopSignals::install()?;
@@ -100,11 +164,14 @@ async fn serve(
         }
     };
     warn_hidden(context, &mountpoint, hidden);
-    announce_ready(context, name, &mountpoint);
+    tracing::info!("{name} mounted at {} (log: {log})", mountpoint.display());
+    notify::ready(&format!("{name} mounted at {}", mountpoint.display()));
+    announce_ready(context, name, &mountpoint, log);
     let signal = tokio::select! {
         signal = stop.next() => Some(signal),
         () = mounted.ended() => None,
     };
+    notify::stopping();
     match signal {
         Some(signal) => {
             tracing::info!("{signal}: unmounting {}", mountpoint.display());
@@ -143,12 +210,12 @@ fn warn_hidden(context: &Context, mountpoint: &Path, hidden: usize) {
     }
 }
 
-fn announce_ready(context: &Context, name: &str, mountpoint: &Path) {
+fn announce_ready(context: &Context, name: &str, mountpoint: &Path, log: &LogDestination) {
     if daemon::is_child() {
-        daemon::report_ready();
+        daemon::report_ready(logging::file_descriptor());
     } else if !context.options.quiet {
         eprintln!(
-            "{0}: {name} mounted at {1} (Ctrl-C or `{0} unmount {1}` to stop)",
+            "{0}: {name} mounted at {1} (log: {log}; Ctrl-C or `{0} unmount {1}` to stop)",
             context.program,
             mountpoint.display()
         );
