@@ -11,6 +11,7 @@
 //! (inotify), `provider` (the [`GitConfigProvider`]).
 
 pub mod escape;
+pub mod formats;
 mod mirror;
 mod mounts;
 mod provider;

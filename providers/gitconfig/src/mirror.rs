@@ -12,12 +12,6 @@ use crate::source::{EntryKind, EntryStat};
 /// Entries with this name are never shown: a repository's database is not part of its content.
 pub const HIDDEN_NAME: &str = ".git";
 
-/// Whether a file is a YAML file by its name.
-pub fn has_yaml_name(name: &OsStr) -> bool {
-    let name = name.as_encoded_bytes();
-    name.ends_with(b".yml") || name.ends_with(b".yaml")
-}
-
 /// The node for a disk entry (the symlink itself, never its target: `link_target` is the
 /// symlink's own text, read by the caller).
 pub fn disk_node(name: &OsStr, stat: &EntryStat, link_target: Option<PathBuf>) -> Node {

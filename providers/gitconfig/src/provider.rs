@@ -12,9 +12,9 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use vfs_core::{ChangeNotices, ChangeNotifier, Content, Node, NodePath, Provider, ProviderError};
 
+use crate::formats::{Format, Formats};
 use crate::mirror::{
-    disk_node, folder_perm, has_yaml_name, io_error, nanos_to_time, section_perm, with_stat_times,
-    HIDDEN_NAME,
+    disk_node, folder_perm, io_error, nanos_to_time, section_perm, with_stat_times, HIDDEN_NAME,
 };
 use crate::sections::{Repository, SectionCache, TimedYaml, YamlState};
 use crate::served::{store_file, ServedSections};
@@ -36,6 +36,8 @@ pub(crate) struct Inner {
     served: ServedSections,
     /// Where the served-sections store is kept (`None`: in memory only).
     state_dir: Option<PathBuf>,
+    /// Which files are shown as folders of their sections, in which format.
+    formats: Formats,
     watcher: Mutex<Option<SourceWatcher>>,
 }
 
@@ -71,9 +73,19 @@ impl GitConfigProvider {
                 sections: SectionCache::default(),
                 served: ServedSections::default(),
                 state_dir: None,
+                formats: Formats::default(),
                 watcher: Mutex::new(None),
             }),
         }
+    }
+
+    /// The same provider, showing only the files `formats` chooses as folders (by default,
+    /// every YAML, JSON, TOML, INI and `.env` file).
+    pub fn with_formats(mut self, formats: Formats) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.formats = formats;
+        }
+        self
     }
 
     /// The same provider, remembering what it served in a store under `state_dir` (one file
@@ -290,9 +302,10 @@ impl Inner {
                 .ok_or_else(|| ProviderError::NotFound(path.clone()))?;
             match stat.kind {
                 EntryKind::Directory => dir = tree.open_dir(&dir, name).map_err(failed)?,
-                EntryKind::File if has_yaml_name(name) => {
+                EntryKind::File if self.formats.of(&relative_of(&names[..=index])).is_some() => {
+                    let relative = relative_of(&names[..=index]);
+                    let format = self.formats.of(&relative).unwrap_or(Format::Yaml);
                     let (file, stat) = tree.open_file(&dir, name).map_err(failed)?;
-                    let relative: PathBuf = names[..=index].iter().collect();
                     let state = self
                         .sections
                         .load(
@@ -300,6 +313,7 @@ impl Inner {
                             &stat,
                             &dir.path.join(name),
                             &relative,
+                            format,
                             self.repository().as_deref(),
                         )
                         .map_err(failed)?;
@@ -374,14 +388,15 @@ impl Inner {
         name: &OsStr,
         stat: &EntryStat,
     ) -> Option<Node> {
-        match stat.kind {
-            EntryKind::File if has_yaml_name(name) => {
-                let relative: PathBuf = dir_path
-                    .names()
-                    .iter()
-                    .map(|name| name.as_os_str())
-                    .chain([name])
-                    .collect();
+        let relative: PathBuf = dir_path
+            .names()
+            .iter()
+            .map(|name| name.as_os_str())
+            .chain([name])
+            .collect();
+        let format = self.formats.of(&relative);
+        match (stat.kind, format) {
+            (EntryKind::File, Some(format)) => {
                 let opened = tree.open_file(dir, name);
                 let loaded = opened.and_then(|(file, opened_stat)| {
                     let state = self.sections.load(
@@ -389,6 +404,7 @@ impl Inner {
                         &opened_stat,
                         &dir.path.join(name),
                         &relative,
+                        format,
                         self.repository().as_deref(),
                     )?;
                     Ok((state, opened_stat))
@@ -405,7 +421,7 @@ impl Inner {
                     Err(_) => Some(disk_node(name, stat, None)),
                 }
             }
-            EntryKind::Symlink => {
+            (EntryKind::Symlink, _) => {
                 // A symlink replaced since its stat is simply not shown this time.
                 let target = tree.read_link(dir, name).ok()?;
                 Some(disk_node(name, stat, Some(target)))
@@ -545,4 +561,9 @@ fn open_repository(source: &Path) -> Option<Repository> {
         blamer,
         source_in_workdir,
     })
+}
+
+/// A path relative to SOURCE from its names.
+fn relative_of(names: &[OsString]) -> PathBuf {
+    names.iter().collect()
 }

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use vfs_core::clap::{value_parser, Arg, ArgMatches, Command};
+use vfs_core::clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
 use vfs_core::{BuildError, Built};
 
+use crate::formats::Formats;
 use crate::served::default_state_dir;
 use crate::GitConfigProvider;
 
@@ -34,13 +35,41 @@ fn arguments(command: Command) -> Command {
                      else $XDG_STATE_HOME/vfs, else ~/.local/state/vfs]",
                 ),
         )
+        .arg(
+            Arg::new("formats")
+                .long("formats")
+                .value_name("LIST")
+                .default_value("yaml,json,toml,ini")
+                .help(
+                    "Which formats become folders of their sections: yaml (*.yml, *.yaml), json \
+                     (*.json, *.jsonc), toml (*.toml), ini (*.ini, *.cfg, .env, *.env)",
+                ),
+        )
+        .arg(
+            Arg::new("parse")
+                .long("parse")
+                .value_name("GLOB")
+                .action(ArgAction::Append)
+                .help(
+                    "Only files whose path (relative to SOURCE) or name matches one of these \
+                     globs become folders (repeatable; default: every file of a chosen format)",
+                ),
+        )
 }
 
 fn build(matches: &ArgMatches) -> Result<Built, BuildError> {
     let source = matches
         .get_one::<PathBuf>("source")
         .ok_or_else(|| BuildError("SOURCE is required".into()))?;
-    let mut provider = GitConfigProvider::new(source.clone());
+    let families = matches
+        .get_one::<String>("formats")
+        .map_or("yaml,json,toml,ini", String::as_str);
+    let globs: Vec<String> = matches
+        .get_many::<String>("parse")
+        .map(|globs| globs.cloned().collect())
+        .unwrap_or_default();
+    let formats = Formats::new(families, &globs).map_err(|error| BuildError(error.to_string()))?;
+    let mut provider = GitConfigProvider::new(source.clone()).with_formats(formats);
     let state_dir = matches
         .get_one::<PathBuf>("state-dir")
         .cloned()
@@ -53,13 +82,18 @@ fn build(matches: &ArgMatches) -> Result<Built, BuildError> {
     }
     Ok(Built {
         provider: Arc::new(provider),
-        mountpoint: matches.get_one::<PathBuf>("mountpoint").cloned(),
+        // `vfs tree` has no MOUNTPOINT argument.
+        mountpoint: matches
+            .try_get_one::<PathBuf>("mountpoint")
+            .ok()
+            .flatten()
+            .cloned(),
     })
 }
 
 vfs_core::register_provider! {
     name: "gitconfig",
-    about: "A directory mirrored read-only; YAML files as folders of sections timed by git blame",
+    about: "A directory mirrored read-only; YAML, JSON, TOML, INI and .env files as folders of sections timed by their meaning's history",
     args: arguments,
     build: build,
 }

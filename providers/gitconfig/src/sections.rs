@@ -15,9 +15,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, MutexGuard};
 use vfs_blame::{Blamer, LineOrigin};
 
+use crate::formats::Format;
 use crate::source::EntryStat;
 use crate::yaml::meaning::MeaningPrints;
-use crate::yaml::{parse, top_entries, Entry, Limits, SectionTimes, SourceLines, YamlFile};
+use crate::yaml::{top_entries, Entry, Limits, SectionTimes, SourceLines, YamlFile};
 
 /// Files larger than this stay plain files: a config file is not this big.
 pub const MAX_YAML_BYTES: u64 = 8 * 1024 * 1024;
@@ -125,7 +126,9 @@ impl Identity {
 fn now_nanos() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
+        })
 }
 
 /// The cached state of one file: its current content's parse (`None`: not parsable) and, once
@@ -233,6 +236,7 @@ impl SectionCache {
         stat: &EntryStat,
         disk_path: &Path,
         relative: &Path,
+        format: Format,
         repository: Option<&Repository>,
     ) -> std::io::Result<YamlState> {
         let size = stat.size;
@@ -263,11 +267,11 @@ impl SectionCache {
             // Changed while read: its next listing reads it again.
             return match bytes.len() as u64 > MAX_YAML_BYTES {
                 true => Ok(YamlState::Plain),
-                false => self.parse_untrusted(bytes, relative, &key, repository),
+                false => self.parse_untrusted(bytes, relative, format, &key, repository),
             };
         }
         let content_hash = content_hash(&bytes);
-        let Some(parsed) = self.parsed(disk_path, bytes, content_hash, identity) else {
+        let Some(parsed) = self.parsed(disk_path, bytes, content_hash, identity, format) else {
             return Ok(YamlState::Plain);
         };
         if let Some(timed) = self.cached_timed(disk_path, content_hash, &key) {
@@ -314,10 +318,11 @@ impl SectionCache {
         &self,
         bytes: Vec<u8>,
         relative: &Path,
+        format: Format,
         key: &TimedKey,
         repository: Option<&Repository>,
     ) -> std::io::Result<YamlState> {
-        let Ok(file) = parse(&bytes, self.limits) else {
+        let Ok(file) = format.parse(&bytes, self.limits) else {
             return Ok(YamlState::Plain);
         };
         let Some(top) = top_entries(&file) else {
@@ -367,6 +372,7 @@ impl SectionCache {
         bytes: Vec<u8>,
         content_hash: u64,
         identity: Option<Identity>,
+        format: Format,
     ) -> Option<Arc<ParsedYaml>> {
         {
             let mut files = self.lock_files();
@@ -379,7 +385,7 @@ impl SectionCache {
                 }
             }
         }
-        let parsed = match parse(&bytes, self.limits) {
+        let parsed = match format.parse(&bytes, self.limits) {
             Ok(file) => top_entries(&file).map(|top| {
                 let lines = SourceLines::new(&bytes);
                 let meaning = MeaningPrints::new(&file);
@@ -491,7 +497,7 @@ mod tests {
         let file = File::open(path).unwrap();
         let stat = EntryStat::of_fd(&file).unwrap();
         cache
-            .load(file, &stat, path, Path::new("big.yaml"), None)
+            .load(file, &stat, path, Path::new("big.yaml"), Format::Yaml, None)
             .unwrap()
     }
 

@@ -199,7 +199,8 @@ impl SourceWatcher {
                         "its path is too long for inotify".to_string()
                     }
                     notify::ErrorKind::MaxFilesWatch => {
-                        "the inotify watch limit is reached (fs.inotify.max_user_watches)".to_string()
+                        "the inotify watch limit is reached (fs.inotify.max_user_watches)"
+                            .to_string()
                     }
                     _ => error.to_string(),
                 };

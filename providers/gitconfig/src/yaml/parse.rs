@@ -78,6 +78,8 @@ pub struct YamlNode {
 pub struct YamlFile {
     pub nodes: Vec<YamlNode>,
     pub documents: Vec<NodeId>,
+    /// Whether `<<` keys merge mappings (YAML's merge key); in other formats `<<` is a key.
+    pub merge_keys: bool,
 }
 
 /// Limits that keep one hostile file from costing more than a bounded amount of work.
@@ -161,6 +163,7 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<YamlFile, YamlError> {
     let file = YamlFile {
         nodes: builder.nodes,
         documents: builder.documents,
+        merge_keys: true,
     };
     let expanded = file.expanded_size();
     if expanded > limits.max_expanded {

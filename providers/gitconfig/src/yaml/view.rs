@@ -94,7 +94,7 @@ fn mapping_entries(file: &YamlFile, mapping: NodeId, depth: usize) -> Vec<KeyedE
     let mut merge_sources = Vec::new();
     for &(key, value) in pairs {
         let key_text = key_text(file, key);
-        if key_text == MERGE_KEY.as_bytes() && depth < MAX_MERGE_DEPTH {
+        if file.merge_keys && key_text == MERGE_KEY.as_bytes() && depth < MAX_MERGE_DEPTH {
             if let Some(sources) = merge_sources_of(file, value) {
                 merge_sources.extend(sources);
                 continue;
