@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -137,7 +138,12 @@ fn a_docker_group_user_mounts_reads_makes_and_unmounts() {
     assert!(status.success());
     let mnt = work.join(".dockerfs");
     let _guard = UnmountGuard(mnt.clone());
-    let vfs = vfs_binary();
+    // A copy the user can run: the build folder may be below a folder closed to others
+    // (a clone in /root).
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let vfs = bin.path().join("vfs");
+    std::fs::copy(vfs_binary(), &vfs).unwrap();
 
     // Mount in the background at the default mountpoint; the message names the log file.
     let output = run(as_user(&work, &vfs, &["mount", "-d", "docker"]));
