@@ -203,3 +203,105 @@ fn a_missing_source_fails_with_one_line() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("missing"), "{stderr}");
 }
+
+/// docs/gitconfig.md's npm recipe, copied from the page, with the real npm (offline: the one
+/// dependency is a local folder) and GitConfigFS mounted inside the project with its default
+/// (long) TTL: editing `scripts` or `version` installs nothing, editing `dependencies` does.
+#[test]
+fn the_npm_recipe_installs_only_when_dependencies_change() {
+    if !fuse_available() {
+        return;
+    }
+    let npm = Command::new("npm").arg("--version").output();
+    if !npm.as_ref().is_ok_and(|output| output.status.success()) {
+        assert!(!common::in_ci(), "CI=true but npm is missing");
+        eprintln!("skipped: npm is missing");
+        return;
+    }
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/gitconfig.md"))
+            .unwrap();
+    let from = doc.find("<!-- recipe: npm -->").expect("the npm recipe");
+    let block = &doc[from..];
+    let start = block.find("```make\n").unwrap() + "```make\n".len();
+    let makefile = &block[start..start + block[start..].find("```").unwrap()];
+
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("app");
+    std::fs::create_dir_all(repo.join("vendor/local-dep")).unwrap();
+    std::fs::write(
+        repo.join("vendor/local-dep/package.json"),
+        "{\"name\": \"local-dep\", \"version\": \"1.0.0\"}\n",
+    )
+    .unwrap();
+    let package = "{\n  \"name\": \"app\",\n  \"version\": \"1.0.0\",\n  \"scripts\": {\n    \"test\": \"true\"\n  },\n  \"dependencies\": {\n    \"local-dep\": \"file:./vendor/local-dep\"\n  }\n}\n";
+    std::fs::write(repo.join("package.json"), package).unwrap();
+    std::fs::write(repo.join("Makefile"), makefile).unwrap();
+    std::fs::write(repo.join(".gitignore"), ".cfgfs/\nnode_modules/\n").unwrap();
+    git(&repo, &["init", "-q", "-b", "main"], None);
+    git(&repo, &["config", "user.name", "Test"], None);
+    git(&repo, &["config", "user.email", "test@example.com"], None);
+    git(&repo, &["add", "-A"], None);
+    git(&repo, &["commit", "-q", "-m", "app"], Some(T1));
+    let mnt = repo.join(".cfgfs");
+    let state = work.path().join("state");
+    let mut command = Command::new(vfs_binary());
+    command
+        .args(["mount", "gitconfig", ".", ".cfgfs"])
+        .current_dir(&repo)
+        .env("VFS_STATE_DIR", &state)
+        .stdin(std::process::Stdio::null());
+    let _mount = VfsMount::start_command(command, &mnt);
+    let make = |args: &[&str]| {
+        let output = Command::new("make")
+            .arg("--no-print-directory")
+            .args(args)
+            .current_dir(&repo)
+            .env("NPM_CONFIG_UPDATE_NOTIFIER", "false")
+            .env("NPM_CONFIG_OFFLINE", "true")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code(), text)
+    };
+    let (code, output) = make(&[]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("npm install"), "{output}");
+    assert!(repo.join("node_modules/local-dep").exists());
+    assert_eq!(make(&["-q"]).0, Some(0), "settled after the install");
+    // scripts and version: nothing to install.
+    std::thread::sleep(Duration::from_millis(20));
+    edit(
+        &repo.join("package.json"),
+        "\"test\": \"true\"",
+        "\"test\": \"echo ok\"",
+    );
+    edit(
+        &repo.join("package.json"),
+        "\"version\": \"1.0.0\"",
+        "\"version\": \"1.1.0\"",
+    );
+    std::thread::sleep(SETTLE);
+    assert_eq!(
+        make(&["-q"]).0,
+        Some(0),
+        "an edit of scripts and version installs nothing"
+    );
+    // dependencies: installed again, once.
+    edit(
+        &repo.join("package.json"),
+        "file:./vendor/local-dep",
+        "file:vendor/local-dep",
+    );
+    std::thread::sleep(SETTLE);
+    assert_eq!(
+        make(&["-q"]).0,
+        Some(1),
+        "an edit of dependencies must install"
+    );
+    let (code, output) = make(&[]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("npm install"), "{output}");
+    assert_eq!(make(&["-q"]).0, Some(0), "settled again");
+}
