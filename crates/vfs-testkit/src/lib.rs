@@ -13,3 +13,4 @@ pub mod engine;
 pub mod env;
 pub mod git;
 pub mod mounts;
+pub mod throwaway;

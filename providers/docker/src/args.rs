@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use vfs_core::clap::{Arg, ArgMatches, Command};
+use vfs_core::clap::{Arg, ArgAction, ArgMatches, Command};
 use vfs_core::{BuildError, Built};
 
 use crate::provider::DockerProvider;
-use crate::source::{self, looks_like_source};
+use crate::source::{self, looks_like_source, TlsFlags};
 
 pub const DEFAULT_MOUNTPOINT: &str = ".dockerfs";
 
@@ -18,11 +18,49 @@ pub fn args(command: Command) -> Command {
                 .short('H')
                 .long("host")
                 .value_name("SOURCE")
-                .help("Docker engine to use, as with the docker CLI (unix://…, tcp://…, http://…)"),
+                .help("Docker engine to use, as with the docker CLI (unix://…, tcp://…, https://…, ssh://…)"),
+        )
+        .arg(
+            Arg::new("tls")
+                .long("tls")
+                .action(ArgAction::SetTrue)
+                .help("Use TLS; implied by --tlsverify (as the docker CLI; DOCKER_TLS)"),
+        )
+        .arg(
+            Arg::new("tlsverify")
+                .long("tlsverify")
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .value_parser(vfs_core::clap::value_parser!(bool))
+                .help("Use TLS and verify the engine (DOCKER_TLS_VERIFY)"),
+        )
+        .arg(
+            Arg::new("tlscacert")
+                .long("tlscacert")
+                .value_name("FILE")
+                .value_parser(vfs_core::clap::value_parser!(PathBuf))
+                .help("Trust certificates signed by this CA (default DOCKER_CERT_PATH/ca.pem)"),
+        )
+        .arg(
+            Arg::new("tlscert")
+                .long("tlscert")
+                .value_name("FILE")
+                .value_parser(vfs_core::clap::value_parser!(PathBuf))
+                .help("TLS client certificate (default DOCKER_CERT_PATH/cert.pem)"),
+        )
+        .arg(
+            Arg::new("tlskey")
+                .long("tlskey")
+                .value_name("FILE")
+                .value_parser(vfs_core::clap::value_parser!(PathBuf))
+                .help("TLS client key (default DOCKER_CERT_PATH/key.pem)"),
         )
         .arg(Arg::new("first").value_name("SOURCE").help(
-            "Docker engine (unix://…, tcp://…, http://… or a socket path); default: DOCKER_HOST, \
-             DOCKER_CONTEXT, the docker CLI's current context, then /var/run/docker.sock",
+            "Docker engine (unix://…, tcp://…, http://…, https://…, ssh://… or a socket path); \
+             default: DOCKER_HOST, DOCKER_CONTEXT, the docker CLI's current context, then the \
+             first of /var/run/docker.sock, $XDG_RUNTIME_DIR/docker.sock, \
+             $XDG_RUNTIME_DIR/podman/podman.sock and /run/podman/podman.sock that exists",
         ))
         .arg(
             Arg::new("second")
@@ -48,7 +86,7 @@ pub fn split_positionals<'a>(
                 "two Docker sources given ({first} and {second}); give one source and a mountpoint"
             ))),
             (false, false) => Err(BuildError(format!(
-                "neither {first:?} nor {second:?} is a Docker source (unix://, tcp://, http:// or a socket path)"
+                "neither {first:?} nor {second:?} is a Docker source (unix://, tcp://, http://, https://, ssh:// or a socket path)"
             ))),
         },
         _ => Err(BuildError("expected at most a source and a mountpoint".into())),
@@ -71,15 +109,28 @@ pub fn build(matches: &ArgMatches) -> Result<Built, BuildError> {
         )));
     }
     let host = matches.try_get_one::<String>("host").ok().flatten();
+    let path = |id: &str| matches.try_get_one::<PathBuf>(id).ok().flatten().cloned();
+    let flags = TlsFlags {
+        tls: matches.try_get_one::<bool>("tls").ok().flatten() == Some(&true),
+        verify: matches
+            .try_get_one::<bool>("tlsverify")
+            .ok()
+            .flatten()
+            .copied(),
+        ca: path("tlscacert"),
+        cert: path("tlscert"),
+        key: path("tlskey"),
+    };
+    let env = |key: &str| std::env::var(key).ok();
     let source = match (host, word) {
         (Some(host), Some(word)) => {
             return Err(BuildError(format!(
                 "two Docker sources given (-H {host} and {word}); give one"
             )))
         }
-        (Some(host), None) => source::from_user(host, "-H"),
-        (None, Some(word)) => source::from_user(word, "command line"),
-        (None, None) => source::resolve_default(&|key| std::env::var(key).ok()),
+        (Some(host), None) => source::from_user_with_tls(host, "-H", &flags, &env),
+        (None, Some(word)) => source::from_user_with_tls(word, "command line", &flags, &env),
+        (None, None) => source::resolve_default_with_tls(&flags, &env),
     }
     .map_err(|error| BuildError(error.to_string()))?;
     Ok(Built {

@@ -17,10 +17,10 @@ use futures_util::Stream;
 use hyper::body::Bytes;
 use serde::Deserialize;
 
-use crate::raw_http::{no_answer_within, RawEndpoint, RawError};
 use crate::source::DockerSource;
 use crate::state::strip_digest_prefix;
 use crate::timestamp::parse_rfc3339;
+use crate::transport::{no_answer_within, with_causes, Endpoint, RawError, Transport};
 
 /// How long the engine has to answer the first request (the API version negotiation) and each
 /// ping: an address that accepts connections but never answers must not hold `vfs mount` for
@@ -67,7 +67,7 @@ pub struct ImageTimes {
 
 pub struct Engine {
     docker: Docker,
-    raw: RawEndpoint,
+    raw: Transport,
     api_prefix: String,
     source: DockerSource,
     calls: Arc<AtomicU64>,
@@ -83,10 +83,11 @@ impl Engine {
             engine: source.to_string(),
             reason,
         };
-        let raw = RawEndpoint::from_host(&source.host)
-            .ok_or_else(|| unreachable("unsupported scheme".to_string()))?;
-        let docker = Docker::connect_with_host(&source.host)
-            .map_err(|error| unreachable(error.to_string()))?;
+        let raw = Transport::new(Endpoint::for_source(source).map_err(unreachable)?);
+        // bollard runs on the same transport as the raw reads: one connector, one pool.
+        let docker = raw
+            .bollard()
+            .map_err(|error| unreachable(with_causes(&error)))?;
         count(&calls, "negotiate API version");
         let docker = tokio::time::timeout(FIRST_CONTACT_TIMEOUT, docker.negotiate_version())
             .await
@@ -278,12 +279,10 @@ impl Engine {
         };
         self.count(&format!("inspect {kind:?} {id}"));
         let (status, body) = self.raw.get(&path).await.map_err(|error| match error {
-            RawError::Connect(_) | RawError::Timeout(_) | RawError::Http(_) => {
-                EngineError::Unreachable {
-                    engine: self.source.to_string(),
-                    reason: error.to_string(),
-                }
-            }
+            RawError::Timeout(_) | RawError::Http(_) => EngineError::Unreachable {
+                engine: self.source.to_string(),
+                reason: error.to_string(),
+            },
         })?;
         match status {
             200 => Ok(body),
@@ -398,21 +397,6 @@ fn nanos_text(nanos: i64) -> String {
     )
 }
 
-/// An error and its causes on one line ("client error (Connect): Connection refused …").
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let more = inner.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        cause = inner.source();
-    }
-    text.replace('\n', " ")
-}
-
 fn count(calls: &AtomicU64, what: &str) {
     let total = calls.fetch_add(1, Ordering::Relaxed) + 1;
     tracing::debug!(engine_calls = total, "engine call: {what}");
@@ -452,10 +436,7 @@ mod tests {
                 held.push(stream);
             }
         });
-        let source = DockerSource {
-            host: format!("unix://{}", socket.display()),
-            origin: "command line".into(),
-        };
+        let source = DockerSource::new(format!("unix://{}", socket.display()), "command line");
         let started = Instant::now();
         let Err(error) = Engine::connect(&source, Arc::default()).await else {
             panic!("connected to an engine that never answers");

@@ -12,17 +12,23 @@ mod engine;
 mod json_indent;
 mod outage;
 mod provider;
-mod raw_http;
 mod source;
+mod ssh;
 mod state;
 mod timestamp;
+mod tls;
+mod transport;
 mod tree;
 mod watch;
 
 pub use args::DEFAULT_MOUNTPOINT;
 pub use provider::DockerProvider;
-pub use source::{looks_like_source, resolve_default, DockerSource, SourceError, DEFAULT_HOST};
+pub use source::{
+    looks_like_source, resolve_default, resolve_default_with_tls, DockerSource, SourceError,
+    TlsFlags, DEFAULT_HOST,
+};
 pub use timestamp::parse_rfc3339;
+pub use tls::TlsSettings;
 
 vfs_core::register_provider! {
     name: "docker",

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::ssh::SshTarget;
+use crate::tls::TlsSettings;
+
 /// The engine socket used when nothing else is configured.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
@@ -16,22 +19,54 @@ const SCHEMES: [&str; 6] = [
 /// An engine address and where it came from (for error messages).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DockerSource {
-    /// `unix:///path`, `tcp://host:port` or `http://host:port`.
+    /// `unix:///path`, `tcp://host:port`, `http://host:port`, `https://host:port` or
+    /// `ssh://[user@]host[:port]`.
     pub host: String,
     /// How it was chosen: "command line", "DOCKER_HOST", "context foo", "default socket".
     pub origin: String,
+    /// TLS to use over TCP (always set for `https://`).
+    pub tls: Option<TlsSettings>,
+}
+
+impl DockerSource {
+    /// A source without TLS.
+    pub fn new(host: impl Into<String>, origin: impl Into<String>) -> DockerSource {
+        DockerSource {
+            host: host.into(),
+            origin: origin.into(),
+            tls: None,
+        }
+    }
 }
 
 impl fmt::Display for DockerSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (from {})", self.host, self.origin)
+        write!(f, "{} (from {}", self.host, self.origin)?;
+        if let Some(tls) = &self.tls {
+            write!(f, "; TLS {}", tls.describe())?;
+        }
+        write!(f, ")")
     }
+}
+
+/// TLS as the docker CLI's flags give it (`--tls`, `--tlsverify`, `--tlscacert`, `--tlscert`,
+/// `--tlskey`); unset flags fall back on `DOCKER_TLS`, `DOCKER_TLS_VERIFY` and
+/// `DOCKER_CERT_PATH`, as the CLI's do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsFlags {
+    pub tls: bool,
+    pub verify: Option<bool>,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SourceError {
-    #[error("Docker source {0:?}: unsupported scheme (use unix://, tcp:// or http://, or a socket path)")]
+    #[error("Docker source {0:?}: unsupported scheme (use unix://, tcp://, http://, https://, ssh://, or a socket path)")]
     UnsupportedScheme(String),
+    #[error(transparent)]
+    Ssh(#[from] crate::ssh::BadSshAddress),
     #[error("Docker context {name:?} (from {origin}) not found: no {path}")]
     ContextNotFound {
         name: String,
@@ -55,20 +90,87 @@ pub fn looks_like_source(word: &str) -> bool {
         || std::fs::metadata(word).is_ok_and(|meta| meta.file_type().is_socket())
 }
 
-/// A source the user gave (`-H` or a positional word).
+/// A source the user gave (`-H` or a positional word), without TLS flags or environment.
 pub fn from_user(word: &str, origin: &str) -> Result<DockerSource, SourceError> {
+    from_user_with_tls(word, origin, &TlsFlags::default(), &|_| None)
+}
+
+/// A source the user gave, with TLS from `flags` and the environment (`env`) as the docker CLI
+/// applies them to `-H` and `DOCKER_HOST`: to `tcp://` addresses, and always to `https://`.
+pub fn from_user_with_tls(
+    word: &str,
+    origin: &str,
+    flags: &TlsFlags,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<DockerSource, SourceError> {
     let host = normalise(word)?;
+    let tls = if host.starts_with("https://") {
+        Some(tls_settings(flags, env).unwrap_or_else(|| default_tls(flags, env, true)))
+    } else if host.starts_with("tcp://") {
+        tls_settings(flags, env)
+    } else {
+        None
+    };
     Ok(DockerSource {
         host,
         origin: origin.to_string(),
+        tls,
     })
 }
 
+/// The docker CLI's TLS rule: TLS when `--tls`/`DOCKER_TLS` or `--tlsverify`/
+/// `DOCKER_TLS_VERIFY` asks for it; its files from the flags or `DOCKER_CERT_PATH`.
+fn tls_settings(flags: &TlsFlags, env: &dyn Fn(&str) -> Option<String>) -> Option<TlsSettings> {
+    let set = |key: &str| env(key).is_some_and(|value| !value.is_empty());
+    let verify = flags.verify.unwrap_or_else(|| set("DOCKER_TLS_VERIFY"));
+    let tls = flags.tls || set("DOCKER_TLS") || verify || flags.verify.is_some();
+    tls.then(|| default_tls(flags, env, verify))
+}
+
+fn default_tls(
+    flags: &TlsFlags,
+    env: &dyn Fn(&str) -> Option<String>,
+    verify: bool,
+) -> TlsSettings {
+    let cert_dir = env("DOCKER_CERT_PATH")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| config_dir(env));
+    // As the CLI: a default client certificate or key that does not exist is not used; one
+    // named by a flag must exist. The CA is needed only to verify.
+    let default_file = |name: &str| Some(cert_dir.join(name)).filter(|path| path.exists());
+    let ca = flags.ca.clone().or_else(|| {
+        let path = cert_dir.join("ca.pem");
+        (verify || path.exists()).then_some(path)
+    });
+    TlsSettings {
+        verify,
+        ca: if verify { ca } else { None },
+        cert: flags.cert.clone().or_else(|| default_file("cert.pem")),
+        key: flags.key.clone().or_else(|| default_file("key.pem")),
+    }
+}
+
+fn config_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    let set = |key: &str| env(key).filter(|value| !value.is_empty());
+    match set("DOCKER_CONFIG") {
+        Some(dir) => PathBuf::from(dir),
+        None => match set("HOME") {
+            Some(home) => Path::new(&home).join(".docker"),
+            None => PathBuf::from("/root/.docker"),
+        },
+    }
+}
+
 fn normalise(word: &str) -> Result<String, SourceError> {
-    if ["unix://", "tcp://", "http://"]
+    if ["unix://", "tcp://", "http://", "https://"]
         .iter()
         .any(|scheme| word.starts_with(scheme))
     {
+        return Ok(word.to_string());
+    }
+    if word.starts_with("ssh://") {
+        SshTarget::parse(word)?;
         return Ok(word.to_string());
     }
     if SCHEMES.iter().any(|scheme| word.starts_with(scheme)) || word.contains("://") {
@@ -80,31 +182,70 @@ fn normalise(word: &str) -> Result<String, SourceError> {
 }
 
 /// The source with nothing on the command line: `DOCKER_HOST`, then `DOCKER_CONTEXT`, then the
-/// `currentContext` of the CLI's config.json, then the default socket.
+/// `currentContext` of the CLI's config.json, then the first engine socket that exists.
 /// `env` looks up an environment variable (a parameter so tests need not touch the process's).
 pub fn resolve_default(env: &dyn Fn(&str) -> Option<String>) -> Result<DockerSource, SourceError> {
+    resolve_default_with_tls(&TlsFlags::default(), env)
+}
+
+/// [`resolve_default`] with the docker CLI's TLS flags.
+pub fn resolve_default_with_tls(
+    flags: &TlsFlags,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<DockerSource, SourceError> {
+    resolve_with(flags, env, &|path| {
+        std::fs::metadata(path).is_ok_and(|meta| meta.file_type().is_socket())
+    })
+}
+
+/// The well-known engine sockets after the context step, in the order tried: the rootful
+/// Docker socket (the docker CLI's default), rootless Docker's (`dockerd-rootless.sh`),
+/// rootless Podman's and rootful Podman's (`podman system service`, as bollard's and
+/// docker-py's Podman defaults look for them).
+pub fn socket_candidates(env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, &'static str)> {
+    let mut candidates = vec![("/var/run/docker.sock".to_string(), "default socket")];
+    if let Some(runtime) = env("XDG_RUNTIME_DIR").filter(|value| !value.is_empty()) {
+        candidates.push((format!("{runtime}/docker.sock"), "rootless Docker socket"));
+        candidates.push((
+            format!("{runtime}/podman/podman.sock"),
+            "rootless Podman socket",
+        ));
+    }
+    candidates.push(("/run/podman/podman.sock".to_string(), "Podman socket"));
+    candidates
+}
+
+fn resolve_with(
+    flags: &TlsFlags,
+    env: &dyn Fn(&str) -> Option<String>,
+    is_socket: &dyn Fn(&Path) -> bool,
+) -> Result<DockerSource, SourceError> {
     let set = |key: &str| env(key).filter(|value| !value.is_empty());
     if let Some(host) = set("DOCKER_HOST") {
-        return from_user(&host, "DOCKER_HOST");
+        return from_user_with_tls(&host, "DOCKER_HOST", flags, env);
     }
-    let config_dir = match set("DOCKER_CONFIG") {
-        Some(dir) => PathBuf::from(dir),
-        None => match set("HOME") {
-            Some(home) => Path::new(&home).join(".docker"),
-            None => PathBuf::from("/root/.docker"),
-        },
-    };
+    let config_dir = config_dir(env);
     let chosen = match set("DOCKER_CONTEXT") {
         Some(name) => Some((name, "DOCKER_CONTEXT".to_string())),
         None => current_context(&config_dir)?,
     };
-    match chosen {
-        Some((name, origin)) if name != "default" => context_host(&config_dir, &name, &origin),
-        _ => Ok(DockerSource {
-            host: DEFAULT_HOST.to_string(),
-            origin: "default socket".to_string(),
-        }),
+    if let Some((name, origin)) = chosen.filter(|(name, _)| name != "default") {
+        return context_host(&config_dir, &name, &origin);
     }
+    // The default context: with TLS asked for, the CLI's default TLS address.
+    if let Some(tls) = tls_settings(flags, env) {
+        return Ok(DockerSource {
+            host: "tcp://localhost:2376".to_string(),
+            origin: "default TLS address".to_string(),
+            tls: Some(tls),
+        });
+    }
+    let candidates = socket_candidates(env);
+    let found = candidates
+        .iter()
+        .find(|(path, _)| is_socket(Path::new(path)))
+        .unwrap_or(&candidates[0]);
+    Ok(DockerSource::new(format!("unix://{}", found.0), found.1))
 }
 
 /// The `currentContext` of `config.json`, with where it came from.
@@ -145,7 +286,7 @@ fn context_host(config_dir: &Path, name: &str, origin: &str) -> Result<DockerSou
     let path = config_dir
         .join("contexts")
         .join("meta")
-        .join(hex)
+        .join(&hex)
         .join("meta.json");
     let text = std::fs::read_to_string(&path).map_err(|error| {
         if error.kind() == std::io::ErrorKind::NotFound {
@@ -174,7 +315,41 @@ fn context_host(config_dir: &Path, name: &str, origin: &str) -> Result<DockerSou
         .and_then(serde_json::Value::as_str)
         .filter(|host| !host.is_empty())
         .ok_or_else(|| bad("no Endpoints.docker.Host".to_string()))?;
-    from_user(host, &format!("context {name}"))
+    let mut source = from_user(host, &format!("context {name}"))?;
+    source.tls = context_tls(config_dir, &hex, &meta, &source.host);
+    Ok(source)
+}
+
+/// A context's TLS material, where `docker context create --docker
+/// host=…,ca=…,cert=…,key=…` stores it: `contexts/tls/<hash>/docker/{ca,cert,key}.pem`. Present
+/// files mean TLS, checked unless the endpoint says `SkipTLSVerify`.
+fn context_tls(
+    config_dir: &Path,
+    hex: &str,
+    meta: &serde_json::Value,
+    host: &str,
+) -> Option<TlsSettings> {
+    if !(host.starts_with("tcp://") || host.starts_with("https://")) {
+        return None;
+    }
+    let dir = config_dir
+        .join("contexts")
+        .join("tls")
+        .join(hex)
+        .join("docker");
+    let file = |name: &str| Some(dir.join(name)).filter(|path| path.exists());
+    let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
+    let skip_verify = meta
+        .pointer("/Endpoints/docker/SkipTLSVerify")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    let any = ca.is_some() || cert.is_some() || key.is_some();
+    (any || skip_verify || host.starts_with("https://")).then_some(TlsSettings {
+        verify: !skip_verify,
+        ca: if skip_verify { None } else { ca },
+        cert,
+        key,
+    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ const INSPECT_CONCURRENCY: usize = 8;
 
 pub const COMPOSE_PROJECT_LABEL: &str = "com.docker.compose.project";
 pub const COMPOSE_SERVICE_LABEL: &str = "com.docker.compose.service";
+/// `True` on the containers of `docker compose run` / `docker-compose run`.
+pub const COMPOSE_ONEOFF_LABEL: &str = "com.docker.compose.oneoff";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ContainerRecord {
@@ -23,6 +25,8 @@ pub struct ContainerRecord {
     pub created: SystemTime,
     pub compose_project: Option<String>,
     pub compose_service: Option<String>,
+    /// A one-off container (`compose run`), not one the service runs.
+    pub compose_oneoff: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -248,6 +252,9 @@ async fn load_containers(
             created,
             compose_project: labels.get(COMPOSE_PROJECT_LABEL).cloned(),
             compose_service: labels.get(COMPOSE_SERVICE_LABEL).cloned(),
+            compose_oneoff: labels
+                .get(COMPOSE_ONEOFF_LABEL)
+                .is_some_and(|value| value.eq_ignore_ascii_case("true")),
             id,
         });
     }

@@ -13,6 +13,8 @@ use crate::state::EngineState;
 /// Inspect files hold environment variables and other secrets: owner-only.
 const INSPECT_FILE_PERM: u16 = 0o400;
 const FOLDER_PERM: u16 = 0o555;
+/// Where a compose service's one-off containers (`docker compose run`) are shown.
+pub const ONE_OFF_FOLDER: &str = "run";
 
 /// Which engine object a file's content is the inspect of.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +49,8 @@ pub struct Withheld {
 struct Folder {
     folders: BTreeMap<OsString, Folder>,
     leaves: BTreeMap<OsString, (Node, Option<InspectTarget>)>,
+    /// Sub-folders whose time does not count for this folder's (a service's `run/`).
+    untimed: BTreeSet<OsString>,
 }
 
 impl Folder {
@@ -99,6 +103,7 @@ impl Folder {
         }
         let newest = by_name
             .values()
+            .filter(|node| !self.untimed.contains(&node.name))
             .map(|node| node.mtime)
             .max()
             .unwrap_or(empty);
@@ -202,10 +207,21 @@ impl Tree {
             {
                 if valid_name(project) && valid_name(service) {
                     let entry = name.clone().unwrap_or_else(|| container.id.clone());
-                    top.folder(&["compose", project, service]).leaf(
-                        link(entry, time, format!("../../../containers/{dot_id}")),
-                        None,
-                    );
+                    let service = top.folder(&["compose", project, service]);
+                    if container.compose_oneoff {
+                        // `compose run` containers: shown with their service, but they do
+                        // not make it newer (the service was not recreated).
+                        service.untimed.insert(OsString::from(ONE_OFF_FOLDER));
+                        service.folder(&[ONE_OFF_FOLDER]).leaf(
+                            link(entry, time, format!("../../../../containers/{dot_id}")),
+                            None,
+                        );
+                    } else {
+                        service.leaf(
+                            link(entry, time, format!("../../../containers/{dot_id}")),
+                            None,
+                        );
+                    }
                 }
             }
         }
@@ -565,6 +581,7 @@ mod tests {
                 created: at(5),
                 compose_project: Some("shop".into()),
                 compose_service: Some("web".into()),
+                compose_oneoff: false,
             }],
             volumes: vec![
                 VolumeRecord {
@@ -737,6 +754,7 @@ mod tests {
                 created: at(1),
                 compose_project: None,
                 compose_service: None,
+                compose_oneoff: false,
             }],
             images: vec![ImageRecord {
                 id: hex('a'),
@@ -801,5 +819,39 @@ mod tests {
                 ("volumes", shaped.as_str()),
             ]
         );
+    }
+
+    /// A `compose run` container is under its service's `run/`, and the service folder keeps
+    /// the time of the containers the service runs.
+    #[test]
+    fn one_off_containers_do_not_make_their_service_newer() {
+        let container = |digit: char, name: &str, created: u64, oneoff: bool| ContainerRecord {
+            id: hex(digit),
+            name: Some(name.into()),
+            created: at(created),
+            compose_project: Some("shop".into()),
+            compose_service: Some("web".into()),
+            compose_oneoff: oneoff,
+        };
+        let state = EngineState {
+            containers: vec![
+                container('1', "shop_web_1", 10, false),
+                container('2', "shop_web_run_1", 50, true),
+            ],
+            ..EngineState::default()
+        };
+        let tree = Tree::build(&state);
+        assert_eq!(names(&tree, "compose/shop/web"), ["run", "shop_web_1"]);
+        assert_eq!(names(&tree, "compose/shop/web/run"), ["shop_web_run_1"]);
+        assert_eq!(
+            target(&tree, "compose/shop/web/run/shop_web_run_1"),
+            format!("../../../../containers/.{}", hex('2'))
+        );
+        let service = tree.node(&NodePath::parse("compose/shop/web")).unwrap();
+        assert_eq!(service.mtime, at(10));
+        let run = tree.node(&NodePath::parse("compose/shop/web/run")).unwrap();
+        assert_eq!(run.mtime, at(50));
+        let project = tree.node(&NodePath::parse("compose/shop")).unwrap();
+        assert_eq!(project.mtime, at(10));
     }
 }

@@ -405,6 +405,59 @@ async fn compose_groups_containers_by_project_and_service() {
     let newest = expected.iter().map(|entry| entry.3).max().unwrap();
     assert_eq!(node(&tree, &format!("/compose/{project}")).mtime, newest);
 
+    // A one-off container (`docker-compose run`, labelled com.docker.compose.oneoff=True) is
+    // under the service's run/ and leaves the service folder's time alone.
+    let one_off = format!("{name}_oneoff");
+    cleanup.containers.push(one_off.clone());
+    let web_before = node(&tree, &format!("/compose/{project}/web")).mtime;
+    let output = std::process::Command::new("docker-compose")
+        .arg("-p")
+        .arg(&project)
+        .arg("-f")
+        .arg(&compose_file)
+        .args([
+            "run",
+            "-d",
+            "--no-deps",
+            "--name",
+            &one_off,
+            "web",
+            "sleep",
+            "300",
+        ])
+        .output()
+        .expect("run docker-compose");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let one_off_id = docker(&["inspect", "--format", "{{.Id}}", &one_off])
+        .trim()
+        .to_string();
+    let one_off_created = time_of(&inspect("container", &one_off_id), "/Created");
+    assert!(one_off_created > web_before);
+    let run_link = format!("/compose/{project}/web/run/{one_off}");
+    wait_for(
+        provider,
+        Duration::from_secs(5),
+        "the one-off container",
+        |tree| tree.contains_key(&run_link),
+    )
+    .await;
+    let tree = crate::tree(provider).await;
+    assert_link(&tree, &run_link, &format!("/containers/.{one_off_id}"));
+    assert_eq!(
+        node(&tree, &format!("/compose/{project}/web")).mtime,
+        web_before,
+        "a one-off container does not make its service newer"
+    );
+    assert_eq!(
+        node(&tree, &format!("/compose/{project}/web/run")).mtime,
+        one_off_created
+    );
+    docker(&["rm", "-f", &one_off]);
+
     let output = std::process::Command::new("docker-compose")
         .arg("-p")
         .arg(&project)
@@ -741,10 +794,7 @@ async fn an_unreachable_engine_fails_start_with_one_line_naming_it() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let source = vfs_docker::DockerSource {
-        host: format!("tcp://127.0.0.1:{port}"),
-        origin: "command line".into(),
-    };
+    let source = vfs_docker::DockerSource::new(format!("tcp://127.0.0.1:{port}"), "command line");
     let provider = vfs_docker::provider_for(source);
     let error = provider
         .start(vfs_core::ChangeNotifier::detached())
@@ -771,10 +821,7 @@ async fn a_tcp_source_and_a_context_selected_source_serve_the_same_tree() {
     let forwarder = TcpForwarder::start("/var/run/docker.sock");
     let tcp_host = format!("tcp://{}", forwarder.address());
 
-    let tcp = vfs_docker::DockerSource {
-        host: tcp_host.clone(),
-        origin: "command line".into(),
-    };
+    let tcp = vfs_docker::DockerSource::new(tcp_host.clone(), "command line");
     let started = start(tcp).await;
     let tree_over_tcp = tree(&started.provider).await;
     let image_file = format!("/images/.{base_id}");

@@ -180,10 +180,7 @@ pub struct Started {
 }
 
 pub fn default_source() -> DockerSource {
-    DockerSource {
-        host: "unix:///var/run/docker.sock".to_string(),
-        origin: "test".to_string(),
-    }
+    DockerSource::new("unix:///var/run/docker.sock", "test")
 }
 
 pub async fn start(source: DockerSource) -> Started {
