@@ -141,8 +141,6 @@ pub fn build(matches: &ArgMatches) -> Result<Built, BuildError> {
 
 #[cfg(test)]
 mod tests {
-    use vfs_core::clap::ArgAction;
-
     use super::*;
 
     fn is_source(word: &str) -> bool {
