@@ -49,14 +49,36 @@ fn no_fuse_type_crosses_into_providers() {
         {
             text.lines().any(|line| {
                 let line = line.trim_start();
-                line.starts_with("fuser") || line.starts_with("vfs-host")
+                line.starts_with("fuser")
+                    || line.starts_with("vfs-host")
+                    || line.starts_with("vfs-sync")
             })
         } else {
-            text.contains("fuser::") || text.contains("vfs_host::")
+            text.contains("fuser::") || text.contains("vfs_host::") || text.contains("vfs_sync::")
         };
         assert!(
             !reaches_in,
-            "{} reaches into FUSE or the host; providers must know nothing of them",
+            "{} reaches into FUSE or a host (vfs-host, vfs-sync); providers must know nothing of them",
+            file.display()
+        );
+    }
+}
+
+/// `vfs sync` is the host's second backend, for machines without FUSE: it must build without
+/// fuser and the FUSE host.
+#[test]
+fn the_sync_backend_needs_no_fuse() {
+    let mut files = Vec::new();
+    files_below(&workspace_root().join("crates/vfs-sync"), &mut files);
+    assert!(
+        files.len() > 5,
+        "expected the vfs-sync sources, found {files:?}"
+    );
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            !text.contains("fuser") && !text.contains("vfs-host") && !text.contains("vfs_host"),
+            "{} reaches into FUSE or the FUSE host",
             file.display()
         );
     }

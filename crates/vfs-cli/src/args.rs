@@ -59,6 +59,10 @@ pub struct SharedOptions {
 /// What the user asked for.
 pub enum Invocation<'a> {
     Providers,
+    Sync {
+        provider: ProviderChoice<'a>,
+        flags: crate::commands::sync::SyncFlags,
+    },
     Mount {
         provider: ProviderChoice<'a>,
         daemon: bool,
@@ -331,6 +335,7 @@ pub fn command(program: &str, registrations: &[&'static ProviderRegistration]) -
             &mount,
             true,
         ))
+        .subcommand(sync_commands(registrations))
         .subcommand(
             Command::new("unmount")
                 .about("Unmount a vfs mount, also a stale one left by a killed process")
@@ -461,6 +466,15 @@ impl<'a> Invocation<'a> {
         let (name, inner) = matches.subcommand()?;
         Some(match name {
             "providers" => Invocation::Providers,
+            "sync" => Invocation::Sync {
+                provider: provider_choice(inner, registrations)?,
+                flags: crate::commands::sync::SyncFlags {
+                    daemon: flag_anywhere(&levels(inner), DAEMON),
+                    mkdir: flag_anywhere(&levels(inner), MKDIR),
+                    once: flag_anywhere(&levels(inner), crate::commands::sync::ONCE),
+                    contents: flag_anywhere(&levels(inner), crate::commands::sync::CONTENTS),
+                },
+            },
             "mount" => Invocation::Mount {
                 provider: provider_choice(inner, registrations)?,
                 daemon: flag_anywhere(&levels(inner), DAEMON),
@@ -492,6 +506,28 @@ impl<'a> Invocation<'a> {
             _ => return None,
         })
     }
+}
+
+/// `sync`: one subcommand per provider, as `mount`, with `sync`'s own options besides.
+fn sync_commands(registrations: &[&'static ProviderRegistration]) -> Command {
+    let mut extra = crate::commands::sync::args();
+    extra.extend([daemon_arg(), mkdir_arg()]);
+    extra.extend(shared_args());
+    let command = Command::new("sync")
+        .about(
+            "Keep a plain folder in step with a provider, without FUSE (--once: write it and \
+             exit; else until Ctrl-C or SIGTERM, -d returns once it is in step)",
+        )
+        .subcommand_required(true)
+        .allow_external_subcommands(true)
+        .subcommand_value_name("PROVIDER")
+        .subcommand_help_heading("Providers")
+        .disable_help_subcommand(true)
+        .args(extra.iter().cloned());
+    registrations.iter().fold(command, |command, registration| {
+        let own = (registration.args)(Command::new(registration.name).about(registration.about));
+        command.subcommand(with_args_that_fit(own, extra.clone()))
+    })
 }
 
 #[cfg(test)]

@@ -159,6 +159,10 @@ fn run(
 ) -> anyhow::Result<()> {
     match invocation {
         Invocation::Providers => commands::providers::run(registrations),
+        Invocation::Sync { provider, flags } => {
+            let (registration, matches) = known(provider, registrations)?;
+            commands::sync::run(context, registration, matches, flags)
+        }
         Invocation::Mount {
             provider,
             daemon,

@@ -4,7 +4,13 @@ use std::path::PathBuf;
 /// Why the host could not mount or unmount: one clear line each, naming the path.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error("/dev/fuse is missing: install fuse3 and load the fuse module")]
+    /// No FUSE here (a container without `/dev/fuse`, a locked-down host): the message points
+    /// to the backend that needs none.
+    #[error(
+        "FUSE is not available (/dev/fuse is missing or not a device): install fuse3 and load \
+         the fuse module, or run `sync` instead of `mount` to keep a plain folder in step \
+         without FUSE (docs/sync.md)"
+    )]
     NoFuseDevice,
     #[error("mountpoint {} is not a directory", .0.display())]
     MountpointNotADirectory(PathBuf),
@@ -63,9 +69,7 @@ impl HostError {
             None if detail.contains("no write access") || detail.contains("ermission denied") => {
                 HostError::PermissionDenied { mountpoint, detail }
             }
-            _ if error.kind() == io::ErrorKind::NotFound
-                && !std::path::Path::new(crate::FUSE_DEVICE).exists() =>
-            {
+            _ if error.kind() == io::ErrorKind::NotFound && !crate::fuse_device_present() => {
                 HostError::NoFuseDevice
             }
             _ => HostError::Mount {
@@ -103,7 +107,7 @@ mod tests {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(
             lines[0],
-            "/dev/fuse is missing: install fuse3 and load the fuse module"
+            "FUSE is not available (/dev/fuse is missing or not a device): install fuse3 and load the fuse module, or run `sync` instead of `mount` to keep a plain folder in step without FUSE (docs/sync.md)"
         );
         assert_eq!(lines[1], "mountpoint /x/file is not a directory");
         assert!(

@@ -54,6 +54,13 @@ pub fn default_ttl(notices: ChangeNotices) -> Duration {
 
 pub(crate) const FUSE_DEVICE: &str = "/dev/fuse";
 
+/// Whether `/dev/fuse` is a character device: a container may lack it, or hide it behind an
+/// empty file (a bind mount), and mounting would then fail with an obscure errno.
+pub(crate) fn fuse_device_present() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(FUSE_DEVICE).is_ok_and(|metadata| metadata.file_type().is_char_device())
+}
+
 /// How to mount.
 #[derive(Clone, Debug)]
 pub struct MountConfig {

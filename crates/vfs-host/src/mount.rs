@@ -15,7 +15,7 @@ use crate::host::Host;
 use crate::mount_table::{is_mounted, mount_table_path};
 use crate::notices::NoticeThread;
 use crate::unmount::detach;
-use crate::{HostError, MountConfig, FUSE_DEVICE};
+use crate::{HostError, MountConfig};
 
 /// FUSE threads reading requests; provider calls run on the tokio runtime, so few are needed.
 const FUSE_THREADS: usize = 2;
@@ -31,7 +31,7 @@ pub async fn mount(
     mountpoint: &Path,
     config: MountConfig,
 ) -> Result<Mounted, HostError> {
-    if !Path::new(FUSE_DEVICE).exists() {
+    if !crate::fuse_device_present() {
         return Err(HostError::NoFuseDevice);
     }
     let missing = check_mountpoint(mountpoint)?;

@@ -389,7 +389,7 @@ fn a_missing_dev_fuse_is_one_line_in_both_modes() {
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert_eq!(
             stderr,
-            "hello-vfs: error: /dev/fuse is missing: install fuse3 and load the fuse module\n"
+            "hello-vfs: error: FUSE is not available (/dev/fuse is missing or not a device): install fuse3 and load the fuse module, or run `sync` instead of `mount` to keep a plain folder in step without FUSE (docs/sync.md)\n"
         );
         assert!(!is_mounted(&mountpoint));
         drop(guard);

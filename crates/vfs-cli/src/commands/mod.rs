@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod mount;
 pub mod providers;
+pub mod sync;
 pub mod tree;
 pub mod unmount;
 pub mod wait;

@@ -1,4 +1,5 @@
-//! `vfs wait MOUNTPOINT`: the mount's barrier, from the command line.
+//! `vfs wait MOUNTPOINT`: the mount's barrier, from the command line; also a folder kept by
+//! `vfs sync` (asked through its `.vfs.sock`, see `vfs_sync::wait`).
 
 use std::path::Path;
 
@@ -18,7 +19,11 @@ pub fn run(_context: &Context, mountpoint: &Path) -> anyhow::Result<()> {
     let target = host::mount_table_path(&absolute);
     let entry = host::mounted_at(&target).context("cannot read the mount table")?;
     match entry {
-        None => bail!("{} is not mounted", mountpoint.display()),
+        None if vfs_sync::read_marker(&absolute).is_some() => return wait_for_sync(&absolute),
+        None => bail!(
+            "{} is not mounted (nor a folder kept by vfs sync)",
+            mountpoint.display()
+        ),
         Some(entry) if !entry.is_vfs() => bail!(
             "{} is {}, not a vfs mount",
             mountpoint.display(),
@@ -38,5 +43,18 @@ pub fn run(_context: &Context, mountpoint: &Path) -> anyhow::Result<()> {
         mountpoint.display(),
         String::from_utf8_lossy(&answer).trim().replace('\n', "; ")
     );
+    Ok(())
+}
+
+/// A synced folder: its `vfs sync` answers once it applied every change made before; a folder
+/// written with `--once` has nothing following it, so there is nothing to wait for.
+fn wait_for_sync(dir: &Path) -> anyhow::Result<()> {
+    match vfs_sync::wait(dir)? {
+        vfs_sync::Waited::Settled => tracing::debug!("{}: settled", dir.display()),
+        vfs_sync::Waited::Once => tracing::info!(
+            "{}: written once (vfs sync --once); nothing follows it",
+            dir.display()
+        ),
+    }
     Ok(())
 }
