@@ -11,6 +11,7 @@ use crate::map::map_onto_content;
 use crate::normalize::Normalizer;
 use crate::origin::{FileBlame, LineOrigin};
 use crate::repository::{blob_id, HeadFile, RepositoryHandle};
+use crate::settings::HistorySettings;
 
 /// The blame of a file's version in one commit: its content and each line's origin.
 struct CommittedBlame {
@@ -24,11 +25,12 @@ pub struct Blamer {
     engine: Box<dyn BlameEngine>,
     engine_kind: EngineKind,
     normalizer: Normalizer,
-    // Keyed on (HEAD commit): an edit to the file reuses this and only runs a diff.
-    committed: StateCache<Oid, Option<CommittedBlame>>,
-    // Keyed on (HEAD commit, blob id of the content as read): the answer handed out. A change of attributes or
-    // of line-ending configuration alone is not seen until the content or HEAD changes.
-    current: StateCache<(Option<Oid>, Oid), FileBlame>,
+    // Keyed on (HEAD commit, history settings): an edit to the file reuses this and only runs a diff. The
+    // settings (the shallow boundary, the content of the configured ignore-revs files) are read at each call.
+    committed: StateCache<(Oid, HistorySettings), Option<CommittedBlame>>,
+    // Keyed on (HEAD commit, blob id of the content as read, history settings): the answer handed out. A change
+    // of attributes or of line-ending configuration alone is not seen until the content or HEAD changes.
+    current: StateCache<(Option<Oid>, Oid, HistorySettings), FileBlame>,
 }
 
 impl Blamer {
@@ -81,7 +83,8 @@ impl Blamer {
     /// Per-line origin of `content` (the file's current bytes) for the file at `relative_path` (relative to the
     /// work tree). Lines kept from HEAD's version carry the committer time of the commit that last changed them;
     /// other lines, and every line of a file HEAD does not track, are Uncommitted. The same (HEAD, path, content)
-    /// returns the same Arc without recomputing.
+    /// returns the same Arc without recomputing, while the shallow boundary (`shallow`) and the content of the
+    /// configured `blame.ignoreRevsFile`s stay the same (they are read at each call).
     ///
     /// `content` is compared with HEAD as git compares it: converted first as `git add` would convert it
     /// (line endings under `core.autocrlf` or `text`/`eol` attributes; see `normalize.rs` for what is left
@@ -94,12 +97,13 @@ impl Blamer {
     ) -> Result<Arc<FileBlame>, BlameError> {
         let head = self.repository.head_commit()?;
         let content_id = blob_id(content)?;
-        let key = (head, content_id);
+        let settings = self.repository.history_settings()?;
+        let key = (head, content_id, settings.clone());
         if let Some(cached) = self.current.get(relative_path, &key) {
             return Ok(cached);
         }
         let committed = match head {
-            Some(head) => Some(self.committed_blame(head, relative_path)?),
+            Some(head) => Some(self.committed_blame(head, relative_path, settings)?),
             None => None,
         };
         let lines = match committed.as_deref() {
@@ -126,14 +130,16 @@ impl Blamer {
         &self,
         head: Oid,
         relative_path: &Path,
+        settings: HistorySettings,
     ) -> Result<Arc<Option<CommittedBlame>>, BlameError> {
-        if let Some(cached) = self.committed.get(relative_path, &head) {
+        let key = (head, settings);
+        if let Some(cached) = self.committed.get(relative_path, &key) {
             return Ok(cached);
         }
         let blame = match self.repository.file_at(head, relative_path)? {
             None => None,
             Some(file) => {
-                let lines = self.engine.blame_committed(&file, relative_path)?;
+                let lines = self.engine.blame_committed(&file, relative_path, &key.1)?;
                 let expected = split_lines(&file.content).len();
                 if lines.len() != expected {
                     return Err(BlameError::Git(format!(
@@ -146,6 +152,6 @@ impl Blamer {
                 Some(CommittedBlame { file, lines })
             }
         };
-        Ok(self.committed.insert(relative_path, head, Arc::new(blame)))
+        Ok(self.committed.insert(relative_path, key, Arc::new(blame)))
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use git2::{ErrorCode, ObjectType, Oid, Repository};
 
 use crate::error::BlameError;
+use crate::settings::HistorySettings;
 
 /// The version of a file that HEAD holds.
 pub(crate) struct HeadFile {
@@ -17,6 +18,8 @@ pub(crate) struct HeadFile {
 pub(crate) struct RepositoryHandle {
     workdir: PathBuf,
     git_dir: PathBuf,
+    // Where `shallow` lives: the main repository's git dir for a linked work tree.
+    common_dir: PathBuf,
     // git2::Repository is Send but not Sync; its lookups are short, so one lock is enough.
     repository: Mutex<Repository>,
 }
@@ -32,9 +35,11 @@ impl RepositoryHandle {
             .ok_or_else(|| BlameError::NotARepository(path.to_path_buf()))?
             .to_path_buf();
         let git_dir = repository.path().to_path_buf();
+        let common_dir = repository.commondir().to_path_buf();
         Ok(Self {
             workdir: strip_trailing_separator(workdir),
             git_dir: strip_trailing_separator(git_dir),
+            common_dir: strip_trailing_separator(common_dir),
             repository: Mutex::new(repository),
         })
     }
@@ -63,6 +68,13 @@ impl RepositoryHandle {
                 Ok(None)
             }
             Err(error) => Err(error.into()),
+        })
+    }
+
+    /// The shallow boundary and the ignored revisions, as they are now.
+    pub fn history_settings(&self) -> Result<HistorySettings, BlameError> {
+        self.with_repository(|repository| {
+            HistorySettings::read(repository, &self.common_dir, &self.workdir)
         })
     }
 

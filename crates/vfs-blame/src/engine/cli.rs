@@ -6,6 +6,7 @@ use super::BlameEngine;
 use crate::error::BlameError;
 use crate::origin::LineOrigin;
 use crate::repository::{HeadFile, RepositoryHandle};
+use crate::settings::HistorySettings;
 
 /// Runs `git blame --porcelain <commit> -- <path>` and reads its output.
 pub(crate) struct GitCliEngine {
@@ -27,23 +28,51 @@ impl BlameEngine for GitCliEngine {
         &self,
         file: &HeadFile,
         relative_path: &Path,
+        settings: &HistorySettings,
     ) -> Result<Vec<LineOrigin>, BlameError> {
-        let output = Command::new("git")
+        let mut command = Command::new("git");
+        command
             .arg("--git-dir")
             .arg(&self.git_dir)
             .arg("--work-tree")
             .arg(&self.workdir)
             .args(["blame", "--porcelain"])
+            // The configured ignore files are replaced by the list the settings were read with (given on
+            // stdin), so the answer is the one the caches key it on, and a missing file is no error.
+            .arg("--no-ignore-revs-file");
+        let ignored = settings.ignore_revs.as_ref().map(|revs| &revs.content);
+        if ignored.is_some() {
+            command.arg("--ignore-revs-file=/dev/stdin");
+        }
+        command
             .arg(file.commit.to_string())
             .arg("--")
             .arg(relative_path)
             .current_dir(&self.workdir)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|source| BlameError::Io {
-                context: "running git blame".to_string(),
-                source,
-            })?;
+            .stdin(if ignored.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let running = |source| BlameError::Io {
+            context: "running git blame".to_string(),
+            source,
+        };
+        let mut child = command.spawn().map_err(running)?;
+        let input = child.stdin.take();
+        let output = std::thread::scope(|scope| {
+            if let (Some(mut input), Some(ignored)) = (input, ignored) {
+                // git reads the list before it blames; one that stops early (a malformed list) closes the
+                // pipe, and its error is the one reported.
+                scope.spawn(move || {
+                    let _ = std::io::Write::write_all(&mut input, ignored);
+                });
+            }
+            child.wait_with_output()
+        })
+        .map_err(running)?;
         if !output.status.success() {
             return Err(BlameError::Git(format!(
                 "git blame {}: {}",

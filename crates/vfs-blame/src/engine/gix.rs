@@ -8,6 +8,7 @@ use super::BlameEngine;
 use crate::error::BlameError;
 use crate::origin::LineOrigin;
 use crate::repository::{HeadFile, RepositoryHandle};
+use crate::settings::HistorySettings;
 
 /// gix-blame (gitoxide), following renames like `git blame` does.
 pub(crate) struct GixEngine {
@@ -27,6 +28,7 @@ impl BlameEngine for GixEngine {
         &self,
         file: &HeadFile,
         relative_path: &Path,
+        _settings: &HistorySettings,
     ) -> Result<Vec<LineOrigin>, BlameError> {
         let repository = self.repository.to_thread_local();
         let path = gix::path::os_str_into_bstr(relative_path.as_os_str()).map_err(|_| {

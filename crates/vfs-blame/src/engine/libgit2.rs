@@ -7,6 +7,7 @@ use super::BlameEngine;
 use crate::error::BlameError;
 use crate::origin::LineOrigin;
 use crate::repository::{HeadFile, RepositoryHandle};
+use crate::settings::HistorySettings;
 
 /// libgit2's blame, with a repository opened per call (git2::Repository is not Sync).
 pub(crate) struct Libgit2Engine {
@@ -26,6 +27,7 @@ impl BlameEngine for Libgit2Engine {
         &self,
         file: &HeadFile,
         relative_path: &Path,
+        _settings: &HistorySettings,
     ) -> Result<Vec<LineOrigin>, BlameError> {
         let repository = Repository::open(&self.git_dir)?;
         let mut options = BlameOptions::new();

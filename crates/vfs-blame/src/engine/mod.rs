@@ -14,6 +14,7 @@ use std::path::Path;
 use crate::error::BlameError;
 use crate::origin::LineOrigin;
 use crate::repository::{HeadFile, RepositoryHandle};
+use crate::settings::HistorySettings;
 
 /// Which implementation of blame a [`crate::Blamer`] uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,10 +82,14 @@ impl EngineKind {
 
 /// Blames the version of a file held by one commit.
 pub(crate) trait BlameEngine: Send + Sync {
-    /// One [`LineOrigin::Committed`] per line of `file.content` (the blob of `relative_path` at `file.commit`).
+    /// One [`LineOrigin::Committed`] per line of `file.content` (the blob of `relative_path` at `file.commit`),
+    /// as `git blame` gives them under `settings` (read just before: the caches are keyed on them). The git
+    /// CLI and the parallel engine honour the ignored revisions; libgit2's and gix-blame's (feature `bench`)
+    /// do not.
     fn blame_committed(
         &self,
         file: &HeadFile,
         relative_path: &Path,
+        settings: &HistorySettings,
     ) -> Result<Vec<LineOrigin>, BlameError>;
 }

@@ -7,7 +7,7 @@
 //! `git blame` walks: a merge whose version equals one parent's follows that parent only.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -22,6 +22,7 @@ use crate::error::BlameError;
 use crate::lines::split_lines;
 use crate::origin::LineOrigin;
 use crate::repository::{HeadFile, RepositoryHandle};
+use crate::settings::{HistorySettings, IgnoreRevs};
 
 /// Consecutive diffs one worker takes at a time: each version is decoded once per batch, and a
 /// finished blame wastes at most one batch per worker.
@@ -168,11 +169,17 @@ impl BlameEngine for ParallelEngine {
         &self,
         file: &HeadFile,
         relative_path: &Path,
+        settings: &HistorySettings,
     ) -> Result<Vec<LineOrigin>, BlameError> {
         let head = ObjectId::from_hex(file.commit.to_string().as_bytes()).map_err(gix_error)?;
         let Some(versions) = self.chain(head, relative_path)? else {
-            return self.fallback.blame_committed(file, relative_path);
+            return self.fallback.blame_committed(file, relative_path, settings);
         };
+        if let Some(ignored) = &settings.ignore_revs {
+            if self.may_pass_over(ignored, &versions)? {
+                return self.fallback.blame_committed(file, relative_path, settings);
+            }
+        }
         let line_count = split_lines(&file.content).len();
         let blamed = self.walk(&versions, line_count)?;
         let repository = self.repository.to_thread_local();
@@ -204,6 +211,33 @@ impl BlameEngine for ParallelEngine {
 }
 
 impl ParallelEngine {
+    /// Whether `git blame` may pass over a commit of the chain: one is listed, or a listed object is a tag
+    /// (git peels it to its commit) or something git may stop on. Ignoring a commit that did not change the
+    /// file changes nothing, so only then does the git CLI blame instead.
+    fn may_pass_over(
+        &self,
+        ignored: &IgnoreRevs,
+        versions: &[Version],
+    ) -> Result<bool, BlameError> {
+        if ignored.malformed {
+            return Ok(true);
+        }
+        let repository = self.repository.to_thread_local();
+        let chain: HashSet<ObjectId> = versions.iter().map(|version| version.commit).collect();
+        for id in ignored.ids.iter() {
+            let id = ObjectId::from_hex(id.as_bytes()).map_err(gix_error)?;
+            if chain.contains(&id) {
+                return Ok(true);
+            }
+            match repository.try_find_header(id).map_err(gix_error)? {
+                None => {}
+                Some(header) if header.kind() == gix::object::Kind::Commit => {}
+                Some(_) => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+
     /// For each line of the newest version, the index in `versions` of the version that introduced it.
     fn walk(&self, versions: &[Version], line_count: usize) -> Result<Vec<usize>, BlameError> {
         // Pair k compares version k (newer) with version k + 1 (older), where the older one has the file.

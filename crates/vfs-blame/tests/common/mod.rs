@@ -141,6 +141,42 @@ impl TestRepo {
         (self.head(), time)
     }
 
+    /// A clone of this repository with `git clone --depth <depth> file://…` (a shallow clone: `.git/shallow`
+    /// lists the commits whose parents it lacks). The clone's own commits continue this one's fixed times.
+    pub fn shallow_clone(&self, depth: usize) -> TestRepo {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("file://{}", self.path().display());
+        let target = dir.path().join("clone");
+        let output = self
+            .command(&["clone", "-q", "--depth", &depth.to_string(), &url])
+            .arg(&target)
+            .output()
+            .expect("run git clone");
+        assert!(
+            output.status.success(),
+            "git clone failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // Move the clone to the temporary directory's root, so path() is its work tree.
+        for entry in std::fs::read_dir(&target).expect("read the clone") {
+            let entry = entry.expect("clone entry");
+            std::fs::rename(entry.path(), dir.path().join(entry.file_name())).expect("move entry");
+        }
+        std::fs::remove_dir(&target).expect("remove the emptied clone directory");
+        let clone = TestRepo {
+            dir,
+            next_time: self.next_time,
+        };
+        clone.git(&["config", "user.name", "Tester"]);
+        clone.git(&["config", "user.email", "tester@example.com"]);
+        clone.git(&["config", "commit.gpgsign", "false"]);
+        assert!(
+            clone.file(".git/shallow").is_file(),
+            "git clone --depth {depth} made no shallow clone"
+        );
+        clone
+    }
+
     pub fn head(&self) -> String {
         String::from_utf8(self.git(&["rev-parse", "HEAD"]).stdout)
             .expect("utf-8")
