@@ -34,8 +34,13 @@ struct Served {
 #[derive(Default)]
 struct State {
     records: HashMap<u64, Served>,
-    /// Records changed since the store was last written.
-    dirty: bool,
+    /// Records changed since the store was last written (their keys, in order).
+    changed: Vec<u64>,
+    /// Whether the file holds every record: it is appended to while it does.
+    file_complete: bool,
+    /// Record lines in the file (later lines win); rewritten whole once it grows to twice the
+    /// records it stands for.
+    file_lines: usize,
     /// Where the store is kept; `None`: in memory only.
     file: Option<PathBuf>,
     /// A failed write is told once (then again once after a write succeeded).
@@ -68,9 +73,12 @@ impl ServedSections {
             }
         };
         let mut state = self.state.lock();
+        state.file_lines = records.len();
         state.records = records;
         state.file = Some(file);
-        state.dirty = false;
+        state.changed.clear();
+        // Rewritten whole at the first save: what was read is all the file needs to hold.
+        state.file_complete = false;
     }
 
     /// The time to serve for a section of `file` reached by `names` whose meaning is `meaning`,
@@ -91,24 +99,42 @@ impl ServedSections {
             None => blame_time,
         };
         state.records.insert(key, Served { meaning, time });
-        state.dirty = true;
+        state.changed.push(key);
         time
     }
 
-    /// Writes the store if a record changed since it was last written. Called before the
-    /// times just computed are served.
+    /// Writes the records changed since the last write, before the times just computed are
+    /// served: appended to the file as lines (a later line wins), so a first walk over thousands
+    /// of sections costs one short write per listing, not a rewrite of the whole store; the file
+    /// is rewritten whole (atomically) when it first is and once appended lines outnumber the
+    /// records. Not synced to disk: a crash of vfs loses nothing, a crash of the machine may
+    /// lose the last records (those sections then follow blame until served again).
     pub fn save(&self) {
         let mut state = self.state.lock();
-        if !state.dirty {
+        if state.changed.is_empty() {
             return;
         }
         let Some(file) = state.file.clone() else {
-            state.dirty = false;
+            state.changed.clear();
             return;
         };
-        match write_atomically(&file, &render(&state.records)) {
-            Ok(()) => {
-                state.dirty = false;
+        let compact = !state.file_complete || state.file_lines > 2 * state.records.len() + 1024;
+        let written = match compact {
+            true => write_atomically(&file, &render(&state.records)).map(|()| state.records.len()),
+            false => {
+                let lines: String = state
+                    .changed
+                    .iter()
+                    .filter_map(|key| state.records.get(key).map(|served| line(*key, served)))
+                    .collect();
+                append(&file, &lines).map(|()| state.file_lines + state.changed.len())
+            }
+        };
+        match written {
+            Ok(lines) => {
+                state.changed.clear();
+                state.file_complete = true;
+                state.file_lines = lines;
                 state.write_failed = false;
             }
             Err(error) => {
@@ -119,6 +145,7 @@ impl ServedSections {
                     );
                 }
                 state.write_failed = true;
+                state.file_complete = false;
             }
         }
     }
@@ -175,10 +202,14 @@ fn section_key(file: &Path, names: &[Vec<u8>]) -> u64 {
     hasher.finish()
 }
 
+fn line(key: u64, served: &Served) -> String {
+    format!("{key:016x} {:016x} {}\n", served.meaning, served.time)
+}
+
 fn render(records: &HashMap<u64, Served>) -> String {
     let mut lines: Vec<String> = records
         .iter()
-        .map(|(key, served)| format!("{key:016x} {:016x} {}", served.meaning, served.time))
+        .map(|(key, served)| line(*key, served))
         .collect();
     lines.sort_unstable();
     let mut text = String::with_capacity(HEADER.len() + 1 + lines.len() * 56);
@@ -186,9 +217,14 @@ fn render(records: &HashMap<u64, Served>) -> String {
     text.push('\n');
     for line in lines {
         text.push_str(&line);
-        text.push('\n');
     }
     text
+}
+
+/// Appends `lines` to the store (already holding its header and every earlier record).
+fn append(file: &Path, lines: &str) -> std::io::Result<()> {
+    let mut out = std::fs::OpenOptions::new().append(true).open(file)?;
+    out.write_all(lines.as_bytes())
 }
 
 /// The records of a store's text; `None` when it is not a store (or is damaged).
@@ -220,7 +256,6 @@ fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut temporary = tempfile::NamedTempFile::new_in(dir)?;
     temporary.write_all(text.as_bytes())?;
-    temporary.as_file().sync_data()?;
     temporary.persist(file).map_err(|error| error.error)?;
     Ok(())
 }
@@ -291,6 +326,40 @@ mod tests {
         assert_eq!(third.time(file, &web, 2, 50, 900), 50, "no memory: blame");
         third.save();
         assert!(std::fs::read_to_string(&store).unwrap().starts_with(HEADER));
+    }
+
+    #[test]
+    fn saves_append_later_lines_win_and_the_file_is_compacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_file(dir.path(), Path::new("/repo"));
+        let file = Path::new("c.yml");
+        let sections = ServedSections::default();
+        sections.attach(store.clone());
+        let line_count = || std::fs::read_to_string(&store).unwrap().lines().count();
+        // 3,000 sections served one listing at a time: each save appends its own lines.
+        for index in 0..3_000u64 {
+            sections.time(file, &[index.to_string().into_bytes()], 1, 100, 500);
+            sections.save();
+        }
+        assert_eq!(line_count(), 1 + 3_000);
+        // One section changes meaning again and again: appended, then compacted.
+        for meaning in 2..7_000u64 {
+            sections.time(file, &[b"0".to_vec()], meaning, 100, 500 + meaning as i64);
+            sections.save();
+        }
+        assert!(
+            line_count() <= 1 + 2 * 3_000 + 1_024 + 1,
+            "{}",
+            line_count()
+        );
+        let reloaded = ServedSections::default();
+        reloaded.attach(store.clone());
+        assert_eq!(
+            reloaded.time(file, &[b"0".to_vec()], 6_999, 0, 0),
+            500 + 6_999,
+            "the last line wins"
+        );
+        assert_eq!(reloaded.time(file, &[b"1".to_vec()], 1, 0, 0), 100);
     }
 
     #[test]
