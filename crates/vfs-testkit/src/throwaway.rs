@@ -25,6 +25,11 @@ pub struct Throwaway {
     /// The CLI to drive it with (`docker` for dockerd, `podman` for Podman).
     cli: &'static str,
     what: &'static str,
+    /// The machine's engine alone while this one lives: starting and stopping another dockerd
+    /// on the machine has been seen to take the main engine's `docker0` bridge away for a
+    /// moment ("could not find bridge docker0" in a test running beside it), so engine tests
+    /// wait for it, and it for them.
+    _alone: crate::engine::EngineLock,
 }
 
 /// Whether `program` can be run; panics in CI when it cannot (a missing piece fails the run),
@@ -50,6 +55,7 @@ impl Throwaway {
     /// A `dockerd` of its own with `extra` arguments added (e.g. `--tlsverify …`, `-H tcp://…`).
     /// It always listens on its own Unix socket too, for the docker CLI of the test.
     pub fn dockerd(extra: &[&str]) -> Throwaway {
+        let alone = crate::engine::EngineLock::exclusive();
         let dir = tempfile::Builder::new()
             .prefix("vfs-dockerd-")
             .tempdir()
@@ -82,6 +88,7 @@ impl Throwaway {
             socket,
             cli: "docker",
             what: "dockerd",
+            _alone: alone,
         };
         engine.wait_until_it_answers();
         engine
@@ -90,6 +97,7 @@ impl Throwaway {
     /// `podman system service` on a socket of its own, with its own storage (root and runroot),
     /// so images made here are nobody else's.
     pub fn podman() -> Throwaway {
+        let alone = crate::engine::EngineLock::exclusive();
         let dir = tempfile::Builder::new()
             .prefix("vfs-podman-")
             .tempdir()
@@ -114,6 +122,7 @@ impl Throwaway {
             socket,
             cli: "podman",
             what: "podman system service",
+            _alone: alone,
         };
         engine.wait_until_it_answers();
         engine

@@ -67,11 +67,17 @@ fn tree_prints_every_node_with_its_time_and_kind() {
 }
 
 #[test]
-fn tree_needs_no_mountpoint_but_takes_one() {
-    let with = hello_vfs(&["tree", "hello", "--time", "0", "/nonexistent/mnt"]);
+fn tree_needs_no_mountpoint_and_refuses_a_stray_argument() {
     let without = hello_vfs(&["tree", "hello", "--time", "0"]);
-    assert!(with.status.success(), "stderr: {}", stderr(&with));
-    assert_eq!(stdout(&with), stdout(&without));
+    assert!(without.status.success(), "stderr: {}", stderr(&without));
+    // A word `tree` has no use for is an error, not a mountpoint taken silently (issue 13).
+    let with = hello_vfs(&["tree", "hello", "--time", "0", "/nonexistent/mnt"]);
+    assert_eq!(with.status.code(), Some(2), "stderr: {}", stderr(&with));
+    assert!(
+        stderr(&with).contains("/nonexistent/mnt"),
+        "{}",
+        stderr(&with)
+    );
     assert!(!std::path::Path::new("/nonexistent/mnt").exists());
 }
 

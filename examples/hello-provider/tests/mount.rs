@@ -208,7 +208,7 @@ fn foreground_mount_serves_cat_stat_ls_and_readlink() {
     );
     // The kernel lists the mount a moment before the line is written.
     let ready = format!(
-        "hello-vfs: hello mounted at {0} (Ctrl-C or `hello-vfs unmount {0}` to stop)\n",
+        "hello-vfs: hello mounted at {0} (log: stderr; Ctrl-C or `hello-vfs unmount {0}` to stop)\n",
         mount.mountpoint.display()
     );
     wait_for(Duration::from_secs(5), || mount.stderr() == ready);
