@@ -360,7 +360,7 @@ impl Inner {
         let names = tree
             .names(dir)
             .map_err(|error| io_error(dir_path, "listing", error))?;
-        let mut nodes = Vec::new();
+        let mut entries = Vec::new();
         for name in names {
             if name == HIDDEN_NAME {
                 continue;
@@ -369,13 +369,43 @@ impl Inner {
             let Ok(Some(stat)) = tree.stat(dir, &name) else {
                 continue;
             };
-            if !stat.is_mirrored() {
-                continue;
-            }
-            if let Some(node) = self.disk_entry_node(&tree, dir_path, dir, &name, &stat) {
-                nodes.push(node);
+            if stat.is_mirrored() {
+                entries.push((name, stat));
             }
         }
+        // Config files are read, parsed and blamed here, which is the cost of a first walk:
+        // several in one folder are loaded on all cores (each file's blame is its own work).
+        let config_files = entries
+            .iter()
+            .filter(|(name, stat)| stat.is_file() && Format::of_name(name).is_some())
+            .count();
+        let workers = match config_files {
+            0 | 1 => 1,
+            count => std::thread::available_parallelism().map_or(1, |cores| cores.get().min(count)),
+        };
+        let node_of = |(name, stat): &(OsString, EntryStat)| {
+            self.disk_entry_node(&tree, dir_path, dir, name, stat)
+        };
+        let mut nodes: Vec<Node> = match workers {
+            1 => entries.iter().filter_map(node_of).collect(),
+            _ => {
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                let mut slots: Vec<Option<Node>> = Vec::new();
+                slots.resize_with(entries.len(), || None);
+                let slots = parking_lot::Mutex::new(slots);
+                std::thread::scope(|scope| {
+                    for _ in 0..workers {
+                        scope.spawn(|| loop {
+                            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(entry) = entries.get(index) else { break };
+                            let node = node_of(entry);
+                            slots.lock()[index] = node;
+                        });
+                    }
+                });
+                slots.into_inner().into_iter().flatten().collect()
+            }
+        };
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(nodes)
     }
