@@ -66,6 +66,24 @@ fn loop_on(
         .collect()
 }
 
+/// The scene's SOURCE mounted with a TTL far longer than a test: only change notices can show
+/// a change within it.
+fn mount_with_a_long_ttl(scene: &GitconfigScene) -> VfsMount {
+    let (src, mnt) = (scene.src(), scene.mnt());
+    let command = vfs_command_logged(
+        &[
+            "--ttl",
+            "60s",
+            "mount",
+            "gitconfig",
+            src.to_str().unwrap(),
+            mnt.to_str().unwrap(),
+        ],
+        &scene.log_path(),
+    );
+    VfsMount::start_command(command, &mnt)
+}
+
 #[test]
 fn a_symlink_swapped_in_between_check_and_open_is_never_followed() {
     if !fuse_available() {
@@ -305,18 +323,7 @@ fn a_folder_removed_and_made_again_is_watched_again() {
     std::fs::create_dir(src.join("d")).unwrap();
     std::fs::write(src.join("d/a.txt"), "a\n").unwrap();
     // A TTL far longer than the test: only change notices can show the change.
-    let command = vfs_command_logged(
-        &[
-            "--ttl",
-            "60s",
-            "mount",
-            "gitconfig",
-            src.to_str().unwrap(),
-            mnt.to_str().unwrap(),
-        ],
-        &scene.log_path(),
-    );
-    let mut mount = VfsMount::start_command(command, &mnt);
+    let mut mount = mount_with_a_long_ttl(&scene);
     let names = |dir: &Path| -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .map(|entries| {
@@ -484,18 +491,7 @@ fn a_folder_inotify_cannot_watch_is_polled_so_changes_show_with_a_long_ttl() {
         .unwrap();
     assert!(status.success());
     // A TTL far longer than the test: only a notice (here, from the poller) shows the change.
-    let command = vfs_command_logged(
-        &[
-            "--ttl",
-            "60s",
-            "mount",
-            "gitconfig",
-            src.to_str().unwrap(),
-            mnt.to_str().unwrap(),
-        ],
-        &scene.log_path(),
-    );
-    let mut mount = VfsMount::start_command(command, &mnt);
+    let mut mount = mount_with_a_long_ttl(&scene);
     let deep = |root: &Path, tail: &str| {
         format!(
             "cd \"{}\" && for i in $(seq {depth}); do cd {name} || exit 1; done && {tail}",

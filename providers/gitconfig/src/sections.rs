@@ -41,6 +41,29 @@ pub struct ParsedYaml {
 }
 
 impl ParsedYaml {
+    /// `bytes` read as `format`: `None` when it has no document to show as a folder (empty, or
+    /// a single scalar), an error when it does not parse.
+    fn parse(
+        bytes: Vec<u8>,
+        format: Format,
+        limits: Limits,
+    ) -> Result<Option<ParsedYaml>, crate::yaml::YamlError> {
+        let file = format.parse(&bytes, limits)?;
+        Ok(top_entries(&file).map(|top| {
+            let lines = SourceLines::new(&bytes);
+            let meaning = MeaningPrints::new(&file);
+            let file_meaning = meaning.file(&file);
+            ParsedYaml {
+                bytes,
+                file,
+                lines,
+                meaning,
+                file_meaning,
+                top,
+            }
+        }))
+    }
+
     /// About how much memory this holds: the text, its scalars (at most the text again), the
     /// nodes with their child lists, and the per-line and per-alias tables.
     pub fn estimated_bytes(&self) -> usize {
@@ -322,23 +345,10 @@ impl SectionCache {
         key: &TimedKey,
         repository: Option<&Repository>,
     ) -> std::io::Result<YamlState> {
-        let Ok(file) = format.parse(&bytes, self.limits) else {
+        let Ok(Some(parsed)) = ParsedYaml::parse(bytes, format, self.limits) else {
             return Ok(YamlState::Plain);
         };
-        let Some(top) = top_entries(&file) else {
-            return Ok(YamlState::Plain);
-        };
-        let lines = SourceLines::new(&bytes);
-        let meaning = MeaningPrints::new(&file);
-        let file_meaning = meaning.file(&file);
-        let parsed = Arc::new(ParsedYaml {
-            bytes,
-            file,
-            lines,
-            meaning,
-            file_meaning,
-            top,
-        });
+        let parsed = Arc::new(parsed);
         let line_times = line_times(&parsed, relative, key.mtime, repository);
         Ok(YamlState::Folder(Arc::new(TimedYaml {
             times: SectionTimes::new(&parsed.file, line_times, key.mtime),
@@ -385,20 +395,8 @@ impl SectionCache {
                 }
             }
         }
-        let parsed = match format.parse(&bytes, self.limits) {
-            Ok(file) => top_entries(&file).map(|top| {
-                let lines = SourceLines::new(&bytes);
-                let meaning = MeaningPrints::new(&file);
-                let file_meaning = meaning.file(&file);
-                Arc::new(ParsedYaml {
-                    bytes,
-                    file,
-                    lines,
-                    meaning,
-                    file_meaning,
-                    top,
-                })
-            }),
+        let parsed = match ParsedYaml::parse(bytes, format, self.limits) {
+            Ok(parsed) => parsed.map(Arc::new),
             Err(error) => {
                 self.warn_once(
                     disk_path,
