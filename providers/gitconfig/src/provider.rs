@@ -397,7 +397,9 @@ impl Inner {
                     for _ in 0..workers {
                         scope.spawn(|| loop {
                             let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(entry) = entries.get(index) else { break };
+                            let Some(entry) = entries.get(index) else {
+                                break;
+                            };
                             let node = node_of(entry);
                             slots.lock()[index] = node;
                         });
