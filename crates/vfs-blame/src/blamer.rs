@@ -1,7 +1,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use git2::Oid;
+use gix::ObjectId;
 
 use crate::cache::StateCache;
 use crate::engine::{BlameEngine, EngineKind};
@@ -27,10 +27,10 @@ pub struct Blamer {
     normalizer: Normalizer,
     // Keyed on (HEAD commit, history settings): an edit to the file reuses this and only runs a diff. The
     // settings (the shallow boundary, the content of the configured ignore-revs files) are read at each call.
-    committed: StateCache<(Oid, HistorySettings), Option<CommittedBlame>>,
+    committed: StateCache<(ObjectId, HistorySettings), Option<CommittedBlame>>,
     // Keyed on (HEAD commit, blob id of the content as read, history settings): the answer handed out. A change
     // of attributes or of line-ending configuration alone is not seen until the content or HEAD changes.
-    current: StateCache<(Option<Oid>, Oid, HistorySettings), FileBlame>,
+    current: StateCache<(Option<ObjectId>, ObjectId, HistorySettings), FileBlame>,
 }
 
 impl Blamer {
@@ -128,7 +128,7 @@ impl Blamer {
 
     fn committed_blame(
         &self,
-        head: Oid,
+        head: ObjectId,
         relative_path: &Path,
         settings: HistorySettings,
     ) -> Result<Arc<Option<CommittedBlame>>, BlameError> {

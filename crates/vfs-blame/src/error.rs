@@ -18,8 +18,16 @@ pub enum BlameError {
     },
 }
 
+#[cfg(feature = "bench")]
 impl From<git2::Error> for BlameError {
     fn from(error: git2::Error) -> Self {
         BlameError::Git(error.message().to_string())
+    }
+}
+
+impl From<gix::Error> for BlameError {
+    fn from(error: gix::Error) -> Self {
+        // The alternate form has the causes too, on one line.
+        BlameError::Git(format!("{error:#}"))
     }
 }

@@ -1,15 +1,14 @@
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use git2::{ErrorCode, ObjectType, Oid, Repository};
+use gix::ObjectId;
 
 use crate::error::BlameError;
-use crate::settings::HistorySettings;
+use crate::settings::{HistorySettings, IgnoreRevsConfig};
 
 /// The version of a file that HEAD holds.
 pub(crate) struct HeadFile {
-    pub commit: Oid,
-    pub blob: Oid,
+    pub commit: ObjectId,
+    pub blob: ObjectId,
     pub content: Vec<u8>,
 }
 
@@ -20,27 +19,58 @@ pub(crate) struct RepositoryHandle {
     git_dir: PathBuf,
     // Where `shallow` lives: the main repository's git dir for a linked work tree.
     common_dir: PathBuf,
-    // git2::Repository is Send but not Sync; its lookups are short, so one lock is enough.
-    repository: Mutex<Repository>,
+    // Each call takes a thread-local handle of its own: HEAD and the refs are read from disk at each
+    // call, and objects written since (new commits, new packs) are found.
+    repository: gix::ThreadSafeRepository,
+    // The configured `blame.ignoreRevsFile`s, read again when a configuration file changes.
+    ignore_revs_config: IgnoreRevsConfig,
 }
 
 impl RepositoryHandle {
+    /// The repository whose work tree holds `path`, found upwards from it as libgit2 and git find it
+    /// (across file systems; a repository the current user does not own is refused, as git does unless
+    /// `safe.directory` names it).
     pub fn discover(path: &Path) -> Result<Self, BlameError> {
-        let repository = Repository::discover(path).map_err(|error| match error.code() {
-            ErrorCode::NotFound => BlameError::NotARepository(path.to_path_buf()),
-            _ => BlameError::from(error),
+        let options = open_options();
+        let discovery = gix::discover::upwards::Options {
+            cross_fs: true,
+            ..Default::default()
+        };
+        // From an absolute path, so that the repository's paths stay right if the process changes folder.
+        let start = std::path::absolute(path).map_err(|source| BlameError::Io {
+            context: format!("resolving {}", path.display()),
+            source,
+        })?;
+        let repository = gix::ThreadSafeRepository::discover_opts(
+            &start,
+            discovery,
+            gix::sec::trust::Mapping {
+                full: options.clone(),
+                reduced: options,
+            },
+        )
+        .map_err(|error| {
+            if finds_no_repository(&error) {
+                BlameError::NotARepository(path.to_path_buf())
+            } else {
+                BlameError::from(error)
+            }
         })?;
         let workdir = repository
-            .workdir()
-            .ok_or_else(|| BlameError::NotARepository(path.to_path_buf()))?
-            .to_path_buf();
-        let git_dir = repository.path().to_path_buf();
-        let common_dir = repository.commondir().to_path_buf();
+            .work_dir()
+            .ok_or_else(|| BlameError::NotARepository(path.to_path_buf()))?;
+        let workdir = real_path(workdir)?;
+        let local = repository.to_thread_local();
+        let git_dir = real_path(local.git_dir())?;
+        let common_dir = real_path(local.common_dir())?;
+        let ignore_revs_config = IgnoreRevsConfig::new(&local, &git_dir, &common_dir);
+        drop(local);
         Ok(Self {
-            workdir: strip_trailing_separator(workdir),
-            git_dir: strip_trailing_separator(git_dir),
-            common_dir: strip_trailing_separator(common_dir),
-            repository: Mutex::new(repository),
+            workdir,
+            git_dir,
+            common_dir,
+            repository,
+            ignore_revs_config,
         })
     }
 
@@ -52,63 +82,87 @@ impl RepositoryHandle {
         &self.git_dir
     }
 
-    fn with_repository<T>(&self, action: impl FnOnce(&Repository) -> T) -> T {
-        // A panic while holding the lock cannot leave the repository handle half-changed: it is only read.
-        let guard = self
-            .repository
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        action(&guard)
-    }
-
-    pub fn head_commit(&self) -> Result<Option<Oid>, BlameError> {
-        self.with_repository(|repository| match repository.head() {
-            Ok(head) => Ok(Some(head.peel_to_commit()?.id())),
-            Err(error) if matches!(error.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => {
-                Ok(None)
-            }
-            Err(error) => Err(error.into()),
-        })
+    pub fn head_commit(&self) -> Result<Option<ObjectId>, BlameError> {
+        let repository = self.repository.to_thread_local();
+        let mut head = repository.head()?;
+        if head.is_unborn() {
+            return Ok(None);
+        }
+        let commit = head.peel_to_commit()?.id;
+        Ok(Some(commit))
     }
 
     /// The shallow boundary and the ignored revisions, as they are now.
     pub fn history_settings(&self) -> Result<HistorySettings, BlameError> {
-        self.with_repository(|repository| {
-            HistorySettings::read(repository, &self.common_dir, &self.workdir)
-        })
+        let files = self.ignore_revs_config.files(&self.workdir, || {
+            Ok(
+                gix::ThreadSafeRepository::open_opts(&self.git_dir, open_options())?
+                    .to_thread_local(),
+            )
+        })?;
+        HistorySettings::read(&files, &self.common_dir)
     }
 
-    /// The blob at `relative_path` in `commit`, or None where that commit does not track a regular file there.
+    /// The blob at `relative_path` in `commit`, or None where that commit does not track a regular file
+    /// there (nothing, a folder, a symbolic link or a submodule).
     pub fn file_at(
         &self,
-        commit: Oid,
+        commit: ObjectId,
         relative_path: &Path,
     ) -> Result<Option<HeadFile>, BlameError> {
-        self.with_repository(|repository| {
-            let tree = repository.find_commit(commit)?.tree()?;
-            let entry = match tree.get_path(relative_path) {
-                Ok(entry) => entry,
-                Err(error) if error.code() == ErrorCode::NotFound => return Ok(None),
-                Err(error) => return Err(error.into()),
-            };
-            if entry.kind() != Some(ObjectType::Blob) {
-                return Ok(None);
-            }
-            let blob = repository.find_blob(entry.id())?;
-            Ok(Some(HeadFile {
-                commit,
-                blob: blob.id(),
-                content: blob.content().to_vec(),
-            }))
-        })
+        let repository = self.repository.to_thread_local();
+        let tree = repository.find_commit(commit)?.tree()?;
+        let Some(entry) = tree.lookup_entry_by_path(relative_path)? else {
+            return Ok(None);
+        };
+        // A regular file, executable or not; not a link (whose blob is its target's name).
+        if !entry.mode().is_blob() {
+            return Ok(None);
+        }
+        let blob = repository.find_blob(entry.object_id())?;
+        Ok(Some(HeadFile {
+            commit,
+            blob: blob.id,
+            content: blob.detach().data,
+        }))
     }
 }
 
-/// The blob id git would give `content`, to recognise content identical to HEAD's without a diff.
-pub(crate) fn blob_id(content: &[u8]) -> Result<Oid, BlameError> {
-    Ok(Oid::hash_object(ObjectType::Blob, content)?)
+/// The blob id git would give `content` (`git hash-object`), to recognise content identical to HEAD's
+/// without a diff.
+pub(crate) fn blob_id(content: &[u8]) -> Result<ObjectId, BlameError> {
+    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, content)
+        .map_err(|error| BlameError::Git(format!("hashing content: {error}")))
 }
 
-fn strip_trailing_separator(path: PathBuf) -> PathBuf {
-    path.components().collect()
+/// How the repository is opened: all the configuration git reads (system, global, local, worktree,
+/// includes, `GIT_CONFIG_*`), and no repository the current user does not own (unless `safe.directory`
+/// allows it), as libgit2 refused one.
+fn open_options() -> gix::open::Options {
+    gix::open::Options::default().bail_if_untrusted(true)
+}
+
+/// Whether discovery failed because no repository is there, rather than because one could not be read.
+fn finds_no_repository(error: &gix::Error) -> bool {
+    use gix::discover::upwards::Error;
+    if let Some(error) = error.downcast_any_ref::<Error>() {
+        return matches!(
+            error,
+            Error::NoGitRepository { .. }
+                | Error::NoGitRepositoryWithinCeiling { .. }
+                | Error::NoGitRepositoryWithinFs { .. }
+        );
+    }
+    // A start that does not exist has no repository (libgit2 answered "not found" there too).
+    error
+        .downcast_any_ref::<std::io::Error>()
+        .is_some_and(|error| error.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// `path` with symbolic links resolved, as libgit2 gave the repository's paths.
+fn real_path(path: &Path) -> Result<PathBuf, BlameError> {
+    std::fs::canonicalize(path).map_err(|source| BlameError::Io {
+        context: format!("resolving {}", path.display()),
+        source,
+    })
 }

@@ -5,12 +5,15 @@
 //!   runs past it are the boundary commit's. Every engine follows it by itself (git and gix read the file);
 //!   `git fetch --deepen`/`--unshallow` rewrites it and leaves HEAD, so it is part of the key;
 //! - `blame.ignoreRevsFile` (git config, possibly several, relative to the work tree): the commits listed
-//!   in those files are passed over. The key holds the files' content, not their names.
+//!   in those files are passed over. The key holds the files' content, not their names. The configuration
+//!   is read as git reads it (system, global, local and worktree files, includes) and read again when one
+//!   of those files changes, as libgit2 did.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
-use git2::{ErrorCode, Oid, Repository};
+use gix::ObjectId;
 
 use crate::error::BlameError;
 use crate::repository::blob_id;
@@ -19,7 +22,7 @@ use crate::repository::blob_id;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub(crate) struct HistorySettings {
     /// The id (as a blob's) of the `shallow` file's content; None in a complete repository.
-    pub shallow: Option<Oid>,
+    pub shallow: Option<ObjectId>,
     /// The ignored revisions; None where no configured file lists any.
     pub ignore_revs: Option<IgnoreRevs>,
 }
@@ -27,7 +30,7 @@ pub(crate) struct HistorySettings {
 /// The content of the configured `blame.ignoreRevsFile`s that exist, in one list.
 #[derive(Debug, Clone)]
 pub(crate) struct IgnoreRevs {
-    id: Oid,
+    id: ObjectId,
     /// The files' contents one after the other, each ending in a newline: what `git blame` is given.
     pub content: Arc<[u8]>,
     /// The full hex ids listed, lowercase (read by the parallel engine).
@@ -53,21 +56,15 @@ impl std::hash::Hash for IgnoreRevs {
 }
 
 impl HistorySettings {
-    /// Reads the settings now: the `shallow` file under `common_dir`, and the `blame.ignoreRevsFile` values of
-    /// `repository`'s configuration (libgit2 rereads a configuration file that changed) and their files.
-    pub fn read(
-        repository: &Repository,
-        common_dir: &Path,
-        workdir: &Path,
-    ) -> Result<Self, BlameError> {
+    /// Reads the settings now: the `shallow` file under `common_dir`, and the configured ignore `files`.
+    pub fn read(files: &[PathBuf], common_dir: &Path) -> Result<Self, BlameError> {
         let shallow = match read_if_present(&common_dir.join("shallow"))? {
             Some(content) if !content.is_empty() => Some(blob_id(&content)?),
             _ => None,
         };
-        let files = configured_files(repository, workdir)?;
         let mut content = Vec::new();
         for file in files {
-            if let Some(listed) = read_if_present(&file)? {
+            if let Some(listed) = read_if_present(file)? {
                 content.extend_from_slice(&listed);
                 if !listed.is_empty() && !listed.ends_with(b"\n") {
                     content.push(b'\n');
@@ -114,27 +111,141 @@ impl IgnoreRevs {
     }
 }
 
-/// The `blame.ignoreRevsFile` values, as `git blame` takes them: every non-empty value, a relative one under
-/// the work tree (git runs blame from the top of the work tree), `~/` under $HOME. git keeps the configured
-/// names sorted and without repeats, so an empty value (which its documentation says resets the list) sorts
-/// first and resets nothing; the order does not matter otherwise, the lists are merged.
-fn configured_files(repository: &Repository, workdir: &Path) -> Result<Vec<PathBuf>, BlameError> {
-    let config = repository.config()?;
-    let mut entries = match config.multivar("blame.ignoreRevsFile", None) {
-        Ok(entries) => entries,
-        Err(error) if error.code() == ErrorCode::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(error.into()),
-    };
-    let mut files = Vec::new();
-    while let Some(entry) = entries.next() {
-        let entry = entry?;
-        let value = entry.value_bytes();
-        if value.is_empty() {
-            continue;
+/// The `blame.ignoreRevsFile` values of a repository's configuration, kept with the state of every file
+/// the configuration was (or would be) read from, and read again when one of those changes.
+pub(crate) struct IgnoreRevsConfig {
+    git_dir: PathBuf,
+    common_dir: PathBuf,
+    state: Mutex<ConfigState>,
+}
+
+struct ConfigState {
+    /// The configuration files that may exist (local, worktree, global, system) and the files read
+    /// (those and their includes), each with its state when the values were read (None: missing).
+    sources: Vec<(PathBuf, Option<FileState>)>,
+    /// The non-empty values, in the configuration's order.
+    values: Vec<Vec<u8>>,
+}
+
+/// What changes when a file is written or replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileState {
+    modified: Option<SystemTime>,
+    len: u64,
+    #[cfg(unix)]
+    inode: (u64, u64),
+    #[cfg(unix)]
+    changed: (i64, i64),
+}
+
+impl IgnoreRevsConfig {
+    /// The values of `repository`'s configuration, as it was just read.
+    pub fn new(repository: &gix::Repository, git_dir: &Path, common_dir: &Path) -> Self {
+        let candidates = states_of(candidate_files(git_dir, common_dir));
+        Self {
+            git_dir: git_dir.to_path_buf(),
+            common_dir: common_dir.to_path_buf(),
+            state: Mutex::new(ConfigState::read(repository, candidates)),
         }
-        files.push(resolve(path_of(value), workdir));
     }
-    Ok(files)
+
+    /// The configured files as `git blame` takes them: every non-empty value, a relative one under the
+    /// work tree (git runs blame from the top of the work tree), `~/` under $HOME. git keeps the configured
+    /// names sorted and without repeats, so an empty value (which its documentation says resets the list)
+    /// sorts first and resets nothing; the order does not matter otherwise, the lists are merged.
+    /// Where a configuration file changed since the values were read, `reopen` gives the repository
+    /// with its configuration read again.
+    pub fn files(
+        &self,
+        workdir: &Path,
+        reopen: impl FnOnce() -> Result<gix::Repository, BlameError>,
+    ) -> Result<Vec<PathBuf>, BlameError> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let changed = state
+            .sources
+            .iter()
+            .any(|(path, known)| file_state(path) != *known);
+        if changed {
+            // The files' states are taken before they are read: a change while reading is seen next time.
+            let candidates = states_of(candidate_files(&self.git_dir, &self.common_dir));
+            *state = ConfigState::read(&reopen()?, candidates);
+        }
+        Ok(state
+            .values
+            .iter()
+            .map(|value| resolve(path_of(value), workdir))
+            .collect())
+    }
+}
+
+impl ConfigState {
+    fn read(repository: &gix::Repository, mut sources: Vec<(PathBuf, Option<FileState>)>) -> Self {
+        let snapshot = repository.config_snapshot();
+        let config = snapshot.plumbing();
+        for section in config.sections() {
+            if let Some(path) = &section.meta().path {
+                if !sources.iter().any(|(known, _)| known == path) {
+                    sources.push((path.clone(), file_state(path)));
+                }
+            }
+        }
+        let values = config
+            .strings("blame.ignoreRevsFile")
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|value| !value.is_empty())
+            .map(Vec::from)
+            .collect();
+        Self { sources, values }
+    }
+}
+
+/// The files git reads configuration from, whether they exist or not, where gix looks for them: the
+/// repository's `config` and `config.worktree`, the global ones (`$XDG_CONFIG_HOME/git/config` or
+/// `~/.config/git/config`, `~/.gitconfig`, or `$GIT_CONFIG_GLOBAL`) and the system's (`/etc/gitconfig`,
+/// `$GIT_CONFIG_SYSTEM`, none under `GIT_CONFIG_NOSYSTEM`).
+fn candidate_files(git_dir: &Path, common_dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![common_dir.join("config"), git_dir.join("config.worktree")];
+    let mut environment = |name: &str| std::env::var_os(name);
+    for source in [
+        gix::config::Source::System,
+        gix::config::Source::Git,
+        gix::config::Source::User,
+    ] {
+        if let Some(path) = source.storage_location(&mut environment) {
+            if !files.contains(&path) {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+fn states_of(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<FileState>)> {
+    files
+        .into_iter()
+        .map(|path| {
+            let state = file_state(&path);
+            (path, state)
+        })
+        .collect()
+}
+
+fn file_state(path: &Path) -> Option<FileState> {
+    let metadata = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    use std::os::unix::fs::MetadataExt as _;
+    Some(FileState {
+        modified: metadata.modified().ok(),
+        len: metadata.len(),
+        #[cfg(unix)]
+        inode: (metadata.dev(), metadata.ino()),
+        #[cfg(unix)]
+        changed: (metadata.ctime(), metadata.ctime_nsec()),
+    })
 }
 
 fn resolve(value: &Path, workdir: &Path) -> PathBuf {

@@ -38,7 +38,7 @@ impl BlameEngine for GixEngine {
             ))
         })?;
         let path = gix::path::to_unix_separators_on_windows(path);
-        let commit = ObjectId::from_hex(file.commit.to_string().as_bytes()).map_err(gix_error)?;
+        let commit = file.commit;
         let options = gix::repository::blame_file::Options {
             diff_algorithm: Some(gix::diff::blob::Algorithm::Myers),
             rewrites: Some(gix::diff::Rewrites::default()),

@@ -31,7 +31,8 @@ impl BlameEngine for Libgit2Engine {
     ) -> Result<Vec<LineOrigin>, BlameError> {
         let repository = Repository::open(&self.git_dir)?;
         let mut options = BlameOptions::new();
-        options.newest_commit(file.commit);
+        // The ids meet here: gix's (the repository handle's) and libgit2's are the same bytes.
+        options.newest_commit(Oid::from_bytes(file.commit.as_bytes())?);
         let blame = repository.blame_file(relative_path, Some(&mut options))?;
         let mut commit_times: HashMap<Oid, i64> = HashMap::new();
         let mut lines = Vec::new();

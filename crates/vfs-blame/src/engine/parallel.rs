@@ -171,7 +171,7 @@ impl BlameEngine for ParallelEngine {
         relative_path: &Path,
         settings: &HistorySettings,
     ) -> Result<Vec<LineOrigin>, BlameError> {
-        let head = ObjectId::from_hex(file.commit.to_string().as_bytes()).map_err(gix_error)?;
+        let head = file.commit;
         let Some(versions) = self.chain(head, relative_path)? else {
             return self.fallback.blame_committed(file, relative_path, settings);
         };
