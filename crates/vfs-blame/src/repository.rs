@@ -166,3 +166,37 @@ fn real_path(path: &Path) -> Result<PathBuf, BlameError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    use super::blob_id;
+
+    /// `git hash-object --stdin` is the oracle.
+    #[test]
+    fn blob_ids_are_gits() {
+        for content in [&b""[..], b"a: 1\n", b"a: 1\r\nb: 2", b"\0binary\xff\n"] {
+            let mut git = Command::new("git")
+                .args(["hash-object", "--stdin"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("run git");
+            git.stdin
+                .take()
+                .expect("stdin")
+                .write_all(content)
+                .expect("write to git");
+            let output = git.wait_with_output().expect("wait for git");
+            assert!(output.status.success());
+            let expected = String::from_utf8(output.stdout).expect("hex");
+            assert_eq!(
+                blob_id(content).expect("hash").to_string(),
+                expected.trim(),
+                "{content:?}"
+            );
+        }
+    }
+}

@@ -368,3 +368,109 @@ fn blamer_is_send_and_sync() {
     assert_send_sync::<Blamer>();
     assert_send_sync::<Arc<vfs_blame::FileBlame>>();
 }
+
+/// A linked work tree (`git worktree add`): its own HEAD and files, its git dir under the main repository's
+/// `.git/worktrees`, found from a folder inside it.
+#[test]
+fn discovery_from_a_linked_worktree_finds_its_own_head_and_files() {
+    let mut repo = TestRepo::new();
+    repo.write(CONFIG, b"a: 1\nb: 2\n");
+    repo.write("deep/file.yml", b"x: 1\n");
+    let (main_head, _) = repo.commit_all("first");
+    let elsewhere = tempfile::tempdir().expect("temporary directory");
+    let worktree = elsewhere.path().join("wt");
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "other",
+        worktree.to_str().expect("UTF-8 path"),
+    ]);
+    let run_in_worktree = |args: &[&str], time: Option<i64>| {
+        let mut command = std::process::Command::new("git");
+        command
+            .args(args)
+            .current_dir(&worktree)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null");
+        if let Some(time) = time {
+            let date = format!("{time} +0000");
+            command
+                .env("GIT_AUTHOR_DATE", &date)
+                .env("GIT_COMMITTER_DATE", &date);
+        }
+        let output = command.output().expect("run git");
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8(output.stdout)
+            .expect("UTF-8")
+            .trim()
+            .to_string()
+    };
+    std::fs::write(worktree.join(CONFIG), b"a: 1\nb: 20\n").expect("write");
+    let time = common::FIRST_COMMIT_TIME + 3600;
+    run_in_worktree(&["commit", "-q", "-am", "in the worktree"], Some(time));
+    let worktree_head = run_in_worktree(&["rev-parse", "HEAD"], None);
+    assert_ne!(worktree_head, main_head);
+
+    let canonical_worktree = worktree.canonicalize().expect("canonical worktree");
+    let main_git_dir = repo.path().join(".git").canonicalize().expect("git dir");
+    for engine in EngineKind::ALL {
+        let blamer =
+            Blamer::discover_with_engine(&worktree.join("deep"), *engine).expect("discover");
+        let name = engine.name();
+        assert_eq!(
+            blamer.workdir().canonicalize().expect("workdir"),
+            canonical_worktree,
+            "{name}"
+        );
+        assert_eq!(
+            blamer.git_dir().canonicalize().expect("git dir"),
+            main_git_dir.join("worktrees/wt"),
+            "{name}"
+        );
+        assert_eq!(
+            blamer.head_commit().expect("head"),
+            Some(worktree_head.clone()),
+            "{name}"
+        );
+        let blame = blamer
+            .blame(Path::new(CONFIG), b"a: 1\nb: 20\n")
+            .expect("blame");
+        assert_eq!(
+            blame.lines,
+            vec![
+                committed(&main_head, common::FIRST_COMMIT_TIME),
+                committed(&worktree_head, time)
+            ],
+            "{name}"
+        );
+    }
+}
+
+/// HEAD tracks a symbolic link and a submodule (a gitlink) where a file is asked for: neither is a file HEAD
+/// holds, so every line is uncommitted (git's answer for the link, whose blob is the target's name).
+#[test]
+fn a_symbolic_link_or_a_submodule_in_head_is_no_committed_file() {
+    let mut repo = TestRepo::new();
+    repo.write(CONFIG, b"a: 1\nb: 2\n");
+    std::os::unix::fs::symlink(CONFIG, repo.file("link.yml")).expect("symlink");
+    let (first, _) = repo.commit_all("first");
+    repo.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("160000,{first},sub"),
+    ]);
+    repo.commit_staged("a submodule");
+    let content = repo.read(CONFIG);
+    let expected = vec![LineOrigin::Uncommitted; 2];
+    assert_eq!(repo.oracle("link.yml", &content), expected);
+    for blamer in blamers(&repo) {
+        let name = blamer.engine().name();
+        for path in ["link.yml", "sub"] {
+            let blame = blamer.blame(Path::new(path), &content).expect("blame");
+            assert_eq!(blame.lines, expected, "{name} {path}");
+        }
+    }
+}

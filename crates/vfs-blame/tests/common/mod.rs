@@ -192,6 +192,34 @@ impl TestRepo {
         );
         parse_oracle(&output.stdout)
     }
+
+    /// The oracle run with the global configuration of `home` (`$HOME/.gitconfig`, `$HOME/.config/git/config`)
+    /// instead of none.
+    pub fn oracle_with_home(&self, relative: &str, content: &[u8], home: &Path) -> Vec<LineOrigin> {
+        let mut child = self
+            .command(&["blame", "--porcelain", "--contents", "-", "--", relative])
+            .env_remove("GIT_CONFIG_GLOBAL")
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run git");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(content)
+            .expect("write to git");
+        let output = child.wait_with_output().expect("wait for git");
+        assert!(
+            output.status.success(),
+            "git blame failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        parse_oracle(&output.stdout)
+    }
 }
 
 /// Reads porcelain output: the null commit is "Not Committed Yet".
