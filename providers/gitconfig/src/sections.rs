@@ -3,7 +3,7 @@
 //! estimate of the memory it holds: a large file rewritten again and again costs one version.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
@@ -225,6 +225,8 @@ impl Files {
 
 pub struct SectionCache {
     files: Mutex<Files>,
+    /// Every file whose times were computed: a path each, whatever the budget forgets.
+    served_files: Mutex<HashSet<PathBuf>>,
     /// How many "kept as a plain file" warnings were told.
     told: AtomicUsize,
     /// The last reason each file was kept plain for, so it is told once per content.
@@ -244,6 +246,7 @@ impl SectionCache {
     pub fn with_budget(budget: usize) -> Self {
         SectionCache {
             files: Mutex::default(),
+            served_files: Mutex::default(),
             told: AtomicUsize::new(0),
             warned: Mutex::default(),
             limits: Limits::default(),
@@ -314,6 +317,7 @@ impl SectionCache {
             used: 0,
         };
         self.lock_files().put(disk_path, cached, self.budget);
+        self.served_files.lock().insert(disk_path.to_path_buf());
         Ok(YamlState::Folder(timed))
     }
 
@@ -428,14 +432,21 @@ impl SectionCache {
         }
     }
 
-    /// The paths of every file whose times are cached (to announce them after HEAD moved).
+    /// The paths of every file whose times were ever served (to announce them after HEAD
+    /// moved): also those the budget has since forgotten here, since the host may still hold
+    /// their times (for the long TTL of complete notices).
     pub fn timed_files(&self) -> Vec<PathBuf> {
+        self.served_files.lock().iter().cloned().collect()
+    }
+
+    /// How many files' times are cached now.
+    #[cfg(test)]
+    fn cached_timed_count(&self) -> usize {
         self.lock_files()
             .by_path
-            .iter()
-            .filter(|(_, cached)| cached.timed.is_some())
-            .map(|(path, _)| path.clone())
-            .collect()
+            .values()
+            .filter(|cached| cached.timed.is_some())
+            .count()
     }
 
     /// The cache's estimate of what it holds, in bytes.
@@ -583,7 +594,9 @@ mod tests {
             assert!(cache.estimated_bytes() <= one_file * 5);
         }
         // The newest is kept; the oldest were forgotten and are parsed again when asked.
-        assert_eq!(cache.timed_files().len(), 5);
+        assert_eq!(cache.cached_timed_count(), 5);
+        // All 40 are still announced when HEAD moves: the host may hold their times.
+        assert_eq!(cache.timed_files().len(), 40);
         assert!(matches!(load(&cache, &first), YamlState::Folder(_)));
     }
 }
