@@ -225,8 +225,17 @@ impl Filesystem for FuseHost {
             return reply_opendir(reply, answer);
         }
         let host = self.host.clone();
+        let kernel = self.kernel.clone();
         self.runtime.spawn(async move {
-            reply_opendir(reply, host.opendir(ino.0).await);
+            let answer = host.opendir(ino.0).await;
+            if answer.is_ok() {
+                // The listing was just loaded: the kernel may hold this folder's attributes from
+                // before it (a link count of 2). A `stat` right after this open must see the
+                // real count, so they are forgotten before the open returns, as `open` does for
+                // a length it learnt (attributes only, which takes no lock an open holds).
+                forget_attributes_before_open_returns(&kernel, ino.0);
+            }
+            reply_opendir(reply, answer);
         });
     }
 
