@@ -300,11 +300,17 @@ impl Inner {
                 .stat(&dir, name)
                 .map_err(failed)?
                 .ok_or_else(|| ProviderError::NotFound(path.clone()))?;
-            match stat.kind {
-                EntryKind::Directory => dir = tree.open_dir(&dir, name).map_err(failed)?,
-                EntryKind::File if self.formats.of(&relative_of(&names[..=index])).is_some() => {
+            // A config file shown as a folder: its path relative to SOURCE and its format.
+            let config = match stat.kind {
+                EntryKind::File if Format::of_name(name).is_some() => {
                     let relative = relative_of(&names[..=index]);
-                    let format = self.formats.of(&relative).unwrap_or(Format::Yaml);
+                    self.formats.of(&relative).map(|format| (relative, format))
+                }
+                _ => None,
+            };
+            match (stat.kind, config) {
+                (EntryKind::Directory, _) => dir = tree.open_dir(&dir, name).map_err(failed)?,
+                (EntryKind::File, Some((relative, format))) => {
                     let (file, stat) = tree.open_file(&dir, name).map_err(failed)?;
                     let state = self
                         .sections
@@ -339,17 +345,17 @@ impl Inner {
                         YamlState::Plain => return Err(ProviderError::NotADirectory(path.clone())),
                     }
                 }
-                EntryKind::File | EntryKind::Symlink if last => {
+                (EntryKind::File | EntryKind::Symlink, _) if last => {
                     return Ok(Location::Entry {
                         parent: dir,
                         name: name.clone(),
                         stat,
                     })
                 }
-                EntryKind::File | EntryKind::Symlink => {
+                (EntryKind::File | EntryKind::Symlink, _) => {
                     return Err(ProviderError::NotADirectory(path.clone()))
                 }
-                EntryKind::Other => return Err(ProviderError::NotFound(path.clone())),
+                (EntryKind::Other, _) => return Err(ProviderError::NotFound(path.clone())),
             }
         }
         Ok(Location::Directory(dir))
@@ -420,15 +426,20 @@ impl Inner {
         name: &OsStr,
         stat: &EntryStat,
     ) -> Option<Node> {
-        let relative: PathBuf = dir_path
-            .names()
-            .iter()
-            .map(|name| name.as_os_str())
-            .chain([name])
-            .collect();
-        let format = self.formats.of(&relative);
-        match (stat.kind, format) {
-            (EntryKind::File, Some(format)) => {
+        let config = match stat.kind {
+            EntryKind::File if Format::of_name(name).is_some() => {
+                let relative: PathBuf = dir_path
+                    .names()
+                    .iter()
+                    .map(|name| name.as_os_str())
+                    .chain([name])
+                    .collect();
+                self.formats.of(&relative).map(|format| (relative, format))
+            }
+            _ => None,
+        };
+        match (stat.kind, config) {
+            (EntryKind::File, Some((relative, format))) => {
                 let opened = tree.open_file(dir, name);
                 let loaded = opened.and_then(|(file, opened_stat)| {
                     let state = self.sections.load(
