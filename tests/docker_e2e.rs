@@ -5,74 +5,13 @@ mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{docker_available, fuse_available, run, EngineLock, VfsMount};
+use common::{
+    docker_available, fuse_available, import_busybox, run, unique, Cleanup, EngineLock, VfsMount,
+};
 use vfs_testkit::docker::docker;
-
-fn unique(stem: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    format!("vfse{}x{}{stem}", std::process::id(), nanos % 100_000)
-}
-
-/// Images, containers and volumes made by a test, removed even when it fails.
-#[derive(Default)]
-struct Cleanup {
-    containers: Vec<String>,
-    images: Vec<String>,
-    volumes: Vec<String>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let quiet = |args: &[&str]| {
-            let _ = Command::new("docker")
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        };
-        for container in &self.containers {
-            quiet(&["rm", "-f", container]);
-        }
-        for image in self.images.iter().rev() {
-            quiet(&["rmi", "-f", image]);
-        }
-        for volume in &self.volumes {
-            quiet(&["volume", "rm", "-f", volume]);
-        }
-    }
-}
-
-/// Imports busybox as `reference` (no registry); records it for cleanup; returns its id.
-fn import_busybox(cleanup: &mut Cleanup, reference: &str) -> String {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join("bin")).unwrap();
-    std::fs::copy("/bin/busybox", root.path().join("bin/busybox")).unwrap();
-    for applet in ["sh", "cat", "true"] {
-        std::os::unix::fs::symlink("busybox", root.path().join("bin").join(applet)).unwrap();
-    }
-    let tar = root.path().join("rootfs.tar");
-    run(
-        "tar",
-        &[
-            "-C",
-            root.path().to_str().unwrap(),
-            "-cf",
-            tar.to_str().unwrap(),
-            "bin",
-        ],
-        None,
-    );
-    let id = docker(&["import", tar.to_str().unwrap(), reference]);
-    let id = id.trim().trim_start_matches("sha256:").to_string();
-    cleanup.images.push(id.clone());
-    cleanup.images.push(reference.to_string());
-    id
-}
 
 fn inspect_time(kind: &str, id: &str, field: &str) -> SystemTime {
     let text = docker(&[kind, "inspect", "--format", &format!("{{{{{field}}}}}"), id]);
@@ -124,9 +63,9 @@ fn the_mount_shows_the_engine_to_ls_cat_jq_python_cp_wc_and_stat() {
         return;
     }
     let mut cleanup = Cleanup::default();
-    let name = unique("see");
+    let name = unique("vfse", "see");
     let base_ref = format!("{name}/team/base:1");
-    let base_id = import_busybox(&mut cleanup, &base_ref);
+    let base_id = import_busybox(&mut cleanup, &base_ref, &["sh", "cat", "true"], &[]);
     let container = format!("{name}-box");
     let container_id = docker(&[
         "create", "-e", "SECRET=x", "--name", &container, &base_ref, "true",
@@ -295,10 +234,20 @@ fn a_warm_make_asks_no_name_time_or_link_long_after_the_short_default_ttl() {
         return;
     }
     let mut cleanup = Cleanup::default();
-    let name = unique("warm");
-    import_busybox(&mut cleanup, &format!("{name}/base:1"));
+    let name = unique("vfse", "warm");
+    import_busybox(
+        &mut cleanup,
+        &format!("{name}/base:1"),
+        &["sh", "cat", "true"],
+        &[],
+    );
     let other = format!("{name}/other");
-    import_busybox(&mut cleanup, &format!("{other}:1"));
+    import_busybox(
+        &mut cleanup,
+        &format!("{other}:1"),
+        &["sh", "cat", "true"],
+        &[],
+    );
     let project = tempfile::tempdir().unwrap();
     let mnt = project.path().join(".dockerfs");
     std::fs::create_dir(&mnt).unwrap();
@@ -399,9 +348,9 @@ fn make_drives_docker_builds_through_the_mount() {
         return;
     }
     let mut cleanup = Cleanup::default();
-    let name = unique("mk");
+    let name = unique("vfse", "mk");
     let base_ref = format!("{name}/base:1");
-    import_busybox(&mut cleanup, &base_ref);
+    import_busybox(&mut cleanup, &base_ref, &["sh", "cat", "true"], &[]);
     let app = format!("{name}/app");
     cleanup.images.push(format!("{app}:latest"));
 
@@ -512,7 +461,7 @@ fn the_make_docker_example_runs_end_to_end() {
     if !fuse_available() || !docker_available() {
         return;
     }
-    let name = unique("ex");
+    let name = unique("vfse", "ex");
     let work = tempfile::tempdir().unwrap();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/make-docker");
     run(

@@ -8,72 +8,14 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::{docker_available, fuse_available, vfs_binary, EngineLock, VfsMount};
+use common::{
+    docker_available, fuse_available, import_busybox, unique, vfs_binary, Cleanup, EngineLock,
+    VfsMount,
+};
 use vfs_testkit::churn::Churn;
 use vfs_testkit::docker::docker;
-
-fn unique(stem: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    format!("vfsw{}x{}{stem}", std::process::id(), nanos % 100_000)
-}
-
-/// Images and containers made by a test, removed even when it fails.
-#[derive(Default)]
-struct Cleanup {
-    containers: Vec<String>,
-    images: Vec<String>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let quiet = |args: &[&str]| {
-            let _ = Command::new("docker")
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        };
-        for container in &self.containers {
-            quiet(&["rm", "-f", container]);
-        }
-        for image in self.images.iter().rev() {
-            quiet(&["rmi", "-f", image]);
-        }
-    }
-}
-
-/// Imports busybox as `reference` (no registry); records it for cleanup; returns its id.
-fn import_busybox(cleanup: &mut Cleanup, reference: &str) -> String {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join("bin")).unwrap();
-    std::fs::copy("/bin/busybox", root.path().join("bin/busybox")).unwrap();
-    std::os::unix::fs::symlink("busybox", root.path().join("bin/sh")).unwrap();
-    let tar = root.path().join("rootfs.tar");
-    let status = Command::new("tar")
-        .arg("-C")
-        .arg(root.path())
-        .arg("-cf")
-        .arg(&tar)
-        .arg("bin")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let id = docker(&[
-        "import",
-        "--change",
-        r#"CMD ["sh"]"#,
-        tar.to_str().unwrap(),
-        reference,
-    ]);
-    let id = id.trim().trim_start_matches("sha256:").to_string();
-    cleanup.images.push(id.clone());
-    cleanup.images.push(reference.to_string());
-    id
-}
 
 /// `PATH` with the `vfs` under test first, as a user's shell would have it.
 fn path_with_vfs() -> String {
@@ -195,8 +137,13 @@ fn scene(cleanup_names: &[&str]) -> Option<(Scene, VfsMount)> {
         return None;
     }
     let mut cleanup = Cleanup::default();
-    let name = unique("wait");
-    let image = import_busybox(&mut cleanup, &format!("{name}-base:1"));
+    let name = unique("vfsw", "wait");
+    let image = import_busybox(
+        &mut cleanup,
+        &format!("{name}-base:1"),
+        &["sh"],
+        &[r#"CMD ["sh"]"#],
+    );
     for stem in cleanup_names {
         cleanup.containers.push(format!("{name}-{stem}-box"));
     }
@@ -288,7 +235,12 @@ fn make_and_make_after_a_recipe_ending_with_vfs_wait_runs_nothing_the_second_tim
     // Churn on an image of its own: each churn tag moves its image's LastTagTime.
     let mut cleanup = Cleanup::default();
     cleanup.images.push(format!("{repo}:latest"));
-    let churned = import_busybox(&mut cleanup, &format!("{}-churned:1", scene.name));
+    let churned = import_busybox(
+        &mut cleanup,
+        &format!("{}-churned:1", scene.name),
+        &["sh"],
+        &[r#"CMD ["sh"]"#],
+    );
     let churn = Churn::start(
         &churned,
         &format!("{}-churn", scene.name),

@@ -10,10 +10,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{docker_available, fuse_available, git, in_ci, vfs_binary, EngineLock};
-use vfs_testkit::docker::docker;
+use common::{
+    docker_available, fuse_available, git, import_busybox, in_ci, unique, vfs_binary, Cleanup,
+    EngineLock,
+};
 use vfs_testkit::mounts::{is_mounted, unmount_lazily};
 
 const T1: i64 = 1_600_000_000;
@@ -53,18 +55,13 @@ fn recipe(doc: &str, name: Option<&str>) -> String {
     rest[start..start + end].to_string()
 }
 
-fn unique(stem: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    format!("{stem}{}x{}", std::process::id(), nanos % 100_000)
-}
-
 /// A compose project in a git repository named `project`, with both mounts inside it.
 struct Scene {
     work: tempfile::TempDir,
     project: String,
     image: String,
+    /// The images and containers the test made; removed after the scene's own teardown.
+    cleanup: Cleanup,
 }
 
 impl Drop for Scene {
@@ -86,22 +83,22 @@ impl Drop for Scene {
             &["-p", &self.project, "down", "-t", "0"],
             &repo,
         );
-        quiet("docker", &["rmi", "-f", &self.image], &repo);
     }
 }
 
 impl Scene {
     fn new(makefile: &str) -> Scene {
-        let project = unique("shop");
-        let image = format!("vfs-recipes/{}:latest", unique("busybox"));
-        let scene = Scene {
+        let project = unique("shop", "");
+        let image = format!("vfs-recipes/{}:latest", unique("busybox", ""));
+        let mut scene = Scene {
             work: tempfile::tempdir().unwrap(),
             project,
             image,
+            cleanup: Cleanup::default(),
         };
         let repo = scene.repo();
         std::fs::create_dir(&repo).unwrap();
-        scene.import_busybox();
+        import_busybox(&mut scene.cleanup, &scene.image, &["sh", "sleep"], &[]);
         std::fs::write(
             repo.join("docker-compose.yml"),
             COMPOSE.replace("IMAGE", &scene.image),
@@ -134,28 +131,6 @@ impl Scene {
 
     fn cfgfs(&self) -> PathBuf {
         self.repo().join(".cfgfs")
-    }
-
-    fn import_busybox(&self) {
-        let root = self.work.path().join("rootfs");
-        std::fs::create_dir_all(root.join("bin")).unwrap();
-        std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
-        for applet in ["sh", "sleep"] {
-            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
-        }
-        let tar = self.work.path().join("rootfs.tar");
-        let status = Command::new("tar")
-            .args([
-                "-C",
-                root.to_str().unwrap(),
-                "-cf",
-                tar.to_str().unwrap(),
-                "bin",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        docker(&["import", tar.to_str().unwrap(), &self.image]);
     }
 
     fn command(&self, program: &str, args: &[&str]) -> Command {
@@ -527,10 +502,12 @@ fn the_docker_md_recipes_settle() {
     if !ready() {
         return;
     }
-    let scene = Scene::new("");
+    let mut scene = Scene::new("");
     let repo = scene.repo();
-    let app = format!("vfs-recipes/{}", unique("app"));
-    let container = unique("app");
+    let app = format!("vfs-recipes/{}", unique("app", ""));
+    let container = unique("app", "");
+    scene.cleanup.containers.push(container.clone());
+    scene.cleanup.images.push(format!("{app}:latest"));
     let makefile = recipe("docs/docker.md", Some("docker"))
         .replace("myorg/app", &app)
         .replace("--name app", &format!("--name {container}"))
@@ -551,7 +528,6 @@ fn the_docker_md_recipes_settle() {
     std::fs::write(repo.join("src/message.txt"), "one\n").unwrap();
     let compose = COMPOSE.replace("IMAGE", &format!("{app}:latest"));
     std::fs::write(repo.join("docker-compose.yml"), compose).unwrap();
-    let cleanup = [format!("{app}:latest")];
     let targets = [
         format!(".dockerfs/containers/{container}"),
         format!(".dockerfs/compose/{}/web", scene.project),
@@ -587,12 +563,6 @@ fn the_docker_md_recipes_settle() {
     }
     assert_eq!(scene.question(&targets), 0, "settled after the change");
     scene.unmount();
-    let _ = Command::new("docker")
-        .args(["rm", "-f", &container])
-        .output();
-    let _ = Command::new("docker")
-        .args(["rmi", "-f", &cleanup[0]])
-        .output();
 }
 
 /// README.md's image rule: built, settled, rebuilt after a source change, and settled after a
@@ -603,9 +573,10 @@ fn the_readme_image_rule_settles() {
     if !ready() {
         return;
     }
-    let scene = Scene::new("");
+    let mut scene = Scene::new("");
     let repo = scene.repo();
-    let app = format!("vfs-recipes/{}", unique("readme"));
+    let app = format!("vfs-recipes/{}", unique("readme", ""));
+    scene.cleanup.images.push(format!("{app}:latest"));
     let makefile = recipe("README.md", None)
         .replace("images/app/latest", &format!("images/{app}/latest"))
         .replace("-t app ", &format!("-t {app} "));
@@ -650,7 +621,4 @@ fn the_readme_image_rule_settles() {
         "settled after a cached build"
     );
     scene.unmount();
-    let _ = Command::new("docker")
-        .args(["rmi", "-f", &format!("{app}:latest")])
-        .output();
 }

@@ -13,7 +13,7 @@ pub use vfs_testkit::{
     engine::EngineLock,
     env::{docker_available, fuse_available, in_ci},
     git::git,
-    mounts::{is_mounted, unmount_lazily},
+    mounts::{is_mounted, unmount_lazily, within},
 };
 
 /// The `vfs` binary under test.
@@ -199,26 +199,6 @@ pub fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// Runs `work` on its own thread and panics if it takes longer than `limit` (a hung mount must
-/// fail the test rather than hang it; the stuck thread is abandoned, the guard unmounts).
-pub fn within<T: Send + 'static>(
-    limit: Duration,
-    what: &str,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(work());
-    });
-    match receiver.recv_timeout(limit) {
-        Ok(value) => value,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{what}: not done within {limit:?} (hang)")
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
-    }
-}
-
 /// Runs `program args…` as the user `nobody` (group `nogroup`, no supplementary groups).
 pub fn as_nobody(program: &str, args: &[&str]) -> Command {
     let mut command = Command::new("setpriv");
@@ -294,4 +274,75 @@ impl GitconfigScene {
         );
         std::fs::metadata(self.mnt()).expect("the mount answers stat");
     }
+}
+
+// ---- Docker objects made by the end-to-end tests. ----
+
+/// A name for engine objects unique to this test process and moment: `PREFIX<pid>x<n>STEM`
+/// (lower case and digits, as image references and compose projects want them).
+pub fn unique(prefix: &str, stem: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!("{prefix}{}x{}{stem}", std::process::id(), nanos % 100_000)
+}
+
+/// Images, containers and volumes made by a test, removed even when it fails.
+#[derive(Default)]
+pub struct Cleanup {
+    pub containers: Vec<String>,
+    pub images: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let quiet = |args: &[&str]| {
+            let _ = Command::new("docker")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        for container in &self.containers {
+            quiet(&["rm", "-f", container]);
+        }
+        for image in self.images.iter().rev() {
+            quiet(&["rmi", "-f", image]);
+        }
+        for volume in &self.volumes {
+            quiet(&["volume", "rm", "-f", volume]);
+        }
+    }
+}
+
+/// Imports busybox as `reference` (no registry is reachable): a root filesystem of busybox with
+/// `applets` linked to it, and `changes` (Dockerfile instructions such as `CMD ["sh"]`) applied.
+/// Records the image for cleanup; returns its id.
+pub fn import_busybox(
+    cleanup: &mut Cleanup,
+    reference: &str,
+    applets: &[&str],
+    changes: &[&str],
+) -> String {
+    let root = tempfile::tempdir().expect("temporary directory");
+    std::fs::create_dir(root.path().join("bin")).expect("create bin");
+    std::fs::copy("/bin/busybox", root.path().join("bin/busybox")).expect("copy /bin/busybox");
+    for applet in applets {
+        std::os::unix::fs::symlink("busybox", root.path().join("bin").join(applet))
+            .expect("link an applet");
+    }
+    let tar = root.path().join("rootfs.tar");
+    let (root_text, tar_text) = (root.path().display().to_string(), tar.display().to_string());
+    run("tar", &["-C", &root_text, "-cf", &tar_text, "bin"], None);
+    let mut args = vec!["import"];
+    for change in changes {
+        args.extend(["--change", change]);
+    }
+    args.extend([tar_text.as_str(), reference]);
+    let id = vfs_testkit::docker::docker(&args);
+    let id = id.trim().trim_start_matches("sha256:").to_string();
+    cleanup.images.push(id.clone());
+    cleanup.images.push(reference.to_string());
+    id
 }

@@ -115,6 +115,21 @@ pub fn abort_fuse_connection(mountpoint: &Path) -> bool {
     std::fs::write(connections.join(minor).join("abort"), b"1").is_ok()
 }
 
+/// Runs `work` on its own thread and panics if it takes longer than `limit` (a hung mount must
+/// fail the test rather than hang it; the stuck thread is abandoned, the guard unmounts).
+pub fn within<T: Send + 'static>(
+    limit: std::time::Duration,
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    bounded(
+        limit,
+        work,
+        || panic!("{what}: not done within {limit:?} (hang)"),
+        what,
+    )
+}
+
 /// Runs `work` on its own thread; if it is not done within `limit`, aborts the FUSE connection
 /// of `mountpoint` (freeing whatever hangs in it, so the test's guards can unmount and the run
 /// ends) and panics naming `what`.
@@ -124,16 +139,27 @@ pub fn within_or_abort<T: Send + 'static>(
     what: &str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> T {
+    let on_hang = || {
+        let aborted = abort_fuse_connection(mountpoint);
+        panic!("{what}: not done within {limit:?} (hang; FUSE connection aborted: {aborted})")
+    };
+    bounded(limit, work, on_hang, what)
+}
+
+/// `work`'s answer if it comes within `limit`; else what `on_hang` does (it panics).
+fn bounded<T: Send + 'static>(
+    limit: std::time::Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+    on_hang: impl FnOnce() -> T,
+    what: &str,
+) -> T {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = sender.send(work());
     });
     match receiver.recv_timeout(limit) {
         Ok(value) => value,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            let aborted = abort_fuse_connection(mountpoint);
-            panic!("{what}: not done within {limit:?} (hang; FUSE connection aborted: {aborted})")
-        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => on_hang(),
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
     }
 }
