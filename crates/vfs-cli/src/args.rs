@@ -168,6 +168,14 @@ fn mount_args() -> Vec<Arg> {
     ]
 }
 
+/// The MOUNTPOINT that `unmount` and `wait` take.
+fn mountpoint_arg() -> Arg {
+    Arg::new(MOUNTPOINT)
+        .value_name("MOUNTPOINT")
+        .required(true)
+        .value_parser(value_parser!(PathBuf))
+}
+
 fn mkdir_arg() -> Arg {
     Arg::new(MKDIR)
         .long("mkdir")
@@ -339,12 +347,7 @@ pub fn command(program: &str, registrations: &[&'static ProviderRegistration]) -
         .subcommand(
             Command::new("unmount")
                 .about("Unmount a vfs mount, also a stale one left by a killed process")
-                .arg(
-                    Arg::new(MOUNTPOINT)
-                        .value_name("MOUNTPOINT")
-                        .required(true)
-                        .value_parser(value_parser!(PathBuf)),
-                )
+                .arg(mountpoint_arg())
                 .args(shared_args()),
         )
         .subcommand(
@@ -353,12 +356,7 @@ pub fn command(program: &str, registrations: &[&'static ProviderRegistration]) -
                     "Return once the mount has applied every change of its source made before \
                      (reads MOUNTPOINT/.vfs); end a recipe with it before the next one relies on the mount",
                 )
-                .arg(
-                    Arg::new(MOUNTPOINT)
-                        .value_name("MOUNTPOINT")
-                        .required(true)
-                        .value_parser(value_parser!(PathBuf)),
-                )
+                .arg(mountpoint_arg())
                 .args(shared_args()),
         )
         .subcommand(
