@@ -9,7 +9,7 @@ use std::process::Command;
 
 use proptest::prelude::*;
 use support::*;
-use vfs_core::{ChangeNotifier, NodeKind, Provider};
+use vfs_core::NodeKind;
 use vfs_gitconfig::formats::{Format, Formats};
 use vfs_gitconfig::yaml::parse::YamlNodeKind;
 use vfs_gitconfig::yaml::{Limits, NodeId, YamlFile};
@@ -19,15 +19,12 @@ const T1: i64 = 1_600_000_000;
 const T2: i64 = 1_600_100_000;
 
 async fn started(repo: &Repo, formats: Option<Formats>) -> GitConfigProvider {
-    let mut provider = GitConfigProvider::new(repo.path());
-    if let Some(formats) = formats {
-        provider = provider.with_formats(formats);
-    }
-    provider
-        .start(ChangeNotifier::detached())
-        .await
-        .expect("start");
-    provider
+    let provider = GitConfigProvider::new(repo.path());
+    start(match formats {
+        Some(formats) => provider.with_formats(formats),
+        None => provider,
+    })
+    .await
 }
 
 const PACKAGE: &str = r#"{

@@ -34,12 +34,7 @@ const DB: &str = "docker-compose.yml/services/db";
 
 /// A mount of `repo` that remembers what it served in `state`.
 async fn mount(repo: &Repo, state: &Path) -> GitConfigProvider {
-    let provider = GitConfigProvider::new(repo.path()).with_state_dir(state);
-    provider
-        .start(ChangeNotifier::detached())
-        .await
-        .expect("start");
-    provider
+    start(GitConfigProvider::new(repo.path()).with_state_dir(state)).await
 }
 
 /// The times of web and db as a fresh mount serves them (a remount between every step).

@@ -10,12 +10,7 @@ use vfs_core::{ChangeNotifier, Content, NodeKind, NodePath, Provider, ProviderEr
 use vfs_gitconfig::GitConfigProvider;
 
 async fn provider_for(dir: &std::path::Path) -> GitConfigProvider {
-    let provider = GitConfigProvider::new(dir);
-    provider
-        .start(ChangeNotifier::detached())
-        .await
-        .expect("start");
-    provider
+    start(GitConfigProvider::new(dir)).await
 }
 
 #[tokio::test]

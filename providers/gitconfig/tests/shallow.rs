@@ -6,7 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use support::*;
-use vfs_core::{ChangeNotifier, Provider};
+use vfs_core::Provider;
 use vfs_gitconfig::GitConfigProvider;
 use vfs_testkit::git;
 
@@ -82,12 +82,7 @@ fn blame_times(clone: &Path, relative: &str) -> (Vec<i64>, bool) {
 }
 
 async fn started(source: &Path) -> GitConfigProvider {
-    let provider = GitConfigProvider::new(source);
-    provider
-        .start(ChangeNotifier::detached())
-        .await
-        .expect("start");
-    provider
+    start(GitConfigProvider::new(source)).await
 }
 
 #[tokio::test]

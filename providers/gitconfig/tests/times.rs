@@ -30,12 +30,7 @@ services:
 ";
 
 async fn started(repo: &Repo) -> GitConfigProvider {
-    let provider = GitConfigProvider::new(repo.path());
-    provider
-        .start(ChangeNotifier::detached())
-        .await
-        .expect("start");
-    provider
+    start(GitConfigProvider::new(repo.path())).await
 }
 
 #[tokio::test]

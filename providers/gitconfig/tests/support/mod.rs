@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use vfs_core::{walk, Content, Node, NodeKind, NodePath, Provider};
+use vfs_core::{walk, ChangeNotifier, Content, Node, NodeKind, NodePath, Provider};
+use vfs_gitconfig::GitConfigProvider;
 use vfs_testkit::git;
 
 /// A git work tree in a temporary directory, committed with fixed dates.
@@ -128,4 +129,13 @@ pub fn outside_git() -> tempfile::TempDir {
 
 pub fn shared_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+}
+
+/// `provider`, started as a mount starts it (its notices go nowhere).
+pub async fn start(provider: GitConfigProvider) -> GitConfigProvider {
+    provider
+        .start(ChangeNotifier::detached())
+        .await
+        .expect("start");
+    provider
 }
