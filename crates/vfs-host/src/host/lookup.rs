@@ -1,0 +1,166 @@
+//! `lookup`, `getattr` and `readlink`: answers about one name or one inode, from the cache when
+//! it is fresh (on the FUSE thread), else after loading the listing that holds it.
+//!
+//! A LOOKUP of a name in a folder whose listing the host lacks goes through
+//! [`Host::lookup_entry`]; a provider's own lookup of one name hooks in there.
+
+use std::ffi::{OsStr, OsString};
+use std::time::{Duration, Instant};
+
+use vfs_core::{Node, NodeKind, NodePath};
+
+use crate::cache::Listing;
+
+use super::{errno_of, EntryAnswer, Errno, Host, Tables};
+
+/// The answer to a lookup: an entry, or "no such name" the kernel may remember for `ttl`.
+#[derive(Clone, Debug)]
+pub(crate) enum Lookup {
+    Found(EntryAnswer),
+    Missing { ttl: Duration },
+}
+
+impl Lookup {
+    #[cfg(test)]
+    pub(super) fn found(self) -> Result<EntryAnswer, Errno> {
+        match self {
+            Lookup::Found(answer) => Ok(answer),
+            Lookup::Missing { .. } => Err(libc::ENOENT),
+        }
+    }
+}
+
+impl Host {
+    /// `lookup` from the cache; `None` when the provider must be asked (call
+    /// [`Host::lookup_entry`]). A name missing from a fresh listing is a negative answer.
+    pub(crate) fn cached_lookup_entry(
+        &self,
+        parent: u64,
+        name: &OsStr,
+    ) -> Option<Result<Lookup, Errno>> {
+        let now = Instant::now();
+        let mut tables = self.tables();
+        let Some(parent_path) = tables.inodes.path(parent) else {
+            return Some(Err(libc::ENOENT));
+        };
+        let listing = tables.cache.listing(&parent_path, now)?;
+        Some(Ok(self.lookup_in(
+            &mut tables,
+            parent,
+            &parent_path,
+            name,
+            &listing,
+            now,
+        )))
+    }
+
+    pub(super) fn lookup_in(
+        &self,
+        tables: &mut Tables,
+        parent: u64,
+        parent_path: &NodePath,
+        name: &OsStr,
+        listing: &Listing,
+        now: Instant,
+    ) -> Lookup {
+        match listing.get(name) {
+            Some(entry) => {
+                let path = parent_path.join(name);
+                Lookup::Found(self.answer(tables, &path, &entry.node, listing.expires, now))
+            }
+            None => {
+                let ttl = self.ttl_until(listing.expires, now);
+                tables.negatives.record(parent, name, now + ttl, now);
+                Lookup::Missing { ttl }
+            }
+        }
+    }
+
+    pub(crate) async fn lookup_entry(&self, parent: u64, name: &OsStr) -> Result<Lookup, Errno> {
+        let parent_path = self.path_of(parent)?;
+        let listing = self
+            .listing(&parent_path)
+            .await
+            .map_err(|error| errno_of(error, "lookup", &parent_path.join(name)))?;
+        let now = Instant::now();
+        let mut tables = self.tables();
+        Ok(self.lookup_in(&mut tables, parent, &parent_path, name, &listing, now))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cached_lookup(
+        &self,
+        parent: u64,
+        name: &OsStr,
+    ) -> Option<Result<EntryAnswer, Errno>> {
+        self.cached_lookup_entry(parent, name)
+            .map(|answer| answer.and_then(Lookup::found))
+    }
+
+    #[cfg(test)]
+    pub(crate) async fn lookup(&self, parent: u64, name: &OsStr) -> Result<EntryAnswer, Errno> {
+        self.lookup_entry(parent, name)
+            .await
+            .and_then(Lookup::found)
+    }
+
+    /// `getattr` from the cache; `None` when the provider must be asked (call
+    /// [`Host::getattr`]). `handle` is the open file the kernel asks through, if any.
+    pub(crate) fn cached_getattr(
+        &self,
+        ino: u64,
+        handle: Option<u64>,
+    ) -> Option<Result<EntryAnswer, Errno>> {
+        let now = Instant::now();
+        let mut tables = self.tables();
+        let Some((path, kind)) = tables.inodes.entry(ino) else {
+            return Some(Err(libc::ENOENT));
+        };
+        let gone = match Self::cached_node(&tables, &path, kind, now)? {
+            Ok((node, expires)) => {
+                return Some(Ok(self.answer(&mut tables, &path, &node, expires, now)))
+            }
+            Err(errno) => errno,
+        };
+        drop(tables);
+        Some(self.still_open(ino, handle, gone))
+    }
+
+    pub(crate) async fn getattr(
+        &self,
+        ino: u64,
+        handle: Option<u64>,
+    ) -> Result<EntryAnswer, Errno> {
+        match self.node_of(ino, "getattr").await {
+            Ok((path, node, expires)) => {
+                let now = Instant::now();
+                let mut tables = self.tables();
+                Ok(self.answer(&mut tables, &path, &node, expires, now))
+            }
+            Err(errno) => self.still_open(ino, handle, errno),
+        }
+    }
+
+    pub(super) fn target_of(node: &Node) -> Result<OsString, Errno> {
+        match &node.kind {
+            NodeKind::Symlink { target } => Ok(target.clone()),
+            _ => Err(libc::EINVAL),
+        }
+    }
+
+    pub(crate) fn cached_readlink(&self, ino: u64) -> Option<Result<OsString, Errno>> {
+        let tables = self.tables();
+        let Some((path, kind)) = tables.inodes.entry(ino) else {
+            return Some(Err(libc::ENOENT));
+        };
+        Some(
+            Self::cached_node(&tables, &path, kind, Instant::now())?
+                .and_then(|(node, _)| Self::target_of(&node)),
+        )
+    }
+
+    pub(crate) async fn readlink(&self, ino: u64) -> Result<OsString, Errno> {
+        let (_, node, _) = self.node_of(ino, "readlink").await?;
+        Self::target_of(&node)
+    }
+}
