@@ -1061,9 +1061,11 @@ async fn the_barrier_returns_only_once_the_notices_queued_before_it_reached_the_
     let thread =
         crate::notices::NoticeThread::start(host.clone(), notices, SlowKernel(kernel.clone()))
             .unwrap();
+    // Numbered before the notice: a notice applied before the host knew a number has nothing
+    // to tell the kernel (the notices thread may run as soon as it is sent).
+    let sized = ino_of(&host, "sized").await;
     // Queued before the barrier by someone else: applied before it returns too.
     notifier.changed(NodePath::parse("sized"));
-    let sized = ino_of(&host, "sized").await;
     for round in 0..3 {
         kernel.inodes.lock().unwrap().clear();
         let started = std::time::Instant::now();
