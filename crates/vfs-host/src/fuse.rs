@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use crate::attrs::{Attributes, EntryKind, BLOCK_SIZE};
 use crate::host::{EntryAnswer, Host, Lookup, OpenedDir};
-use crate::notices::KernelCache;
+use crate::kernel::KernelCache;
 
 const GENERATION: Generation = Generation(0);
 

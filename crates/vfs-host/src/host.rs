@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::sync::atomic::AtomicU64;
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,7 @@ use crate::attrs::{attributes, Attributes, EntryKind, Known, Owner};
 use crate::cache::Cache;
 use crate::handles::Handles;
 use crate::inodes::InodeTable;
-use crate::notices::Work;
+use crate::kernel::KernelOp;
 
 mod access;
 mod changes;
@@ -36,6 +35,7 @@ pub(crate) use dirs::OpenedDir;
 use loading::Gate;
 pub(crate) use loading::{ProviderCalls, PROVIDER_TIMEOUT};
 pub(crate) use lookup::Lookup;
+pub(crate) use marker::{STOP_MARK, WAKE_MARK};
 use negatives::Negatives;
 
 /// An errno for the kernel.
@@ -55,12 +55,13 @@ pub(crate) struct EntryAnswer {
     pub(crate) attr_ttl: Duration,
 }
 
-/// What the kernel must forget after a change notice: an inode's attributes and data, and
-/// the directory entry naming it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct KernelTarget {
-    pub(crate) ino: u64,
-    pub(crate) entry: Option<(u64, OsString)>,
+/// What the kernel must forget of a number the host no longer answers for: the inode's
+/// attributes and data, and the entry `name` in `parent` naming it.
+fn forget_number(ino: u64, entry: Option<(u64, OsString)>, ops: &mut Vec<KernelOp>) {
+    ops.push(KernelOp::Inode(ino));
+    if let Some((parent, name)) = entry {
+        ops.push(KernelOp::Entry { parent, name });
+    }
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +72,8 @@ struct Tables {
     /// For each directory inode, the fingerprint of the last listing `opendir` handed out: the
     /// kernel's cached listing (FOPEN_CACHE_DIR) can only hold that one.
     served_listings: HashMap<u64, u64>,
+    /// What requests found the kernel must forget, for the notices thread's next step.
+    pending: Vec<KernelOp>,
 }
 
 pub(crate) struct Host {
@@ -83,8 +86,6 @@ pub(crate) struct Host {
     /// the provider once. Only callers wanting that very directory wait on its gate.
     gates: Mutex<HashMap<NodePath, Gate>>,
     calls: ProviderCalls,
-    /// Where to ask the notice thread to refresh the kernel's attributes (none in tests).
-    work: Mutex<Option<Sender<Work>>>,
     /// The longest a request waits on the provider ([`PROVIDER_TIMEOUT`]).
     provider_timeout: Duration,
     /// The provider's name, as the marker file says it.
@@ -127,7 +128,6 @@ impl Host {
             handles: Handles::default(),
             gates: Mutex::new(HashMap::new()),
             calls: ProviderCalls::default(),
-            work: Mutex::new(None),
             provider_timeout: PROVIDER_TIMEOUT,
             name: "vfs".into(),
             marks: Mutex::new(None),
@@ -142,16 +142,14 @@ impl Host {
         self
     }
 
-    pub(crate) fn set_work_queue(&self, work: Sender<Work>) {
-        *locked(&self.work) = Some(work);
-    }
-
-    /// Hands `work` to the notices thread: the kernel is never invalidated from a request.
-    /// Sending never blocks, so this may run while the tables are locked.
-    fn queue(&self, work: Work) {
-        if let Some(queue) = locked(&self.work).as_ref() {
-            let _ = queue.send(work);
+    /// Leaves `op` to the notices thread (the kernel is never invalidated from a request) and
+    /// wakes it. Never blocks, so it runs with the tables locked, which keeps the queue in step
+    /// with the notices applied.
+    fn queue(&self, tables: &mut Tables, op: KernelOp) {
+        if tables.pending.is_empty() {
+            self.wake_notices();
         }
+        tables.pending.push(op);
     }
 
     /// The inode number of `path` as a `kind`. When the path just changed kind, the kernel is
@@ -165,7 +163,11 @@ impl Host {
                 let parent_ino = tables.inodes.get(&parent, EntryKind::Directory)?;
                 Some((parent_ino, path.name()?.to_os_string()))
             });
-            self.queue(Work::Forget(KernelTarget { ino: old, entry }));
+            let mut ops = Vec::new();
+            forget_number(old, entry, &mut ops);
+            for op in ops {
+                self.queue(tables, op);
+            }
         }
         assigned.ino
     }

@@ -19,6 +19,7 @@ mod fuse;
 mod handles;
 mod host;
 mod inodes;
+mod kernel;
 mod mount;
 mod mount_table;
 mod notices;

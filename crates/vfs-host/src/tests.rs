@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use vfs_core::{async_trait, Content, Node, NodeKind, NodePath, Provider, ProviderError};
+use vfs_core::{async_trait, Content, Node, NodeKind, NodePath, Notice, Provider, ProviderError};
 
 use crate::attrs::{EntryKind, Owner};
-use crate::host::{Host, KernelTarget, Lookup, MIN_TTL};
+use crate::host::{Host, Lookup, MIN_TTL};
 use crate::inodes::ROOT_INO;
-use crate::notices::{apply, apply_to_node, KernelCache, Work};
+use crate::kernel::{perform, KernelCache, KernelOp};
 
 fn at(seconds: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
@@ -117,6 +117,43 @@ async fn ino_of(host: &Host, path: &str) -> u64 {
         ino = host.lookup(ino, name).await.unwrap().attrs.ino;
     }
     ino
+}
+
+/// A notice for `path` and below, applied as the notices thread does.
+fn apply(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
+    perform(
+        kernel,
+        &host.apply_notices(vec![Notice::subtree(path.clone())]),
+    );
+}
+
+/// A notice for the node at `path` alone, applied as the notices thread does.
+fn apply_to_node(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
+    perform(
+        kernel,
+        &host.apply_notices(vec![Notice::node(path.clone())]),
+    );
+}
+
+/// The kernel operations requests left for the notices thread since last asked.
+struct Queued(Arc<Host>);
+
+impl Queued {
+    fn try_iter(&self) -> std::vec::IntoIter<KernelOp> {
+        self.0.apply_notices(Vec::new()).into_iter()
+    }
+}
+
+/// Of `ops`, the numbers the host no longer answers for: each forgotten with the entry naming
+/// it (an inode operation right before an entry's).
+fn superseded(ops: impl IntoIterator<Item = KernelOp>) -> Vec<(u64, KernelOp)> {
+    let ops: Vec<KernelOp> = ops.into_iter().collect();
+    ops.windows(2)
+        .filter_map(|pair| match pair {
+            [KernelOp::Inode(ino), entry @ KernelOp::Entry { .. }] => Some((*ino, entry.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -479,10 +516,7 @@ async fn a_notice_drops_the_subtree_and_tells_the_kernel_about_every_known_inode
     );
 
     let targets = host.invalidate(&NodePath::root());
-    assert!(targets.contains(&KernelTarget {
-        ino: ROOT_INO,
-        entry: None
-    }));
+    assert!(targets.contains(&KernelOp::Inode(ROOT_INO)));
 }
 
 /// Removes `name` from the sample's root listing and its content, as a deleted source would.
@@ -577,17 +611,8 @@ async fn a_path_that_changes_kind_changes_inode_and_the_kernel_forgets_the_old_o
     );
     tree.set("/flip", vec![Node::file("inner", at(1), Some(1))]);
     let host = host(&tree, Duration::from_secs(60));
-    let (work, queued) = std::sync::mpsc::channel();
-    host.set_work_queue(work);
-    let forgotten = || -> Vec<KernelTarget> {
-        queued
-            .try_iter()
-            .filter_map(|work| match work {
-                Work::Forget(target) => Some(target),
-                _ => None,
-            })
-            .collect()
-    };
+    let queued = Queued(host.clone());
+    let forgotten = || superseded(queued.try_iter());
     let stay = ino_of(&host, "stay").await;
     let folder = host.lookup(ROOT_INO, OsStr::new("flip")).await.unwrap();
     assert_eq!(folder.attrs.kind, EntryKind::Directory);
@@ -618,10 +643,13 @@ async fn a_path_that_changes_kind_changes_inode_and_the_kernel_forgets_the_old_o
     );
     assert_eq!(
         forgotten(),
-        [KernelTarget {
-            ino: folder,
-            entry: Some((ROOT_INO, "flip".into()))
-        }],
+        [(
+            folder,
+            KernelOp::Entry {
+                parent: ROOT_INO,
+                name: "flip".into()
+            }
+        )],
         "the kernel forgets the folder's number and the name leading to it"
     );
     // The folder's number never comes back with a file's type.
@@ -686,21 +714,17 @@ async fn a_path_that_changes_kind_changes_inode_and_the_kernel_forgets_the_old_o
         "same path, same kind, same number"
     );
     assert_eq!(third.attrs.kind, EntryKind::Directory);
-    let forgotten: Vec<u64> = short_queue
-        .try_iter()
-        .filter_map(|work| match work {
-            Work::Forget(target) => Some(target.ino),
-            _ => None,
-        })
+    let forgotten: Vec<u64> = superseded(short_queue.try_iter())
+        .into_iter()
+        .map(|(ino, _)| ino)
         .collect();
     assert_eq!(forgotten, [first.attrs.ino, second.attrs.ino]);
 }
 
 /// A host trusting its cache for 50 ms, with its work queue at hand.
-fn host_with_queue(tree: &Arc<Tree>) -> (Arc<Host>, std::sync::mpsc::Receiver<Work>) {
+fn host_with_queue(tree: &Arc<Tree>) -> (Arc<Host>, Queued) {
     let host = host(tree, Duration::from_millis(50));
-    let (work, queued) = std::sync::mpsc::channel();
-    host.set_work_queue(work);
+    let queued = Queued(host.clone());
     (host, queued)
 }
 
@@ -862,8 +886,8 @@ async fn a_target_or_listing_changed_without_a_notice_is_dropped_from_the_kernel
         let (mut refreshes, mut reloads) = (Vec::new(), Vec::new());
         for work in queued.try_iter() {
             match work {
-                Work::Refresh(ino) => refreshes.push(ino),
-                Work::Reload(ino) => reloads.push(ino),
+                KernelOp::Attributes(ino) => refreshes.push(ino),
+                KernelOp::Inode(ino) => reloads.push(ino),
                 _ => {}
             }
         }
@@ -952,7 +976,7 @@ async fn opendir_lets_the_kernel_keep_only_the_listing_it_already_has() {
     host.reading_snapshot(lazy, &old);
     assert!(queued
         .try_iter()
-        .any(|work| matches!(work, Work::Reload(ino) if ino == lazy)));
+        .any(|work| matches!(work, KernelOp::Inode(ino) if ino == lazy)));
     let current = host.dir_snapshot(third.handle).unwrap();
     host.reading_snapshot(lazy, &current);
     assert_eq!(queued.try_iter().count(), 0);

@@ -10,7 +10,7 @@ use crate::attrs::EntryKind;
 use crate::cache::Listing;
 use crate::handles::{DirItem, DirSnapshot};
 use crate::inodes::ROOT_INO;
-use crate::notices::Work;
+use crate::kernel::KernelOp;
 
 use super::{errno_of, Errno, Host, Tables, MIN_TTL};
 
@@ -146,10 +146,10 @@ impl Host {
     /// reads, so a handle older than the listing last handed out (opened before a change,
     /// read after) would leave a stale listing in its cache; have it dropped.
     pub(crate) fn reading_snapshot(&self, ino: u64, snapshot: &DirSnapshot) {
-        let tables = self.tables();
+        let mut tables = self.tables();
         let current = tables.served_listings.get(&ino) == Some(&snapshot.fingerprint);
         if !current {
-            self.queue(Work::Reload(ino));
+            self.queue(&mut tables, KernelOp::Inode(ino));
         }
     }
 

@@ -11,7 +11,7 @@ use vfs_core::{Node, NodeKind, NodePath, ProviderError};
 
 use crate::attrs::EntryKind;
 use crate::cache::{Listing, RootEntry};
-use crate::notices::Work;
+use crate::kernel::KernelOp;
 
 use super::marker::with_marker;
 use super::{locked, Host, Tables};
@@ -73,10 +73,11 @@ impl Host {
     /// The kernel may hold provisional attributes of `dir` (a link count from before it was
     /// listed): have them asked for again.
     pub(super) fn refresh_kernel_attributes(&self, dir: &NodePath) {
-        let Some(ino) = self.tables().inodes.get(dir, EntryKind::Directory) else {
+        let mut tables = self.tables();
+        let Some(ino) = tables.inodes.get(dir, EntryKind::Directory) else {
             return;
         };
-        self.queue(Work::Refresh(ino));
+        self.queue(&mut tables, KernelOp::Attributes(ino));
     }
 
     /// Asks the kernel to drop what it keeps beyond the TTL (a symlink's target, a directory's
@@ -85,7 +86,7 @@ impl Host {
         for (path, kind) in tables.cache.take_changed() {
             if let Some(ino) = tables.inodes.get(&path, kind) {
                 tracing::debug!(%path, ino, "changed without a notice; kernel copy dropped");
-                self.queue(Work::Reload(ino));
+                self.queue(tables, KernelOp::Inode(ino));
             }
         }
     }

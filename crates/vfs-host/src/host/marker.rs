@@ -39,10 +39,34 @@ pub(super) fn is_marker(path: &NodePath) -> bool {
         && path.name() == Some(OsStr::new(MARKER_NAME))
 }
 
+/// The mark that wakes the notices thread for kernel operations a request left
+/// ([`Host::wake_notices`]); barrier tokens start at 1.
+pub(crate) const WAKE_MARK: u64 = 0;
+/// The mark that stops the notices thread once what was sent before it is applied
+/// ([`Host::stop_notices`]).
+pub(crate) const STOP_MARK: u64 = u64::MAX;
+
 impl Host {
     /// Where barrier marks go: the provider's own notice channel, behind its notices.
     pub(crate) fn set_marks(&self, notifier: ChangeNotifier) {
         *locked(&self.marks) = Some(notifier);
+    }
+
+    /// Wakes the notices thread for the kernel operations requests left. Never blocks.
+    pub(crate) fn wake_notices(&self) {
+        if let Some(notifier) = locked(&self.marks).as_ref() {
+            notifier.mark(WAKE_MARK);
+        }
+    }
+
+    /// Tells the notices thread to stop once it has applied what was sent before; false when
+    /// there is no channel to tell it through ([`Host::set_marks`] was never called).
+    pub(crate) fn stop_notices(&self) -> bool {
+        let marks = locked(&self.marks);
+        if let Some(notifier) = marks.as_ref() {
+            notifier.mark(STOP_MARK);
+        }
+        marks.is_some()
     }
 
     /// Called by the notices thread once every notice before mark `token` is applied.

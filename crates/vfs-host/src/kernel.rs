@@ -1,0 +1,44 @@
+//! What the host asks of the kernel's caches, as values: the host decides which operations a
+//! notice (or a fresh answer) calls for, and only the notices thread performs them, never a
+//! request handler (invalidating the kernel from inside a request can deadlock it).
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+
+/// The kernel's caches, as far as the host needs them.
+pub(crate) trait KernelCache: Send + 'static {
+    /// Forget the attributes and cached data of an inode.
+    fn forget_inode(&self, ino: u64) -> io::Result<()>;
+    /// Forget only the attributes of an inode: its cached data (a directory's listing, a
+    /// symlink's target) stays.
+    fn forget_attributes(&self, ino: u64) -> io::Result<()>;
+    /// Forget the directory entry `name` in `parent`.
+    fn forget_entry(&self, parent: u64, name: &OsStr) -> io::Result<()>;
+}
+
+/// One thing the kernel must forget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum KernelOp {
+    /// An inode's attributes and cached data (a listing, a link target, pages).
+    Inode(u64),
+    /// An inode's attributes alone (the host learnt something the kernel's copy lacks, such as
+    /// a directory's link count once it is listed); its cached data stays.
+    Attributes(u64),
+    /// The entry `name` in folder `parent`, positive or negative.
+    Entry { parent: u64, name: OsString },
+}
+
+/// Performs `ops` in order. The kernel refuses what it does not hold (an inode it forgot):
+/// that is no error for the host.
+pub(crate) fn perform(kernel: &impl KernelCache, ops: &[KernelOp]) {
+    for op in ops {
+        let refused = match op {
+            KernelOp::Inode(ino) => kernel.forget_inode(*ino),
+            KernelOp::Attributes(ino) => kernel.forget_attributes(*ino),
+            KernelOp::Entry { parent, name } => kernel.forget_entry(*parent, name),
+        };
+        if let Err(error) = refused {
+            tracing::debug!(?op, "the kernel refused an invalidation: {error}");
+        }
+    }
+}
