@@ -9,8 +9,10 @@ use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
+
+use parking_lot::Mutex;
 
 use crate::attrs::Attributes;
 
@@ -134,13 +136,6 @@ pub(crate) struct Handles {
     dirs: Mutex<HashMap<u64, Arc<DirSnapshot>>>,
 }
 
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding these maps leaves them consistent (single inserts/removes).
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Handles {
     fn next_handle(&self) -> u64 {
         self.next.fetch_add(1, Ordering::Relaxed) + 1
@@ -154,20 +149,18 @@ impl Handles {
             attrs,
             file: Arc::new(file),
         };
-        locked(&self.files).insert(handle, open);
+        self.files.lock().insert(handle, open);
         handle
     }
 
     pub(crate) fn file(&self, handle: u64) -> Option<Arc<OpenFile>> {
-        locked(&self.files)
-            .get(&handle)
-            .map(|open| open.file.clone())
+        self.files.lock().get(&handle).map(|open| open.file.clone())
     }
 
     /// The attributes inode `ino` had when opened: through `handle` when that is open on
     /// `ino`, else through the newest handle open on it; `None` when nothing holds it open.
     pub(crate) fn opened_attributes(&self, ino: u64, handle: Option<u64>) -> Option<Attributes> {
-        let files = locked(&self.files);
+        let files = self.files.lock();
         if let Some(open) = handle
             .and_then(|handle| files.get(&handle))
             .filter(|open| open.ino == ino)
@@ -182,25 +175,25 @@ impl Handles {
     }
 
     pub(crate) fn release_file(&self, handle: u64) {
-        locked(&self.files).remove(&handle);
+        self.files.lock().remove(&handle);
     }
 
     pub(crate) fn open_dir(&self, snapshot: DirSnapshot) -> u64 {
         let handle = self.next_handle();
-        locked(&self.dirs).insert(handle, Arc::new(snapshot));
+        self.dirs.lock().insert(handle, Arc::new(snapshot));
         handle
     }
 
     pub(crate) fn dir(&self, handle: u64) -> Option<Arc<DirSnapshot>> {
-        locked(&self.dirs).get(&handle).cloned()
+        self.dirs.lock().get(&handle).cloned()
     }
 
     pub(crate) fn release_dir(&self, handle: u64) {
-        locked(&self.dirs).remove(&handle);
+        self.dirs.lock().remove(&handle);
     }
 
     pub(crate) fn open_counts(&self) -> (usize, usize) {
-        (locked(&self.files).len(), locked(&self.dirs).len())
+        (self.files.lock().len(), self.dirs.lock().len())
     }
 }
 

@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use vfs_core::{ChangeNotifier, Node, NodeKind, NodePath, Provider, ProviderError};
@@ -98,13 +100,6 @@ pub(crate) struct Host {
     marks_applied: tokio::sync::watch::Sender<u64>,
 }
 
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section leaves the tables consistent, so a poisoned lock is still usable.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Turns a provider's error into the kernel's errno, logging what is not a plain "no such entry".
 fn errno_of(error: ProviderError, operation: &str, path: &NodePath) -> Errno {
     match &error {
@@ -177,7 +172,7 @@ impl Host {
     }
 
     fn tables(&self) -> MutexGuard<'_, Tables> {
-        locked(&self.tables)
+        self.tables.lock()
     }
 
     /// How long the kernel may trust an answer that the host trusts until `expires`.

@@ -1,7 +1,9 @@
 //! Directories: `opendir` snapshots a listing into a handle (stable readdir offsets), and
 //! decides whether the kernel may keep the listing it cached before.
 
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::MutexGuard;
 use std::time::{Duration, Instant};
 
 use vfs_core::{Node, NodePath};

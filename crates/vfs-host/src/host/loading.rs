@@ -14,7 +14,7 @@ use crate::cache::{Listing, RootEntry};
 use crate::kernel::KernelOp;
 
 use super::marker::with_marker;
-use super::{locked, Host, Tables};
+use super::{Host, Tables};
 
 /// How often the provider was asked, for debugging and benchmarks.
 #[derive(Debug, Default)]
@@ -134,7 +134,7 @@ impl Host {
             if let Some(listing) = self.tables().cache.listing(dir, Instant::now()) {
                 return Ok(listing);
             }
-            let gate = locked(&self.gates).entry(dir.clone()).or_default().clone();
+            let gate = self.gates.lock().entry(dir.clone()).or_default().clone();
             let result = async {
                 let _turn = gate.lock().await;
                 if let Some(listing) = self.tables().cache.listing(dir, Instant::now()) {
@@ -143,7 +143,7 @@ impl Host {
                 self.load_listing(dir).await
             }
             .await;
-            let mut gates = locked(&self.gates);
+            let mut gates = self.gates.lock();
             // Two owners (the map and us) means nobody else is waiting: forget the gate.
             if Arc::strong_count(&gate) == 2 {
                 gates.remove(dir);

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use vfs_core::{ChangeNotifier, Node, NodePath, ProviderError};
 
-use super::{locked, Host};
+use super::Host;
 
 /// The host's own file at the root of every mount: reading it is the mount's barrier
 /// ([`Host::settle`]); its presence tells a Makefile the mount is there. It shadows a
@@ -49,12 +49,12 @@ pub(crate) const STOP_MARK: u64 = u64::MAX;
 impl Host {
     /// Where barrier marks go: the provider's own notice channel, behind its notices.
     pub(crate) fn set_marks(&self, notifier: ChangeNotifier) {
-        *locked(&self.marks) = Some(notifier);
+        *self.marks.lock() = Some(notifier);
     }
 
     /// Wakes the notices thread for the kernel operations requests left. Never blocks.
     pub(crate) fn wake_notices(&self) {
-        if let Some(notifier) = locked(&self.marks).as_ref() {
+        if let Some(notifier) = self.marks.lock().as_ref() {
             notifier.mark(WAKE_MARK);
         }
     }
@@ -62,7 +62,7 @@ impl Host {
     /// Tells the notices thread to stop once it has applied what was sent before; false when
     /// there is no channel to tell it through ([`Host::set_marks`] was never called).
     pub(crate) fn stop_notices(&self) -> bool {
-        let marks = locked(&self.marks);
+        let marks = self.marks.lock();
         if let Some(notifier) = marks.as_ref() {
             notifier.mark(STOP_MARK);
         }
@@ -79,7 +79,7 @@ impl Host {
     /// every notice the provider sent before this call. Waits for that thread; never
     /// invalidates anything itself. At once when no notices thread runs (unit tests).
     pub(crate) async fn notices_applied(&self) {
-        let Some(notifier) = locked(&self.marks).clone() else {
+        let Some(notifier) = self.marks.lock().clone() else {
             return;
         };
         let token = self.next_mark.fetch_add(1, Ordering::SeqCst) + 1;
