@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::source::DockerSource;
 use crate::state::strip_digest_prefix;
+use crate::swarm::SwarmKind;
 use crate::timestamp::parse_rfc3339;
 use crate::transport::{no_answer_within, with_causes, Endpoint, RawError, Transport};
 
@@ -30,13 +31,15 @@ pub const FIRST_CONTACT_TIMEOUT: Duration = Duration::from_secs(10);
 /// a second or more on a busy engine, and a failed list at start fails the mount.
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The four kinds of engine objects the tree shows.
+/// The kinds of engine objects the tree shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ObjectKind {
     Container,
     Image,
     Volume,
     Network,
+    /// A swarm manager's services, tasks, nodes, configs and secrets (`swarm`).
+    Swarm(SwarmKind),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +271,30 @@ impl Engine {
         self.bounded(LIST_TIMEOUT, collect).await
     }
 
+    /// The body of a GET of `path` (below the API version) answered 200, counted as `what`.
+    pub async fn get_ok(&self, what: &str, path: &str) -> Result<Bytes, EngineError> {
+        self.count(what);
+        let path = format!("{}{path}", self.api_prefix);
+        let (status, body) =
+            self.raw
+                .get(&path)
+                .await
+                .map_err(|error| EngineError::Unreachable {
+                    engine: self.source.to_string(),
+                    reason: error.to_string(),
+                })?;
+        if status != 200 {
+            return Err(EngineError::Failed {
+                engine: self.source.to_string(),
+                reason: format!(
+                    "{what}: HTTP {status}: {}",
+                    String::from_utf8_lossy(&body).trim()
+                ),
+            });
+        }
+        Ok(body)
+    }
+
     /// The engine's inspect JSON of one object, untouched.
     pub async fn inspect_raw(&self, kind: ObjectKind, id: &str) -> Result<Bytes, EngineError> {
         let encoded = percent_encode(id);
@@ -276,6 +303,9 @@ impl Engine {
             ObjectKind::Image => format!("{}/images/{encoded}/json", self.api_prefix),
             ObjectKind::Volume => format!("{}/volumes/{encoded}", self.api_prefix),
             ObjectKind::Network => format!("{}/networks/{encoded}", self.api_prefix),
+            ObjectKind::Swarm(kind) => {
+                format!("{}{}", self.api_prefix, kind.inspect_path(&encoded))
+            }
         };
         self.count(&format!("inspect {kind:?} {id}"));
         let (status, body) = self.raw.get(&path).await.map_err(|error| match error {
@@ -382,9 +412,20 @@ impl InspectFields<'_> {
 fn watched_event_types() -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "type".to_string(),
-        ["container", "image", "volume", "network", "daemon"]
-            .map(str::to_string)
-            .to_vec(),
+        [
+            "container",
+            "image",
+            "volume",
+            "network",
+            "daemon",
+            // Swarm's (a manager's; an engine outside a swarm never sends them).
+            "service",
+            "node",
+            "secret",
+            "config",
+        ]
+        .map(str::to_string)
+        .to_vec(),
     )])
 }
 

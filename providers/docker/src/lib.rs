@@ -15,6 +15,7 @@ mod provider;
 mod source;
 mod ssh;
 mod state;
+mod swarm;
 mod timestamp;
 mod tls;
 mod transport;

@@ -176,6 +176,7 @@ impl Provider for DockerProvider {
                 return Err(provider_error(path, error));
             }
         };
+        let raw = crate::swarm::withhold_secret_data(target.kind, raw);
         if let Some(returned) = self.shared.outage.back(Instant::now()) {
             tracing::warn!(engine = %engine.source(), "Docker engine {returned}");
         }

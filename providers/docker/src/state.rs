@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::stream::{self, StreamExt};
 
 use crate::engine::{Engine, EngineError, ImageDetails, ImageTimes};
+use crate::swarm::SwarmState;
 use crate::timestamp::{from_unix_seconds, parse_rfc3339};
 
 /// How many inspects run at once while (re)loading.
@@ -58,6 +59,8 @@ pub struct EngineState {
     pub images: Vec<ImageRecord>,
     pub volumes: Vec<VolumeRecord>,
     pub networks: Vec<NetworkRecord>,
+    /// Services, tasks, nodes, configs and secrets; `None` unless the engine is a swarm manager.
+    pub swarm: Option<SwarmState>,
 }
 
 /// The image times last fetched, and the tags the image had then: a change of tags (or an
@@ -95,11 +98,12 @@ impl Loader {
         // the rest of the loader; they are put back whatever the outcome.
         let mut container_created = std::mem::take(&mut self.container_created);
         let no_names = HashSet::new();
-        let (containers, images, volumes, networks) = tokio::join!(
+        let (containers, images, volumes, networks, swarm) = tokio::join!(
             load_containers(&mut container_created, engine),
             self.images(engine, &no_names),
             volumes(engine),
             networks(engine),
+            crate::swarm::load(engine),
         );
         self.container_created = container_created;
         Ok(EngineState {
@@ -107,6 +111,7 @@ impl Loader {
             images: images?,
             volumes: volumes?,
             networks: networks?,
+            swarm: swarm?,
         })
     }
 

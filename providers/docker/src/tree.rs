@@ -10,6 +10,8 @@ use vfs_core::{Node, NodeKind, NodePath, Notice, ProviderError};
 use crate::engine::ObjectKind;
 use crate::state::EngineState;
 
+mod swarm_folders;
+
 /// Inspect files hold environment variables and other secrets: owner-only.
 const INSPECT_FILE_PERM: u16 = 0o400;
 const FOLDER_PERM: u16 = 0o555;
@@ -320,6 +322,10 @@ impl Tree {
             } else if valid_name(&network.name) {
                 networks.leaf(link(network.name.clone(), network.created, dot_id), None);
             }
+        }
+
+        if let Some(swarm) = &state.swarm {
+            swarm_folders::add(&mut top, swarm, &mut withheld);
         }
 
         let mut listings = HashMap::new();
@@ -783,6 +789,7 @@ mod tests {
                 name: ".hidden".into(),
                 created: at(6),
             }],
+            swarm: None,
         };
         let tree = Tree::build(&state);
         assert_eq!(names(&tree, "containers"), [shaped.as_str()]);

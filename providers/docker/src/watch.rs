@@ -25,6 +25,8 @@ struct Refresh {
     images: bool,
     volumes: bool,
     networks: bool,
+    /// Re-list the swarm objects (a service, node, secret or config event).
+    swarm: bool,
     /// Images named by events (ids or names): each is inspected again, which also catches a
     /// `LastTagTime` moved by a fully cached rebuild.
     /// With the time of the latest event about each.
@@ -70,6 +72,12 @@ impl Refresh {
             Some(EventMessageTypeEnum::VOLUME) => self.volumes = true,
             Some(EventMessageTypeEnum::NETWORK) => self.networks = true,
             Some(EventMessageTypeEnum::DAEMON) => self.everything = true,
+            Some(
+                EventMessageTypeEnum::SERVICE
+                | EventMessageTypeEnum::NODE
+                | EventMessageTypeEnum::SECRET
+                | EventMessageTypeEnum::CONFIG,
+            ) => self.swarm = true,
             _ => {}
         }
     }
@@ -199,6 +207,13 @@ impl Watcher {
             }
             if refresh.networks {
                 self.state.networks = state::networks(engine).await?;
+            }
+            // Tasks have no events: their containers' (on this node) and the services' tell.
+            // A `swarm leave` announces itself only through those too.
+            let tasks_moved =
+                self.state.swarm.is_some() && (refresh.containers || refresh.networks);
+            if refresh.swarm || tasks_moved {
+                self.state.swarm = crate::swarm::load(engine).await?;
             }
         }
         for notice in self.shared.replace_tree(&self.state) {
