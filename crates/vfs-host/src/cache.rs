@@ -88,6 +88,17 @@ impl Cache {
             .cloned()
     }
 
+    /// Whether the listing of `path`'s folder the host holds (expired or not) has its name,
+    /// and as which kind: `None` when the host holds no such listing (or `path` is the root).
+    pub(crate) fn listed(&self, path: &NodePath) -> Option<Option<EntryKind>> {
+        let listing = self.listings.get(&path.parent()?)?;
+        Some(
+            listing
+                .get(path.name()?)
+                .map(|entry| EntryKind::of(&entry.node)),
+        )
+    }
+
     pub(crate) fn root(&self, now: Instant) -> Option<Arc<RootEntry>> {
         self.root
             .as_ref()
@@ -177,6 +188,12 @@ impl Cache {
         if path.is_root() {
             self.root = None;
         }
+    }
+
+    /// How many listings and learnt sizes are kept.
+    #[cfg(test)]
+    pub(crate) fn sizes(&self) -> (usize, usize) {
+        (self.listings.len(), self.learnt_sizes.len())
     }
 
     /// The nodes found changed without a notice since last asked (see `changed`).

@@ -198,6 +198,12 @@ impl Filesystem for FuseHost {
         });
     }
 
+    /// Also BATCH_FORGET: fuser's default hands each of its nodes here (its `ForgetOne` cannot be
+    /// named outside fuser 0.18, so the batch cannot be taken whole).
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.host.forget(&[(ino.0, nlookup)]);
+    }
+
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
         // The handle matters when the file is gone but still open (see `Host::still_open`).
         let handle = fh.map(|fh| fh.0);
@@ -280,6 +286,7 @@ impl Filesystem for FuseHost {
         self.host.reading_snapshot(ino.0, &snapshot);
         let now = Instant::now();
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let mut handed_out = Vec::new();
         for (index, item) in snapshot.items.iter().enumerate().skip(start) {
             let next = index as u64 + 1;
             let ttl = self.host.snapshot_ttl(&snapshot, item, now);
@@ -294,7 +301,12 @@ impl Filesystem for FuseHost {
             ) {
                 break;
             }
+            // The kernel counts a lookup for every entry but `.` and `..`.
+            if item.name != "." && item.name != ".." {
+                handed_out.push(item.attrs.ino);
+            }
         }
+        self.host.handed_out(&handed_out);
         reply.ok();
     }
 

@@ -5,8 +5,9 @@
 //! This file holds the host's state and what every request shares (inode numbers, the node an
 //! inode stands for, attributes and TTLs); each kind of request has a module of its own:
 //! `lookup` (lookup, getattr, readlink), `dirs` (opendir and readdir snapshots), `files` (open),
-//! `access`, `changes` (what a notice drops), `loading` (provider calls, bounded), `negatives`
-//! (names the kernel was told are missing) and `marker` (the `.vfs` file and the barrier).
+//! `access`, `changes` (what a notice drops), `forget` (the kernel's lookup counts), `loading`
+//! (provider calls, bounded), `negatives` (names the kernel was told are missing) and `marker`
+//! (the `.vfs` file and the barrier).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -28,6 +29,7 @@ mod access;
 mod changes;
 mod dirs;
 mod files;
+mod forget;
 mod loading;
 mod lookup;
 mod marker;

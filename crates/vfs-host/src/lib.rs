@@ -1,8 +1,9 @@
 //! The FUSE host of vfs: mounts a [`vfs_core::Provider`] read-only.
 //!
-//! The host owns everything the kernel needs and providers never see: inode numbers (the same
-//! path keeps its number while its kind stays the same; numbers are never reused), a cache of listings and attributes with a time-to-live and
-//! drop-on-notice, open file and directory handles, and the kernel's own caches.
+//! The host owns everything the kernel needs and providers never see: inode numbers (never
+//! reused; a path keeps its number while the kernel holds it or a listing has it), a cache of
+//! listings and attributes with a time-to-live and drop-on-notice, open file and directory
+//! handles, and the kernel's own caches.
 //!
 //! The pieces:
 //! - [`mount`] / [`Mounted`] / [`unmount_path`]: the entry points.

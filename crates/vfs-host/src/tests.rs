@@ -1106,3 +1106,146 @@ async fn the_barrier_returns_only_once_the_notices_queued_before_it_reached_the_
     }
     thread.stop();
 }
+
+// ---- forget: the kernel's lookup counts ----------------------------------------------------
+
+/// A folder `images` of `count` tags, with nothing else.
+fn images(tree: &Tree, tags: impl IntoIterator<Item = String>) {
+    tree.set("/", vec![Node::directory("images", at(1))]);
+    tree.set(
+        "/images",
+        tags.into_iter()
+            .map(|tag| Node::file(tag, at(2), Some(1)))
+            .collect(),
+    );
+}
+
+#[tokio::test]
+async fn lookups_are_counted_and_a_forgotten_number_goes_only_once_its_name_is_gone() {
+    let tree = Arc::new(Tree::default());
+    images(&tree, ["app".to_string(), "db".to_string()]);
+    let host = host(&tree, Duration::from_secs(60));
+    let folder = ino_of(&host, "images").await;
+    let app = ino_of(&host, "images/app").await;
+    ino_of(&host, "images/app").await;
+    assert_eq!(host.lookups(app), Some(2), "each lookup answered counts");
+    assert_eq!(
+        host.lookups(folder),
+        Some(3),
+        "once for each path through it"
+    );
+    host.forget(&[(app, 2)]);
+    assert_eq!(host.lookups(app), Some(0));
+    assert_eq!(
+        ino_of(&host, "images/app").await,
+        app,
+        "still listed: the number stays"
+    );
+
+    // Listed by readdirplus: each entry handed out counts, `.` and `..` do not.
+    let db = host
+        .lookup(folder, OsStr::new("db"))
+        .await
+        .unwrap()
+        .attrs
+        .ino;
+    host.forget(&[(db, 1)]);
+    host.handed_out(&[db]);
+    assert_eq!(host.lookups(db), Some(1));
+
+    // `app` goes from the provider; the kernel forgets it after the notice.
+    images(&tree, ["db".to_string()]);
+    let kernel = Arc::new(RecordingKernel::default());
+    apply(&host, &kernel, &NodePath::parse("images/app"));
+    host.forget(&[(app, 1)]);
+    assert_eq!(
+        host.getattr(app, None).await.unwrap_err(),
+        libc::ENOENT,
+        "gone from the listing"
+    );
+    // Until the folder is listed again the host cannot tell: a name the kernel forgot stays.
+    host.forget(&[(db, 1)]);
+    apply(&host, &kernel, &NodePath::parse("images"));
+    assert_eq!(host.lookups(db), Some(0));
+    assert_eq!(ino_of(&host, "images/db").await, db, "listed again: kept");
+
+    // Back again: a new number, never the old one.
+    images(&tree, ["app".to_string(), "db".to_string()]);
+    apply(&host, &kernel, &NodePath::parse("images"));
+    let back = ino_of(&host, "images/app").await;
+    assert!(back > app, "{back} after {app}");
+}
+
+#[tokio::test]
+async fn a_folder_the_kernel_forgot_takes_its_names_with_it_once_it_is_gone() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let start = host.table_sizes();
+    let lazy = ino_of(&host, "lazy").await;
+    let a = ino_of(&host, "lazy/a").await;
+    let sub = ino_of(&host, "lazy/sub").await;
+    let opened = host.opendir(lazy).await.unwrap();
+    host.releasedir(opened.handle);
+    // The kernel lets go of everything below `lazy`, then of `lazy`, which then goes.
+    host.forget(&[(a, 1), (sub, 1), (lazy, 3)]);
+    let mut root = tree.listings.lock().unwrap()["/"].clone();
+    root.retain(|node| node.name != "lazy");
+    tree.set("/", root);
+    let kernel = Arc::new(RecordingKernel::default());
+    apply(&host, &kernel, &NodePath::parse("lazy"));
+    ino_of(&host, "sized").await;
+    for gone in [lazy, a, sub] {
+        assert_eq!(host.getattr(gone, None).await.unwrap_err(), libc::ENOENT);
+    }
+    let end = host.table_sizes();
+    assert_eq!(
+        (end.served_listings, end.negatives),
+        (start.served_listings, start.negatives)
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_tags_made_and_removed_leave_the_tables_as_they_were() {
+    const CYCLES: usize = 100_000;
+    let tree = Arc::new(Tree::default());
+    images(&tree, ["base".to_string()]);
+    let host = host(&tree, Duration::from_secs(600));
+    let kernel = Arc::new(RecordingKernel::default());
+    let folder = ino_of(&host, "images").await;
+    ino_of(&host, "images/base").await;
+    // A negative entry as `make` leaves them (RCS, SCCS), and an open and read folder.
+    host.lookup_entry(folder, OsStr::new("RCS")).await.unwrap();
+    let opened = host.opendir(folder).await.unwrap();
+    host.releasedir(opened.handle);
+    let start = host.table_sizes();
+    for cycle in 0..CYCLES {
+        let tag = format!("tag-{cycle}");
+        // Made: the source announces the folder; make looks the tag up and misses a name.
+        images(&tree, ["base".to_string(), tag.clone()]);
+        apply_to_node(&host, &kernel, &NodePath::parse("images"));
+        let ino = host
+            .lookup(folder, OsStr::new(&tag))
+            .await
+            .unwrap()
+            .attrs
+            .ino;
+        host.lookup_entry(folder, OsStr::new(&format!("{tag}.stamp")))
+            .await
+            .unwrap();
+        if cycle % 1000 == 0 {
+            let opened = host.opendir(folder).await.unwrap();
+            host.releasedir(opened.handle);
+        }
+        // Removed: the notice, then the kernel lets the inode go.
+        images(&tree, ["base".to_string()]);
+        apply(&host, &kernel, &NodePath::parse(&format!("images/{tag}")));
+        apply_to_node(&host, &kernel, &NodePath::parse("images"));
+        host.forget(&[(ino, 1)]);
+    }
+    // The next make looks again.
+    ino_of(&host, "images/base").await;
+    host.lookup_entry(folder, OsStr::new("RCS")).await.unwrap();
+    let opened = host.opendir(folder).await.unwrap();
+    host.releasedir(opened.handle);
+    assert_eq!(host.table_sizes(), start);
+}

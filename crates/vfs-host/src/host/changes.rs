@@ -43,7 +43,7 @@ impl Host {
 /// missing names it was told of there.
 fn drop_subtree(tables: &mut Tables, path: &NodePath, now: Instant, ops: &mut Vec<KernelOp>) {
     tables.cache.invalidate(path);
-    for (ino, known_path) in tables.inodes.at_or_below(path) {
+    for (ino, known_path, _) in tables.inodes.at_or_below(path) {
         let entry = known_path.parent().and_then(|parent| {
             let parent_ino = tables.inodes.get(&parent, EntryKind::Directory)?;
             Some((parent_ino, known_path.name()?.to_os_string()))

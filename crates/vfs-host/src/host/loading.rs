@@ -165,6 +165,9 @@ impl Host {
                 .cache
                 .install(dir, nodes, started + self.ttl, generation, dir)
                 .ok_or_else(|| ProviderError::NotADirectory(dir.clone()))?;
+            if current {
+                tables.listed_anew(dir, &listing);
+            }
             self.queue_unnoticed_changes(&mut tables);
             drop(tables);
             // A notice arrived while the provider answered: the answer may predate the

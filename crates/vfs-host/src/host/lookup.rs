@@ -66,12 +66,21 @@ impl Host {
         match listing.get(name) {
             Some(entry) => {
                 let path = parent_path.join(name);
-                Lookup::Found(self.answer(tables, &path, &entry.node, listing.expires, now))
+                let answer = self.answer(tables, &path, &entry.node, listing.expires, now);
+                // The kernel holds one more lookup of the number once it has the answer.
+                tables.inodes.looked_up(answer.attrs.ino);
+                Lookup::Found(answer)
             }
             None => {
                 let ttl = self.ttl_until(listing.expires, now);
-                tables.negatives.record(parent, name, now + ttl, now);
-                Lookup::Missing { ttl }
+                if tables.negatives.record(parent, name, now + ttl, now) {
+                    Lookup::Missing { ttl }
+                } else {
+                    // Not remembered, so a notice could not take it back: not to be kept.
+                    Lookup::Missing {
+                        ttl: Duration::ZERO,
+                    }
+                }
             }
         }
     }

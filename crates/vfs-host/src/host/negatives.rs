@@ -1,4 +1,6 @@
-//! The negative cache: names the kernel was told are missing.
+//! The negative cache: names the kernel was told are missing, so that a notice can make it
+//! forget them. Bounded: past [`Negatives::MOST`] names still unexpired, a missing name is
+//! answered with no time to keep it (nothing to take back later).
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -6,68 +8,101 @@ use std::time::Instant;
 
 use vfs_core::NodePath;
 
+use crate::attrs::EntryKind;
 use crate::inodes::InodeTable;
 
 /// Names the kernel was told are missing (negative entries it keeps for their TTL), by parent
-/// inode, so that a change notice can make it forget them. Kept small: `make` asks for `RCS`
-/// and `SCCS` in every directory it reads.
+/// inode. `make` asks for `RCS` and `SCCS` in every directory it reads.
 #[derive(Debug, Default)]
 pub(super) struct Negatives {
-    until: HashMap<(u64, OsString), Instant>,
-    /// Expired names are swept out when the table reaches this size.
-    sweep_at: usize,
+    by_folder: HashMap<u64, HashMap<OsString, Instant>>,
+    len: usize,
 }
 
 impl Negatives {
-    const MIN_SWEEP: usize = 1024;
+    /// The most names kept.
+    pub(super) const MOST: usize = 65_536;
 
-    pub(super) fn record(&mut self, parent: u64, name: &OsStr, expires: Instant, now: Instant) {
-        if self.until.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
-            self.until.retain(|_, until| *until > now);
-            self.sweep_at = self.until.len() * 2;
+    /// Remembers that the kernel may keep `name` in `parent` as missing until `expires`; false
+    /// when the table is full of unexpired names, and then the kernel must not keep it.
+    pub(super) fn record(
+        &mut self,
+        parent: u64,
+        name: &OsStr,
+        expires: Instant,
+        now: Instant,
+    ) -> bool {
+        if self.len >= Self::MOST {
+            self.sweep(now);
+            if self.len >= Self::MOST {
+                return false;
+            }
         }
-        self.until.insert((parent, name.to_os_string()), expires);
+        let names = self.by_folder.entry(parent).or_default();
+        if names.insert(name.to_os_string(), expires).is_none() {
+            self.len += 1;
+        }
+        true
     }
 
-    /// Forgets the names directly in folder `parent` the kernel may still hold; returns them.
-    pub(super) fn take_children(&mut self, parent: u64, now: Instant) -> Vec<(u64, OsString)> {
-        let mut taken = Vec::new();
-        self.until.retain(|(folder, name), until| {
-            if *folder != parent {
-                return true;
-            }
-            if *until > now {
-                taken.push((*folder, name.clone()));
-            }
-            false
+    /// Forgets the names that expired.
+    fn sweep(&mut self, now: Instant) {
+        self.by_folder.retain(|_, names| {
+            names.retain(|_, until| *until > now);
+            !names.is_empty()
         });
-        taken
+        self.len = self.by_folder.values().map(HashMap::len).sum();
     }
 
-    /// Forgets the names at or below `path` the kernel may still hold; returns them.
+    /// How many names are kept.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Forgets the names directly in folder `parent`; returns those the kernel may still hold.
+    pub(super) fn take_children(&mut self, parent: u64, now: Instant) -> Vec<(u64, OsString)> {
+        let Some(names) = self.by_folder.remove(&parent) else {
+            return Vec::new();
+        };
+        self.len -= names.len();
+        names
+            .into_iter()
+            .filter(|(_, until)| *until > now)
+            .map(|(name, _)| (parent, name))
+            .collect()
+    }
+
+    /// Forgets the names at or below `path` (the name `path` itself, and those in every folder
+    /// at or below it); returns those the kernel may still hold. Costs the subtree.
     pub(super) fn take_below(
         &mut self,
         path: &NodePath,
         inodes: &InodeTable,
         now: Instant,
     ) -> Vec<(u64, OsString)> {
-        let parent_of_path = path.parent();
         let mut taken = Vec::new();
-        self.until.retain(|(parent, name), until| {
-            let Some(parent_path) = inodes.path(*parent) else {
-                return false;
-            };
-            let below = parent_path.starts_with(path)
-                || (Some(parent_path.as_ref()) == parent_of_path.as_ref()
-                    && Some(name.as_os_str()) == path.name());
-            if !below {
-                return *until > now;
+        let parent = path
+            .parent()
+            .and_then(|parent| inodes.get(&parent, EntryKind::Directory));
+        if let (Some(parent), Some(name)) = (parent, path.name()) {
+            if let Some(names) = self.by_folder.get_mut(&parent) {
+                if let Some(until) = names.remove(name) {
+                    self.len -= 1;
+                    if until > now {
+                        taken.push((parent, name.to_os_string()));
+                    }
+                }
+                if names.is_empty() {
+                    self.by_folder.remove(&parent);
+                }
             }
-            if *until > now {
-                taken.push((*parent, name.clone()));
+        }
+        for (ino, _, kind) in inodes.at_or_below(path) {
+            if kind == EntryKind::Directory {
+                taken.extend(self.take_children(ino, now));
             }
-            false
-        });
+        }
         taken
     }
 }
