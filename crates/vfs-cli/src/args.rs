@@ -31,15 +31,15 @@ const DEPTH: &str = "vfs-depth";
 const MOUNTPOINT: &str = "mountpoint";
 const SHELL: &str = "shell";
 const MAN_DIR: &str = "vfs-man-dir";
-/// The value name a provider gives the arguments that only `mount` uses: `tree` leaves them out.
+/// The value name of the MOUNTPOINT the command line adds for every provider.
 const MOUNTPOINT_VALUE: &str = "MOUNTPOINT";
 /// Set in the matches of a provider built for `tree` (see `provider_subcommand`).
 const TREE_MARKER: &str = "vfs-tree";
 
 const ALLOW_OTHER_HELP: &str = "Let other users read the mount (FUSE allow_other; needs \
 user_allow_other in /etc/fuse.conf unless root). RISK: everything the provider shows becomes \
-readable by every local user, e.g. Docker inspect JSON with environment secrets. Off by default: \
-the mount is private to the user who mounted it";
+readable by every local user its permission bits allow, secrets included. Off by default: the \
+mount is private to the user who mounted it";
 
 /// The options accepted by every command, gathered from every level of the command line.
 #[derive(Clone, Debug, PartialEq)]
@@ -157,7 +157,7 @@ fn mount_args() -> Vec<Arg> {
             .help(format!(
                 "How long the kernel and the host trust an entry without a change notice \
                  (e.g. 500ms, 2s, 0.25) [default: {}ms; {}s for a provider that announces \
-                 every change, such as docker]",
+                 every change]",
                 host::DEFAULT_TTL.as_millis(),
                 host::COMPLETE_NOTICES_TTL.as_secs()
             )),
@@ -180,12 +180,11 @@ fn mkdir_arg() -> Arg {
     Arg::new(MKDIR)
         .long("mkdir")
         .action(ArgAction::SetTrue)
-        .help(format!(
-            "Create the mountpoint (and its missing parents) when it does not exist; {} are \
-             created without it, any other missing mountpoint is an error (a typo must not \
-             make a folder)",
-            crate::mountpoint::DEFAULT_NAMES.join(" and ")
-        ))
+        .help(
+            "Create the mountpoint (and its missing parents) when it does not exist; a \
+             provider's default mountpoint is created without it, any other missing \
+             mountpoint is an error (a typo must not make a folder)",
+        )
 }
 
 fn options_arg() -> Arg {
@@ -246,51 +245,48 @@ fn with_args_that_fit(mut command: Command, args: Vec<Arg>) -> Command {
     command
 }
 
-/// Whether a provider's argument is a mountpoint (by its value name), which `tree` has no use
-/// for.
-fn is_mountpoint(arg: &Arg) -> bool {
-    arg.get_value_names()
-        .is_some_and(|names| names.iter().any(|name| name.as_str() == MOUNTPOINT_VALUE))
+/// The MOUNTPOINT the command line adds after a provider's own arguments, for `mount` (or,
+/// named FOLDER, for `sync`): the same for every provider, with the provider's default if it
+/// has one.
+fn provider_mountpoint_arg(registration: &ProviderRegistration, value_name: &'static str) -> Arg {
+    let what = if value_name == MOUNTPOINT_VALUE {
+        "Where to mount"
+    } else {
+        "The folder to keep in step"
+    };
+    let help = match registration.default_mountpoint {
+        Some(default) => format!("{what} [default: {default}]"),
+        None => what.to_owned(),
+    };
+    Arg::new(vfs_core::MOUNTPOINT_ARG)
+        .value_name(value_name)
+        .value_parser(value_parser!(PathBuf))
+        .help(help)
 }
 
+/// A provider's subcommand: its own arguments, then MOUNTPOINT (not for `tree`, which mounts
+/// nothing: a stray word is then an error rather than a mountpoint nobody uses), then `extra`
+/// where it fits. `tree`'s subcommands carry the hidden flag `vfs-tree`, which tells a provider
+/// that places its words by their form (docker) that none of them may be a mountpoint.
 fn provider_subcommand(
     registration: &ProviderRegistration,
     extra: &[Arg],
     mounting: bool,
 ) -> Command {
     let own = (registration.args)(Command::new(registration.name).about(registration.about));
-    // `tree` takes the provider's arguments but its mountpoint: a stray word is then an error
-    // rather than a mountpoint nobody uses. The mountpoint stays defined, as a hidden option
-    // nobody types, so a provider reading it still finds "not given"; the hidden flag
-    // `vfs-tree` tells a provider that places its words by their form (docker) that none of
-    // them may be a mountpoint.
     let own = if mounting {
-        own
+        with_args_that_fit(
+            own,
+            vec![provider_mountpoint_arg(registration, MOUNTPOINT_VALUE)],
+        )
     } else {
-        let args: Vec<Arg> = own
-            .get_arguments()
-            .map(|arg| {
-                if is_mountpoint(arg) {
-                    // clap keeps names as `&'static str`: one short string per provider
-                    // and command line, for the life of the process.
-                    let long: &'static str =
-                        Box::leak(format!("vfs-unused-{}", arg.get_id()).into_boxed_str());
-                    arg.clone().index(None).long(long).hide(true)
-                } else {
-                    arg.clone()
-                }
-            })
-            .collect();
-        Command::new(registration.name)
-            .about(registration.about)
-            .args(args)
-            .arg(
-                Arg::new(TREE_MARKER)
-                    .long(TREE_MARKER)
-                    .hide(true)
-                    .action(ArgAction::SetTrue)
-                    .default_value("true"),
-            )
+        own.arg(
+            Arg::new(TREE_MARKER)
+                .long(TREE_MARKER)
+                .hide(true)
+                .action(ArgAction::SetTrue)
+                .default_value("true"),
+        )
     };
     with_args_that_fit(own, extra.to_vec())
 }
@@ -524,14 +520,13 @@ fn sync_commands(registrations: &[&'static ProviderRegistration]) -> Command {
         .args(extra.iter().cloned());
     registrations.iter().fold(command, |command, registration| {
         let own = (registration.args)(Command::new(registration.name).about(registration.about));
+        let own = with_args_that_fit(own, vec![provider_mountpoint_arg(registration, "FOLDER")]);
         command.subcommand(with_args_that_fit(own, extra.clone()))
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use vfs_core::{
         async_trait, BuildError, Built, Content, Node, NodePath, Provider, ProviderError,
     };
@@ -553,11 +548,8 @@ mod tests {
         }
     }
 
-    fn build_empty(matches: &ArgMatches) -> Result<Built, BuildError> {
-        Ok(Built {
-            provider: Arc::new(Empty),
-            mountpoint: matches.get_one::<PathBuf>("MOUNTPOINT").cloned(),
-        })
+    fn build_empty(_: &ArgMatches) -> Result<Built, BuildError> {
+        Ok(Built::new(Empty))
     }
 
     /// A provider whose own options take `-v`, `-d` and `--ttl` for themselves.
@@ -569,16 +561,17 @@ mod tests {
                 .arg(Arg::new("version-of-thing").short('v'))
                 .arg(Arg::new("depth").short('d'))
                 .arg(Arg::new("ttl").long("ttl"))
-                .arg(Arg::new("MOUNTPOINT").value_parser(value_parser!(PathBuf)))
         },
         build: build_empty,
+        default_mountpoint: None,
     };
 
     static PLAIN: ProviderRegistration = ProviderRegistration {
         name: "plain",
         about: "Only a mountpoint",
-        args: |command| command.arg(Arg::new("MOUNTPOINT").value_parser(value_parser!(PathBuf))),
+        args: |command| command,
         build: build_empty,
+        default_mountpoint: Some(".plain"),
     };
 
     fn parse(words: &[&str]) -> Result<ArgMatches, clap::Error> {
@@ -625,7 +618,7 @@ mod tests {
                 assert_eq!(registration.name, "plain");
                 assert!(daemon);
                 assert_eq!(
-                    matches.get_one::<PathBuf>("MOUNTPOINT"),
+                    matches.get_one::<PathBuf>(vfs_core::MOUNTPOINT_ARG),
                     Some(&PathBuf::from("/mnt"))
                 );
             }
@@ -675,6 +668,56 @@ mod tests {
             matches.get_one::<String>("ttl").map(String::as_str),
             Some("y")
         );
+    }
+
+    #[test]
+    fn the_command_line_owns_every_providers_mountpoint() {
+        let matches = parse(&["vfs", "mount", "greedy", "/mnt"]).unwrap();
+        let Some(Invocation::Mount {
+            provider: ProviderChoice::Known { matches, .. },
+            ..
+        }) = Invocation::from_matches(&matches, &[&GREEDY, &PLAIN])
+        else {
+            panic!("not parsed as a mount of greedy");
+        };
+        assert_eq!(
+            matches.get_one::<PathBuf>(vfs_core::MOUNTPOINT_ARG),
+            Some(&PathBuf::from("/mnt"))
+        );
+        let sync = parse(&["vfs", "sync", "plain", "/dir"]).unwrap();
+        let (_, sync) = sync.subcommand().unwrap();
+        let (_, sync) = sync.subcommand().unwrap();
+        assert_eq!(
+            sync.get_one::<PathBuf>(vfs_core::MOUNTPOINT_ARG),
+            Some(&PathBuf::from("/dir"))
+        );
+        // `tree` mounts nothing: a word is an error, not a mountpoint.
+        assert!(parse(&["vfs", "tree", "plain", "/mnt"]).is_err());
+        // The help names the provider's default, and only where there is one.
+        let mut command = command("vfs", &[&GREEDY, &PLAIN]);
+        let mount = command.find_subcommand_mut("mount").unwrap();
+        let help = |name: &str, mount: &mut Command| {
+            mount
+                .find_subcommand_mut(name)
+                .unwrap()
+                .render_help()
+                .to_string()
+        };
+        assert!(help("plain", mount).contains("Where to mount [default: .plain]"));
+        let greedy = help("greedy", mount);
+        assert!(greedy.contains("Where to mount"), "{greedy}");
+        assert!(!greedy.contains("[default: ."), "{greedy}");
+    }
+
+    #[test]
+    fn shared_help_names_no_provider() {
+        let help = command("vfs", &[&PLAIN])
+            .find_subcommand_mut("mount")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("--allow-other"), "{help}");
+        assert!(!help.to_lowercase().contains("docker"), "{help}");
     }
 
     #[test]

@@ -272,6 +272,7 @@ mod tests {
         about: "First",
         args: |command| command,
         build: never_built,
+        default_mountpoint: None,
     };
 
     static BETA: ProviderRegistration = ProviderRegistration {
@@ -279,6 +280,7 @@ mod tests {
         about: "Second",
         args: |command| command,
         build: never_built,
+        default_mountpoint: None,
     };
 
     #[test]

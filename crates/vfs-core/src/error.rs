@@ -3,26 +3,51 @@ use crate::NodePath;
 /// What a provider answers when it cannot.
 ///
 /// The host turns each variant into an errno for the kernel (see [`ProviderError::errno`]) and
-/// logs it; a provider error never takes the mount down.
+/// logs it (`NotFound` and `Unavailable` at debug level: a `make` asks for missing files all
+/// the time, and an outage is the provider's to report, once; the others as warnings); a
+/// provider error never takes the mount down. `vfs tree` prints it as one line
+/// and exits 1.
+///
+/// | variant | errno | what a reader sees |
+/// | --- | --- | --- |
+/// | [`NotFound`](ProviderError::NotFound) | `ENOENT` | "No such file or directory" |
+/// | [`NotADirectory`](ProviderError::NotADirectory) | `ENOTDIR` | "Not a directory" |
+/// | [`NotAFile`](ProviderError::NotAFile) | `EISDIR` | "Is a directory" |
+/// | [`PermissionDenied`](ProviderError::PermissionDenied) | `EACCES` | "Permission denied" |
+/// | [`Unavailable`](ProviderError::Unavailable) | `EIO` | "Input/output error" |
+/// | [`Io`](ProviderError::Io) | the I/O error's own errno, else `EIO` | that error |
+/// | [`Other`](ProviderError::Other) | `EIO` | "Input/output error" |
+///
+/// Writes never reach a provider: the mount is read-only and the host answers `EROFS`. A call
+/// that has not returned after 30 s is answered `EIO` by the host.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
+    /// No entry at this path (any more): the path asked about, or the first missing part of it.
     #[error("no such entry: {0}")]
     NotFound(NodePath),
+    /// `list` of a path that is a file or a symlink.
     #[error("not a directory: {0}")]
     NotADirectory(NodePath),
+    /// `read` of a path that is a directory (or a symlink: the kernel never reads one).
     #[error("not a regular file: {0}")]
     NotAFile(NodePath),
+    /// The source refused (a socket the user may not open, a file of another user); the text
+    /// says what was refused.
     #[error("permission denied: {0}")]
     PermissionDenied(String),
-    /// The source (a Docker engine, a repository) cannot be reached right now.
+    /// The source (a Docker engine, a repository) cannot be reached right now; the text says
+    /// which and why. A later call may succeed. The host logs it at debug level only: say it
+    /// yourself, once per outage (`vfs_core::tracing::warn!`).
     #[error("source unavailable: {0}")]
     Unavailable(String),
+    /// An I/O error, with what was being done; built with [`ProviderError::io`].
     #[error("{context}: {source}")]
     Io {
         context: String,
         #[source]
         source: std::io::Error,
     },
+    /// Anything else (a source that answered nonsense); the text is logged.
     #[error("{0}")]
     Other(String),
 }
@@ -36,7 +61,7 @@ impl ProviderError {
         }
     }
 
-    /// The errno the kernel is answered with.
+    /// The errno the kernel is answered with (see the table above).
     pub fn errno(&self) -> i32 {
         match self {
             ProviderError::NotFound(_) => libc::ENOENT,

@@ -14,24 +14,50 @@
 //!   --contents`), where its permissions decide who reads them.
 //! - [`ProviderRegistration`] and [`register_provider!`]: how a provider makes itself known to
 //!   the `vfs` command line through `inventory`.
+//! - [`Snapshot`] and [`diff`]: a whole tree at one moment, and the notices between two of
+//!   them; [`Poller`]: notices for a source without events (read it on an interval, compare).
+//! - [`walk`] and [`walk_started`]: the tree as the host would see it, for tests and tools.
+//! - [`MapProvider`] (feature `test-util`): a provider whose tree is a map a test changes.
+//!
+//! Providers log with [`tracing`] (re-exported: `vfs_core::tracing::warn!(…)`); the command
+//! line sends it to stderr, a file or the system log, filtered by `-v`/`-q` and `RUST_LOG`.
+//!
+//! The host calls a provider from the tasks of a multi-thread tokio runtime with its I/O and
+//! time drivers enabled (`Builder::new_multi_thread().enable_all()`), so `tokio::spawn`,
+//! `tokio::time` and tokio's sockets work in every method, `start` included (enable the tokio
+//! features you use in your own `Cargo.toml`: features add up). A method may block briefly (a small file
+//! read, a short lock), but a call that waits on the network or a big folder should be async,
+//! or go to `tokio::task::spawn_blocking`: a blocked method holds a worker thread, and there are
+//! as many as cores.
 
 mod error;
+#[cfg(feature = "test-util")]
+mod map;
 mod node;
 mod notify;
 mod path;
+mod poll;
 mod provider;
 mod registry;
+mod snapshot;
 mod walk;
 
 pub use error::ProviderError;
+#[cfg(feature = "test-util")]
+pub use map::{Calls, MapProvider};
 pub use node::{Content, Node, NodeKind};
 pub use notify::{ChangeNotifier, ChangeReceiver, Notice, Reach, Received};
 pub use path::NodePath;
+pub use poll::Poller;
 pub use provider::{ChangeNotices, CopiedContents, Provider};
-pub use registry::{find_registration, registrations, BuildError, Built, ProviderRegistration};
-pub use walk::{walk, WalkEntry};
+pub use registry::{
+    find_registration, registrations, BuildError, Built, ProviderRegistration, MOUNTPOINT_ARG,
+};
+pub use snapshot::{diff, Snapshot};
+pub use walk::{walk, walk_started, WalkEntry};
 
 /// Re-exported so that provider crates use the same versions as the host.
 pub use async_trait::async_trait;
 pub use clap;
 pub use inventory;
+pub use tracing;

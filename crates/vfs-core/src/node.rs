@@ -55,6 +55,9 @@ impl Node {
         Node::new(name, NodeKind::File { size }, mtime)
     }
 
+    /// A symbolic link to `target`, handed to readers as it is (`readlink`): relative targets
+    /// resolve from the link's folder inside the mount, absolute ones from the machine's root.
+    /// The kernel follows it, not the host: [`crate::Provider::read`] is never called for it.
     pub fn symlink(
         name: impl Into<OsString>,
         mtime: SystemTime,
@@ -78,16 +81,25 @@ impl Node {
         self
     }
 
+    /// Sets the permission bits (`0o640`, …; only the low 12 bits count). The host clears the
+    /// write bits whatever they are (the mount is read-only), and checks the rest against the
+    /// reader's uid and gid like any file system (the kernel checks them: `default_permissions`):
+    /// `0o400` makes a file readable by the user who mounted alone (with `--allow-other`, other
+    /// users get `EACCES`). Ignored for a symlink (always `0o777`, as Linux shows them).
     pub fn with_perm(mut self, perm: u16) -> Self {
         self.perm = Some(perm);
         self
     }
 
+    /// Sets the change time (`stat`'s `ctime`); without it the host uses `mtime`. `make` never
+    /// looks at it.
     pub fn with_ctime(mut self, ctime: SystemTime) -> Self {
         self.ctime = Some(ctime);
         self
     }
 
+    /// Sets the access time (`stat`'s `atime`); without it the host uses `mtime`. Reading does
+    /// not move it: the mount is read-only.
     pub fn with_atime(mut self, atime: SystemTime) -> Self {
         self.atime = Some(atime);
         self
@@ -124,5 +136,23 @@ impl From<Vec<u8>> for Content {
 impl From<String> for Content {
     fn from(text: String) -> Self {
         Content::Bytes(text.into_bytes())
+    }
+}
+
+impl From<&str> for Content {
+    fn from(text: &str) -> Self {
+        Content::Bytes(text.as_bytes().to_vec())
+    }
+}
+
+impl From<&[u8]> for Content {
+    fn from(bytes: &[u8]) -> Self {
+        Content::Bytes(bytes.to_vec())
+    }
+}
+
+impl From<File> for Content {
+    fn from(file: File) -> Self {
+        Content::File(file)
     }
 }

@@ -1,4 +1,4 @@
-use crate::{Node, NodeKind, NodePath, Provider, ProviderError};
+use crate::{ChangeNotifier, Node, NodeKind, NodePath, Provider, ProviderError};
 
 /// One node met by [`walk`], with its path from the root.
 #[derive(Clone, Debug)]
@@ -8,8 +8,12 @@ pub struct WalkEntry {
 }
 
 /// Visits the whole tree of `provider` depth-first, root first, directories before their
-/// children, in the provider's order. Used by `vfs tree` and by provider tests: it is the
-/// tree exactly as the host would see it, without FUSE.
+/// children, in the provider's order: the tree exactly as the host would see it, without FUSE.
+///
+/// `walk` calls `root` and `list` only: it does **not** call [`Provider::start`] (nor `stop`),
+/// so a test can start a provider with a notifier of its own, change its source, and walk it
+/// again. A provider that needs `start` before it can answer (one that connects there) must be
+/// started first; [`walk_started`] does start, walk and stop in one call, as `vfs tree` does.
 ///
 /// A directory that vanished between being listed and being visited is skipped, as `find`
 /// would; any other error stops the walk.
@@ -42,6 +46,16 @@ pub async fn walk(provider: &dyn Provider) -> Result<Vec<WalkEntry>, ProviderErr
         }
     }
     Ok(entries)
+}
+
+/// What `vfs tree` does: [`Provider::start`] with a notifier whose notices go nowhere,
+/// [`walk`], then [`Provider::stop`] (also when the walk fails). An error of `start` is
+/// returned as it is, before anything is walked.
+pub async fn walk_started(provider: &dyn Provider) -> Result<Vec<WalkEntry>, ProviderError> {
+    provider.start(ChangeNotifier::detached()).await?;
+    let walked = walk(provider).await;
+    provider.stop().await;
+    walked
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! ```text
 //! /
 //! ├── greeting.txt       a file of known size: the greeting and a newline
-//! ├── words/             a directory handed over at once: one file per word (1, 2, …)
-//! ├── ticks/             a directory listed on demand
+//! ├── words/             a directory: one file per word (1, 2, …)
+//! ├── ticks/             a directory whose time moves with each tick
 //! │   └── count          a file of unknown size: how many times --tick fired
 //! └── latest -> greeting.txt
 //! ```
@@ -17,52 +17,39 @@ mod provider;
 mod unix_time;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use vfs_core::clap::{value_parser, Arg, ArgMatches, Command};
+use vfs_core::clap;
 use vfs_core::{BuildError, Built};
 
-pub use provider::{Hello, HelloConfig};
+pub use provider::{Hello, HelloConfig, PollConfig};
 
 vfs_core::register_provider! {
     name: "hello",
     about: "A greeting as files: the example provider of the tutorial",
-    args: hello_args,
+    args: HelloArgs,
     build: build_hello,
 }
 
-/// The provider's own arguments: `vfs mount hello [OPTIONS] [MOUNTPOINT]`.
-fn hello_args(command: Command) -> Command {
-    command
-        .arg(
-            Arg::new("greeting")
-                .long("greeting")
-                .value_name("TEXT")
-                .default_value("Hello, world!")
-                .help("What greeting.txt says"),
-        )
-        .arg(
-            Arg::new("time")
-                .long("time")
-                .value_name("UNIX_SECONDS")
-                .value_parser(unix_time::parse)
-                .help("The time of the greeting, e.g. 1700000000.5 [default: now]"),
-        )
-        .arg(
-            Arg::new("tick")
-                .long("tick")
-                .value_name("SECONDS")
-                .value_parser(parse_tick)
-                .help("Count up ticks/count every SECONDS, with a change notice each time"),
-        )
-        .arg(
-            // Optional, so that `tree` works without one; `mount` insists on it.
-            Arg::new("mountpoint")
-                .value_name("MOUNTPOINT")
-                .value_parser(value_parser!(PathBuf))
-                .help("Where to mount"),
-        )
+/// The provider's own arguments: `hello-vfs mount hello [OPTIONS] MOUNTPOINT`. The command
+/// line adds MOUNTPOINT (and `-v`, `--ttl`, …) itself.
+#[derive(clap::Args, Debug)]
+struct HelloArgs {
+    /// What greeting.txt says
+    #[arg(long, value_name = "TEXT", default_value = "Hello, world!")]
+    greeting: String,
+    /// The time of the greeting, e.g. 1700000000.5 [default: now]
+    #[arg(long, value_name = "UNIX_SECONDS", value_parser = unix_time::parse)]
+    time: Option<SystemTime>,
+    /// Count up ticks/count every SECONDS, with a change notice each time
+    #[arg(long, value_name = "SECONDS", value_parser = parse_tick)]
+    tick: Option<Duration>,
+    /// Show the files of DIR in polled/, read again every --poll-every
+    #[arg(long, value_name = "DIR")]
+    poll: Option<PathBuf>,
+    /// How often --poll reads DIR
+    #[arg(long, value_name = "SECONDS", value_parser = parse_tick, default_value = "1")]
+    poll_every: Duration,
 }
 
 fn parse_tick(text: &str) -> Result<Duration, String> {
@@ -78,24 +65,17 @@ fn parse_tick(text: &str) -> Result<Duration, String> {
 }
 
 /// Turns the parsed arguments into a provider. Cheap and offline: nothing starts here.
-fn build_hello(matches: &ArgMatches) -> Result<Built, BuildError> {
-    let greeting = matches
-        .get_one::<String>("greeting")
-        .cloned()
-        .unwrap_or_default();
-    if greeting.contains('\0') {
+fn build_hello(args: HelloArgs) -> Result<Built, BuildError> {
+    if args.greeting.contains('\0') {
         return Err(BuildError("--greeting cannot contain NUL".into()));
     }
-    let config = HelloConfig {
-        greeting,
-        time: matches
-            .get_one::<SystemTime>("time")
-            .copied()
-            .unwrap_or_else(SystemTime::now),
-        tick: matches.get_one::<Duration>("tick").copied(),
-    };
-    Ok(Built {
-        provider: Arc::new(Hello::new(config)),
-        mountpoint: matches.get_one::<PathBuf>("mountpoint").cloned(),
-    })
+    Ok(Built::new(Hello::new(HelloConfig {
+        greeting: args.greeting,
+        time: args.time.unwrap_or_else(SystemTime::now),
+        tick: args.tick,
+        poll: args.poll.map(|dir| PollConfig {
+            dir,
+            every: args.poll_every,
+        }),
+    })))
 }

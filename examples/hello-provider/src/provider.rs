@@ -1,15 +1,20 @@
 //! The `hello` provider itself: nodes, listings, contents and change notices.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use vfs_core::{async_trait, ChangeNotifier, Content, Node, NodePath, Provider, ProviderError};
+use parking_lot::Mutex;
+use vfs_core::{
+    async_trait, ChangeNotifier, Content, Node, NodePath, Poller, Provider, ProviderError, Snapshot,
+};
 
 const GREETING: &str = "greeting.txt";
 const WORDS: &str = "words";
 const TICKS: &str = "ticks";
 const COUNT: &str = "count";
 const LATEST: &str = "latest";
+const POLLED: &str = "polled";
 
 /// What `hello` is built from (see the arguments in `lib.rs`).
 #[derive(Clone, Debug)]
@@ -20,6 +25,15 @@ pub struct HelloConfig {
     pub time: SystemTime,
     /// When set, ticks/count counts up at this period and a change notice follows each tick.
     pub tick: Option<Duration>,
+    /// When set, polled/ shows the files of this folder, read again at this period.
+    pub poll: Option<PollConfig>,
+}
+
+/// `--poll DIR --poll-every SECONDS`: a source without events, read on an interval.
+#[derive(Clone, Debug)]
+pub struct PollConfig {
+    pub dir: PathBuf,
+    pub every: Duration,
 }
 
 /// How often the ticker fired, and when it last did.
@@ -34,6 +48,8 @@ pub struct Hello {
     // Shared with the ticker task; never held across an `.await`.
     ticks: Arc<Mutex<Ticks>>,
     ticker: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    // Reads --poll's folder on an interval; set by `start`.
+    poller: Mutex<Option<Arc<Poller>>>,
 }
 
 impl Hello {
@@ -46,11 +62,12 @@ impl Hello {
             config,
             ticks: Arc::new(Mutex::new(ticks)),
             ticker: Mutex::new(None),
+            poller: Mutex::new(None),
         }
     }
 
     fn ticks(&self) -> Ticks {
-        *self.ticks.lock().unwrap_or_else(PoisonError::into_inner)
+        *self.ticks.lock()
     }
 
     fn greeting_text(&self) -> String {
@@ -79,14 +96,23 @@ impl Hello {
 
     fn root_listing(&self) -> Vec<Node> {
         let time = self.config.time;
-        vec![
+        let mut nodes = vec![
             Node::file(GREETING, time, Some(self.greeting_text().len() as u64)),
-            // Eager: the host gets the children with the directory and never calls `list` for it.
-            Node::directory(WORDS, time).with_children(self.word_nodes()),
-            // Lazy: the host calls `list(["ticks"])` when someone looks inside.
+            // The host calls `list(["words"])` when someone looks inside.
+            Node::directory(WORDS, time),
+            // Its time is the last tick's: a notice on `ticks` makes the host ask for it again.
             Node::directory(TICKS, self.ticks().time),
             Node::symlink(LATEST, time, GREETING),
-        ]
+        ];
+        // polled/ as the last poll saw it (only with --poll, once started).
+        if let Some(poller) = self.poller() {
+            nodes.extend(poller.current().node(&polled()).cloned());
+        }
+        nodes
+    }
+
+    fn poller(&self) -> Option<Arc<Poller>> {
+        self.poller.lock().clone()
     }
 
     fn count_node(&self) -> Node {
@@ -101,6 +127,43 @@ impl Hello {
     }
 }
 
+/// The path of the polled folder.
+fn polled() -> NodePath {
+    NodePath::from_names([POLLED])
+}
+
+/// polled/ as it is now: the folder (with the folder's time) and its regular files with their
+/// times and sizes. Reading a folder blocks, so it runs on tokio's blocking threads.
+async fn read_polled(dir: PathBuf) -> Result<Snapshot, ProviderError> {
+    let read = move || -> std::io::Result<Snapshot> {
+        let mut tree = Snapshot::new(Node::directory("", SystemTime::UNIX_EPOCH));
+        let folder_time = std::fs::metadata(&dir)?.modified()?;
+        tree.insert(&NodePath::root(), Node::directory(POLLED, folder_time));
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let metadata = entry.metadata()?;
+            if metadata.is_file() {
+                files.push(Node::file(
+                    entry.file_name(),
+                    metadata.modified()?,
+                    Some(metadata.len()),
+                ));
+            }
+        }
+        // A stable order: the host serves a listing in pieces.
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        for file in files {
+            tree.insert(&polled(), file);
+        }
+        Ok(tree)
+    };
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|error| ProviderError::Other(format!("polling stopped: {error}")))?
+        .map_err(|error| ProviderError::io("reading the --poll folder", error))
+}
+
 /// The names of `path` as text; `None` when one is not UTF-8 (no such name exists here).
 fn names(path: &NodePath) -> Option<Vec<&str>> {
     path.names().iter().map(|name| name.to_str()).collect()
@@ -109,6 +172,13 @@ fn names(path: &NodePath) -> Option<Vec<&str>> {
 #[async_trait]
 impl Provider for Hello {
     async fn start(&self, notifier: ChangeNotifier) -> Result<(), ProviderError> {
+        if let Some(poll) = &self.config.poll {
+            // The first read happens here: a --poll folder that cannot be read refuses the mount.
+            let dir = poll.dir.clone();
+            let read = move || read_polled(dir.clone());
+            let poller = Poller::start(poll.every, notifier.clone(), read).await?;
+            *self.poller.lock() = Some(Arc::new(poller));
+        }
         let Some(period) = self.config.tick else {
             return Ok(());
         };
@@ -118,17 +188,30 @@ impl Provider for Hello {
                 tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             loop {
                 interval.tick().await;
-                {
-                    let mut ticks = ticks.lock().unwrap_or_else(PoisonError::into_inner);
+                let count = {
+                    let mut ticks = ticks.lock();
                     ticks.count += 1;
                     ticks.time = SystemTime::now();
-                }
-                // "ticks and everything below it changed": the host forgets what it cached there.
+                    ticks.count
+                };
+                vfs_core::tracing::debug!(count, "tick");
+                // "ticks and everything below it changed": the host forgets what it cached there
+                // (the folder's own time included: it is asked again from the root's listing).
                 notifier.changed(NodePath::from_names([TICKS]));
             }
         });
-        *self.ticker.lock().unwrap_or_else(PoisonError::into_inner) = Some(ticker);
+        *self.ticker.lock() = Some(ticker);
+        vfs_core::tracing::info!(?period, "ticking");
         Ok(())
+    }
+
+    /// `vfs wait` (or reading `.vfs`): a poll now, so that a change made before it is seen
+    /// without waiting for the interval.
+    async fn settle(&self) -> Result<(), ProviderError> {
+        match self.poller() {
+            Some(poller) => poller.poll_now().await,
+            None => Ok(()),
+        }
     }
 
     async fn root(&self) -> Result<Node, ProviderError> {
@@ -136,6 +219,9 @@ impl Provider for Hello {
     }
 
     async fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+        if let (Some(poller), Some(&[POLLED, ..])) = (self.poller(), names(dir).as_deref()) {
+            return poller.list(dir);
+        }
         match names(dir).as_deref() {
             Some([]) => Ok(self.root_listing()),
             Some([WORDS]) => Ok(self.word_nodes()),
@@ -151,6 +237,19 @@ impl Provider for Hello {
     }
 
     async fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
+        if let (Some(poller), Some([POLLED, name])) = (self.poller(), names(path).as_deref()) {
+            let (Some(dir), Some(node)) = (&self.config.poll, poller.current().node(path).cloned())
+            else {
+                return Err(ProviderError::NotFound(path.clone()));
+            };
+            if !node.is_file() {
+                return Err(ProviderError::NotAFile(path.clone()));
+            }
+            let file = std::fs::File::open(dir.dir.join(name)).map_err(|error| {
+                ProviderError::io(format!("opening {name} of the --poll folder"), error)
+            })?;
+            return Ok(file.into());
+        }
         match names(path).as_deref() {
             Some([GREETING]) => Ok(self.greeting_text().into()),
             Some([TICKS, COUNT]) => Ok(format!("{}\n", self.ticks().count).into()),
@@ -164,13 +263,11 @@ impl Provider for Hello {
     }
 
     async fn stop(&self) {
-        if let Some(ticker) = self
-            .ticker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+        if let Some(ticker) = self.ticker.lock().take() {
             ticker.abort();
+        }
+        if let Some(poller) = self.poller() {
+            poller.stop();
         }
     }
 }
@@ -188,13 +285,27 @@ mod tests {
             greeting: "Hi there".into(),
             time: UNIX_EPOCH + Duration::new(seconds, 5),
             tick: None,
+            poll: None,
         })
     }
 
     fn text(content: Content) -> String {
         match content {
             Content::Bytes(bytes) => String::from_utf8(bytes).unwrap(),
-            Content::File(_) => panic!("hello serves bytes"),
+            Content::File(mut file) => {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut file, &mut text).unwrap();
+                text
+            }
+        }
+    }
+
+    fn kind(node: &Node) -> String {
+        match &node.kind {
+            NodeKind::File { size: Some(size) } => format!("file of {size} bytes"),
+            NodeKind::File { size: None } => "file of unknown size".into(),
+            NodeKind::Symlink { target } => format!("link to {}", target.to_string_lossy()),
+            _ => "dir".into(),
         }
     }
 
@@ -210,39 +321,24 @@ mod tests {
     async fn the_walked_tree_has_every_kind_of_node() {
         let hello = greeting_at(1_700_000_000);
         let entries = vfs_core::walk(&hello).await.unwrap();
-        let summary: Vec<(String, NodeKind)> = entries
+        let summary: Vec<(String, String)> = entries
             .iter()
-            .map(|entry| (entry.path.to_string(), entry.node.kind.clone()))
+            .map(|entry| (entry.path.to_string(), kind(&entry.node)))
             .collect();
-        let lazy = NodeKind::Directory { children: None };
-        let file = |size| NodeKind::File { size };
-        let word_files = vec![
-            Node::file("1", hello.config.time, Some(3)),
-            Node::file("2", hello.config.time, Some(6)),
-        ];
-        assert_eq!(
-            summary,
-            vec![
-                ("/".into(), lazy.clone()),
-                ("/greeting.txt".into(), file(Some(9))),
-                (
-                    "/words".into(),
-                    NodeKind::Directory {
-                        children: Some(word_files)
-                    }
-                ),
-                ("/words/1".into(), file(Some(3))),
-                ("/words/2".into(), file(Some(6))),
-                ("/ticks".into(), lazy),
-                ("/ticks/count".into(), file(None)),
-                (
-                    "/latest".into(),
-                    NodeKind::Symlink {
-                        target: GREETING.into()
-                    }
-                ),
-            ]
-        );
+        let expected: Vec<(String, String)> = [
+            ("/", "dir"),
+            ("/greeting.txt", "file of 9 bytes"),
+            ("/words", "dir"),
+            ("/words/1", "file of 3 bytes"),
+            ("/words/2", "file of 6 bytes"),
+            ("/ticks", "dir"),
+            ("/ticks/count", "file of unknown size"),
+            ("/latest", "link to greeting.txt"),
+        ]
+        .iter()
+        .map(|(path, kind)| (path.to_string(), kind.to_string()))
+        .collect();
+        assert_eq!(summary, expected);
         let expected_time = UNIX_EPOCH + Duration::new(1_700_000_000, 5);
         assert!(entries
             .iter()
@@ -294,6 +390,7 @@ mod tests {
             greeting: "Hi".into(),
             time: UNIX_EPOCH,
             tick: Some(Duration::from_millis(20)),
+            poll: None,
         });
         let (notifier, notices) = ChangeNotifier::channel();
         hello.start(notifier).await.unwrap();
@@ -320,5 +417,56 @@ mod tests {
             }
         });
         assert_eq!(after_stop.await.unwrap(), Err(()));
+    }
+
+    #[tokio::test]
+    async fn polled_files_show_and_each_poll_sends_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one\n").unwrap();
+        let hello = Hello::new(HelloConfig {
+            greeting: "Hi".into(),
+            time: UNIX_EPOCH,
+            tick: None,
+            // Never on its own during the test: `settle` polls.
+            poll: Some(PollConfig {
+                dir: dir.path().to_path_buf(),
+                every: Duration::from_secs(3600),
+            }),
+        });
+        let (notifier, notices) = ChangeNotifier::channel();
+        hello.start(notifier).await.unwrap();
+        let names = |nodes: Vec<Node>| -> Vec<String> {
+            nodes
+                .iter()
+                .map(|node| node.name.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            names(list(&hello, "").await.unwrap()).last().unwrap(),
+            "polled"
+        );
+        assert_eq!(names(list(&hello, "polled").await.unwrap()), ["a.txt"]);
+        assert_eq!(
+            text(
+                read(&hello, "polled/a.txt")
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+            ),
+            "one\n"
+        );
+        // A new file: after a poll it is served, and its folder is announced.
+        std::fs::write(dir.path().join("b.txt"), "two\n").unwrap();
+        hello.settle().await.unwrap();
+        assert_eq!(
+            names(list(&hello, "polled").await.unwrap()),
+            ["a.txt", "b.txt"]
+        );
+        let told: Vec<String> = notices.pending().iter().map(ToString::to_string).collect();
+        assert!(told.contains(&"/polled alone".to_string()), "{told:?}");
+        assert!(matches!(
+            read(&hello, "polled/c.txt").await,
+            Err(ProviderError::NotFound(_))
+        ));
+        hello.stop().await;
     }
 }

@@ -1,4 +1,5 @@
-//! `vfs mount docker [SOURCE] [MOUNTPOINT]`: the command line and building the provider.
+//! `vfs mount docker [SOURCE] [MOUNTPOINT]`: the command line and building the provider (the
+//! command line adds MOUNTPOINT; DockerFS reads it too, to take the two in either order).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,11 +63,6 @@ pub fn args(command: Command) -> Command {
              first of /var/run/docker.sock, $XDG_RUNTIME_DIR/docker.sock, \
              $XDG_RUNTIME_DIR/podman/podman.sock and /run/podman/podman.sock that exists",
         ))
-        .arg(
-            Arg::new("second")
-                .value_name("MOUNTPOINT")
-                .help("Where to mount (default .dockerfs); `MOUNTPOINT SOURCE` works too"),
-        )
 }
 
 /// The source word and the mountpoint among the positional words: a source is told apart by
@@ -94,10 +90,17 @@ pub fn split_positionals<'a>(
 }
 
 pub fn build(matches: &ArgMatches) -> Result<Built, BuildError> {
-    let words: Vec<&str> = ["first", "second"]
-        .iter()
-        .filter_map(|id| matches.try_get_one::<String>(id).ok().flatten())
+    let first = matches.try_get_one::<String>("first").ok().flatten();
+    // The command line's MOUNTPOINT (`MOUNTPOINT SOURCE` puts the source there).
+    let second = matches
+        .try_get_one::<PathBuf>(vfs_core::MOUNTPOINT_ARG)
+        .ok()
+        .flatten()
+        .map(|path| path.to_string_lossy());
+    let words: Vec<&str> = first
         .map(String::as_str)
+        .into_iter()
+        .chain(second.as_deref())
         .collect();
     let (word, mountpoint) = split_positionals(&words, looks_like_source)?;
     // `vfs tree` takes no mountpoint (and says so with its hidden flag `vfs-tree`): a word
@@ -133,9 +136,12 @@ pub fn build(matches: &ArgMatches) -> Result<Built, BuildError> {
         (None, None) => source::resolve_default_with_tls(&flags, &env),
     }
     .map_err(|error| BuildError(error.to_string()))?;
+    // The first word as the mountpoint is DockerFS's choice; else the command line's
+    // MOUNTPOINT stands (or the default, DEFAULT_MOUNTPOINT).
+    let first_is_mountpoint = mountpoint.is_some() && mountpoint == first.map(String::as_str);
     Ok(Built {
         provider: Arc::new(DockerProvider::new(source)),
-        mountpoint: Some(PathBuf::from(mountpoint.unwrap_or(DEFAULT_MOUNTPOINT))),
+        mountpoint: first.filter(|_| first_is_mountpoint).map(PathBuf::from),
     })
 }
 
@@ -167,21 +173,27 @@ mod tests {
 
     #[test]
     fn build_resolves_the_mountpoint_and_source() {
-        let command = args(Command::new("docker"));
+        // With the MOUNTPOINT the command line adds.
+        let command = args(Command::new("docker")).arg(
+            Arg::new(vfs_core::MOUNTPOINT_ARG).value_parser(vfs_core::clap::value_parser!(PathBuf)),
+        );
         let matches = command
             .clone()
             .try_get_matches_from(["docker", "mnt", "tcp://127.0.0.1:1"])
             .unwrap();
         let built = build(&matches).unwrap();
         assert_eq!(built.mountpoint, Some(PathBuf::from("mnt")));
+        // In the usual order the command line's MOUNTPOINT stands, or its default.
+        let matches = command
+            .clone()
+            .try_get_matches_from(["docker", "tcp://127.0.0.1:1", "mnt"])
+            .unwrap();
+        assert_eq!(build(&matches).unwrap().mountpoint, None);
         let matches = command
             .clone()
             .try_get_matches_from(["docker", "-H", "tcp://127.0.0.1:1"])
             .unwrap();
-        assert_eq!(
-            build(&matches).unwrap().mountpoint,
-            Some(PathBuf::from(DEFAULT_MOUNTPOINT))
-        );
+        assert_eq!(build(&matches).unwrap().mountpoint, None);
         let matches = command
             .try_get_matches_from(["docker", "-H", "tcp://a:1", "unix:///b"])
             .unwrap();

@@ -34,8 +34,9 @@ pub use tls::TlsSettings;
 vfs_core::register_provider! {
     name: "docker",
     about: "A Docker engine's containers, images, volumes, networks and compose services as files",
-    args: args::args,
+    command: args::args,
     build: args::build,
+    default_mountpoint: args::DEFAULT_MOUNTPOINT,
 }
 
 /// Builds the provider for `source` (for tests and embedding without the command line).

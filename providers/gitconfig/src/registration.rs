@@ -1,7 +1,6 @@
 //! `vfs mount gitconfig SOURCE [MOUNTPOINT]` and `vfs tree gitconfig SOURCE`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use vfs_core::clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
 use vfs_core::{BuildError, Built};
@@ -18,12 +17,6 @@ fn arguments(command: Command) -> Command {
                 .required(true)
                 .value_parser(value_parser!(PathBuf))
                 .help("The directory to mirror (usually a git work tree)"),
-        )
-        .arg(
-            Arg::new("mountpoint")
-                .value_name("MOUNTPOINT")
-                .value_parser(value_parser!(PathBuf))
-                .help("Where to mount (for `vfs mount`)"),
         )
         .arg(
             Arg::new("state-dir")
@@ -80,20 +73,13 @@ fn build(matches: &ArgMatches) -> Result<Built, BuildError> {
             "no state folder (no HOME): the memory of served sections lasts until unmount"
         ),
     }
-    Ok(Built {
-        provider: Arc::new(provider),
-        // `vfs tree` has no MOUNTPOINT argument.
-        mountpoint: matches
-            .try_get_one::<PathBuf>("mountpoint")
-            .ok()
-            .flatten()
-            .cloned(),
-    })
+    // The command line adds MOUNTPOINT (for `mount` and `sync`) and reads it itself.
+    Ok(Built::new(provider))
 }
 
 vfs_core::register_provider! {
     name: "gitconfig",
     about: "A directory mirrored read-only; YAML, JSON, TOML, INI and .env files as folders of sections timed by their meaning's history",
-    args: arguments,
+    command: arguments,
     build: build,
 }

@@ -9,19 +9,31 @@ pub mod unmount;
 pub mod wait;
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use vfs_core::{Built, ProviderRegistration};
 
 use crate::UsageError;
 
-/// Builds the provider from its parsed arguments; a refusal is the user's mistake.
+/// Builds the provider from its parsed arguments; a refusal is the user's mistake. The
+/// mountpoint is the provider's own choice if it made one, else the command line's MOUNTPOINT,
+/// else the registration's default.
 fn build(
     registration: &ProviderRegistration,
     matches: &clap::ArgMatches,
 ) -> Result<Built, UsageError> {
-    (registration.build)(matches)
-        .map_err(|error| UsageError(format!("{}: {error}", registration.name)))
+    let mut built = (registration.build)(matches)
+        .map_err(|error| UsageError(format!("{}: {error}", registration.name)))?;
+    if built.mountpoint.is_none() {
+        built.mountpoint = matches
+            .try_get_one::<PathBuf>(vfs_core::MOUNTPOINT_ARG)
+            .ok()
+            .flatten()
+            .cloned()
+            .or_else(|| registration.default_mountpoint.map(PathBuf::from));
+    }
+    Ok(built)
 }
 
 /// Writes `lines` to stdout. A reader that went away (`vfs tree | head`) is not an error.

@@ -29,7 +29,11 @@ pub fn run(
         fuse_conf::check_allow_other(std::path::Path::new(fuse_conf::FUSE_CONF))
             .map_err(UsageError)?;
     }
-    let mountpoint = mountpoint::prepare(&context.program, &requested, mkdir)?;
+    // The provider's default mountpoint is created when missing, as `--mkdir` would.
+    let is_default = registration
+        .default_mountpoint
+        .is_some_and(|default| requested.file_name() == Path::new(default).file_name());
+    let mountpoint = mountpoint::prepare(&context.program, &requested, mkdir || is_default)?;
     // Counted now, while the entries can still be seen; said once the mount hides them.
     let hidden = mountpoint::entry_count(&mountpoint);
     let log = log_destination(context, &mountpoint, background || daemon::is_child())?;

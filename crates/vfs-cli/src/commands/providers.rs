@@ -37,6 +37,7 @@ mod tests {
         about: "Short name",
         args: |command| command,
         build: never_built,
+        default_mountpoint: None,
     };
 
     static LONG: ProviderRegistration = ProviderRegistration {
@@ -44,6 +45,7 @@ mod tests {
         about: "Longer name",
         args: |command| command,
         build: never_built,
+        default_mountpoint: None,
     };
 
     #[test]
