@@ -13,4 +13,5 @@ pub mod engine;
 pub mod env;
 pub mod git;
 pub mod mounts;
+pub mod sshd;
 pub mod throwaway;
