@@ -193,7 +193,7 @@ pub fn resolve_default_with_tls(
     flags: &TlsFlags,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DockerSource, SourceError> {
-    resolve_with(flags, env, &|path| {
+    resolve_with(flags, env, current_uid(), &|path| {
         std::fs::metadata(path).is_ok_and(|meta| meta.file_type().is_socket())
     })
 }
@@ -201,23 +201,38 @@ pub fn resolve_default_with_tls(
 /// The well-known engine sockets after the context step, in the order tried: the rootful
 /// Docker socket (the docker CLI's default), rootless Docker's (`dockerd-rootless.sh`),
 /// rootless Podman's and rootful Podman's (`podman system service`, as bollard's and
-/// docker-py's Podman defaults look for them).
-pub fn socket_candidates(env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, &'static str)> {
-    let mut candidates = vec![("/var/run/docker.sock".to_string(), "default socket")];
-    if let Some(runtime) = env("XDG_RUNTIME_DIR").filter(|value| !value.is_empty()) {
-        candidates.push((format!("{runtime}/docker.sock"), "rootless Docker socket"));
-        candidates.push((
+/// docker-py's Podman defaults look for them). The user's runtime folder is
+/// `$XDG_RUNTIME_DIR`, else `/run/user/<uid>` (a session without it, such as `su` or cron),
+/// as bollard's Podman defaults and `dockerd-rootless.sh` take it.
+fn socket_candidates(
+    env: &dyn Fn(&str) -> Option<String>,
+    uid: u32,
+) -> Vec<(String, &'static str)> {
+    let runtime = env("XDG_RUNTIME_DIR")
+        .filter(|value| !value.is_empty())
+        .unwrap_or_else(|| format!("/run/user/{uid}"));
+    let runtime = runtime.trim_end_matches('/');
+    vec![
+        ("/var/run/docker.sock".to_string(), "default socket"),
+        (format!("{runtime}/docker.sock"), "rootless Docker socket"),
+        (
             format!("{runtime}/podman/podman.sock"),
             "rootless Podman socket",
-        ));
-    }
-    candidates.push(("/run/podman/podman.sock".to_string(), "Podman socket"));
-    candidates
+        ),
+        ("/run/podman/podman.sock".to_string(), "Podman socket"),
+    ]
+}
+
+/// This process's user id: the owner of `/proc/self` (as bollard finds it).
+fn current_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(0, |meta| meta.uid())
 }
 
 fn resolve_with(
     flags: &TlsFlags,
     env: &dyn Fn(&str) -> Option<String>,
+    uid: u32,
     is_socket: &dyn Fn(&Path) -> bool,
 ) -> Result<DockerSource, SourceError> {
     let set = |key: &str| env(key).filter(|value| !value.is_empty());
@@ -240,7 +255,7 @@ fn resolve_with(
             tls: Some(tls),
         });
     }
-    let candidates = socket_candidates(env);
+    let candidates = socket_candidates(env, uid);
     let found = candidates
         .iter()
         .find(|(path, _)| is_socket(Path::new(path)))
@@ -443,6 +458,51 @@ mod tests {
         assert_eq!(source.host, DEFAULT_HOST);
         let source = resolve_default(&env_of(&[("HOME", home_path), ("DOCKER_HOST", "")])).unwrap();
         assert_eq!(source.origin, "default socket");
+    }
+
+    /// Resolves with nothing configured, on a machine where only `sockets` exist.
+    fn found_among(env: &[(&str, &str)], sockets: &[&str]) -> DockerSource {
+        let home = tempfile::tempdir().unwrap();
+        let mut pairs = vec![("HOME", home.path().to_str().unwrap())];
+        pairs.extend_from_slice(env);
+        let is_socket = |path: &Path| sockets.iter().any(|socket| Path::new(socket) == path);
+        resolve_with(&TlsFlags::default(), &env_of(&pairs), 1000, &is_socket).unwrap()
+    }
+
+    #[test]
+    fn well_known_sockets_are_tried_in_the_documented_order() {
+        let xdg = [("XDG_RUNTIME_DIR", "/run/user/1000")];
+        let rootful = "/var/run/docker.sock";
+        let rootless = "/run/user/1000/docker.sock";
+        let podman_rootless = "/run/user/1000/podman/podman.sock";
+        let podman = "/run/podman/podman.sock";
+        let all = [rootful, rootless, podman_rootless, podman];
+        // Each one found when those before it are missing, with its origin named.
+        for (index, (expected, origin)) in [
+            (rootful, "default socket"),
+            (rootless, "rootless Docker socket"),
+            (podman_rootless, "rootless Podman socket"),
+            (podman, "Podman socket"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let source = found_among(&xdg, &all[index..]);
+            assert_eq!(source.host, format!("unix://{expected}"));
+            assert_eq!(source.origin, origin);
+        }
+        // Without XDG_RUNTIME_DIR the user's runtime folder is /run/user/<uid>.
+        let source = found_among(&[], &[podman_rootless, podman]);
+        assert_eq!(source.host, format!("unix://{podman_rootless}"));
+        let source = found_among(&[("XDG_RUNTIME_DIR", "/tmp/rt/")], &["/tmp/rt/docker.sock"]);
+        assert_eq!(source.host, "unix:///tmp/rt/docker.sock");
+        // Nothing there: the docker CLI's default, whose absence the connect error will name.
+        let source = found_among(&xdg, &[]);
+        assert_eq!(source.host, DEFAULT_HOST);
+        assert_eq!(source.origin, "default socket");
+        // DOCKER_HOST and a context come first, whatever sockets exist.
+        let source = found_among(&[("DOCKER_HOST", "unix:///elsewhere.sock")], &all);
+        assert_eq!(source.host, "unix:///elsewhere.sock");
     }
 
     #[test]
