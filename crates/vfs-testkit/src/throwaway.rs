@@ -213,13 +213,16 @@ impl Throwaway {
     }
 }
 
-/// Podman's storage flags for a service whose images live under `root` alone.
+/// Podman's storage flags for a service whose images live under `root` alone, its state and
+/// event log too (`--tmpdir`; by default `/run/libpod`, shared by every Podman of the machine).
 fn podman_storage(root: &Path) -> Vec<String> {
     vec![
         "--root".to_string(),
         root.join("storage").display().to_string(),
         "--runroot".to_string(),
         root.join("run").display().to_string(),
+        "--tmpdir".to_string(),
+        root.join("tmp").display().to_string(),
         "--storage-driver=vfs".to_string(),
         "--events-backend=file".to_string(),
         "--cgroup-manager=cgroupfs".to_string(),

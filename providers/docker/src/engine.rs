@@ -20,6 +20,7 @@ use serde::Deserialize;
 use crate::source::DockerSource;
 use crate::state::strip_digest_prefix;
 use crate::swarm::SwarmKind;
+use crate::tag_times::TagTimes;
 use crate::timestamp::parse_rfc3339;
 use crate::transport::{no_answer_within, with_causes, Endpoint, RawError, Transport};
 
@@ -74,6 +75,8 @@ pub struct Engine {
     api_prefix: String,
     source: DockerSource,
     calls: Arc<AtomicU64>,
+    /// Tag event times standing in for a `LastTagTime` the engine does not keep (Podman).
+    pub tag_times: TagTimes,
 }
 
 impl Engine {
@@ -105,6 +108,7 @@ impl Engine {
             api_prefix,
             source: source.clone(),
             calls,
+            tag_times: TagTimes::default(),
         })
     }
 
@@ -339,14 +343,13 @@ impl Engine {
     /// `Created` and `Metadata.LastTagTime` of an image (only its inspect has the latter).
     pub async fn image_times(&self, id: &str) -> Result<ImageTimes, EngineError> {
         let body = self.inspect_raw(ObjectKind::Image, id).await?;
-        Ok(self.parse(&body)?.image_times())
+        Ok(self.tag_times.fill(id, self.parse(&body)?.image_times()))
     }
 
     /// Id, tags and times of the image `reference` (an id or a name).
     pub async fn image_details(&self, reference: &str) -> Result<ImageDetails, EngineError> {
         let body = self.inspect_raw(ObjectKind::Image, reference).await?;
         let fields = self.parse(&body)?;
-        let times = fields.image_times();
         let id = fields
             .id
             .as_deref()
@@ -355,6 +358,7 @@ impl Engine {
                 engine: self.source.to_string(),
                 reason: format!("image inspect of {reference} has no Id"),
             })?;
+        let times = self.tag_times.fill(&id, fields.image_times());
         let mut tags: Vec<String> = fields
             .repo_tags
             .unwrap_or_default()

@@ -16,6 +16,7 @@ mod source;
 mod ssh;
 mod state;
 mod swarm;
+mod tag_times;
 mod timestamp;
 mod tls;
 mod transport;

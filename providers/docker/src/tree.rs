@@ -143,7 +143,14 @@ fn valid_name(name: &str) -> bool {
 
 /// `repo:tag` split into the repository's components and the tag. The tag is after the last
 /// `:` that follows the last `/`, so a registry port (`localhost:5000/app:1`) stays in the repo.
+/// Docker Hub names are shown as Docker lists them (`docker.io/library/app:1` is `app:1`,
+/// `docker.io/team/app:1` is `team/app:1`): Podman's API lists them in full.
 pub fn split_reference(reference: &str) -> Option<(Vec<&str>, &str)> {
+    let reference = reference
+        .strip_prefix("docker.io/library/")
+        .filter(|rest| !rest.contains('/'))
+        .or_else(|| reference.strip_prefix("docker.io/"))
+        .unwrap_or(reference);
     let last_slash = reference.rfind('/').map_or(0, |index| index + 1);
     let colon = last_slash + reference[last_slash..].rfind(':')?;
     let (repo, tag) = (&reference[..colon], &reference[colon + 1..]);
@@ -505,6 +512,18 @@ mod tests {
             Some((vec!["ghcr.io", "team", "app"], "1.2"))
         );
         assert_eq!(split_reference("localhost:5000/app"), None);
+        assert_eq!(
+            split_reference("docker.io/library/app:1"),
+            Some((vec!["app"], "1"))
+        );
+        assert_eq!(
+            split_reference("docker.io/team/app:1"),
+            Some((vec!["team", "app"], "1"))
+        );
+        assert_eq!(
+            split_reference("localhost/app:1"),
+            Some((vec!["localhost", "app"], "1"))
+        );
         assert_eq!(split_reference("a//b:x"), None);
         assert_eq!(split_reference("../x:y"), None);
     }

@@ -12,6 +12,7 @@ use vfs_core::ChangeNotifier;
 use crate::engine::{Engine, EngineError};
 use crate::provider::Shared;
 use crate::state::{self, strip_digest_prefix, EngineState, ImageUpdate, Loader};
+use crate::tag_times::{event_image, tags_an_image};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LONGEST_RETRY: Duration = Duration::from_secs(2);
@@ -31,6 +32,8 @@ struct Refresh {
     /// `LastTagTime` moved by a fully cached rebuild.
     /// With the time of the latest event about each.
     image_ids: HashMap<String, Option<SystemTime>>,
+    /// Images (re)tagged, with the event's time (see `tag_times`).
+    tagged: Vec<(String, SystemTime)>,
 }
 
 impl Refresh {
@@ -61,10 +64,12 @@ impl Refresh {
                 }
             }
             Some(EventMessageTypeEnum::IMAGE) => {
-                let id = event.actor.as_ref().and_then(|actor| actor.id.as_deref());
-                match (id, event.action.as_deref()) {
-                    (Some(id), Some(action)) if !id.is_empty() && action != "prune" => {
+                match (event_image(event), event.action.as_deref()) {
+                    (Some(id), Some(action)) if action != "prune" => {
                         self.name_image(id, at);
+                        if let (true, Some(at)) = (tags_an_image(event), at) {
+                            self.tagged.push((id.to_string(), at));
+                        }
                     }
                     _ => self.images = true,
                 }
@@ -181,9 +186,18 @@ impl Watcher {
         }
     }
 
-    async fn apply(&mut self, refresh: Refresh) -> Result<(), EngineError> {
+    async fn apply(&mut self, mut refresh: Refresh) -> Result<(), EngineError> {
         tracing::debug!(?refresh, "re-listing after engine events");
         let engine = &self.engine;
+        // Before any inspect: a tag event's time stands in for a LastTagTime the engine does
+        // not keep (Podman), and an answer given without it is inspected again.
+        for (id, at) in &refresh.tagged {
+            if engine.tag_times.note(id, *at) {
+                refresh
+                    .image_ids
+                    .insert(strip_digest_prefix(id).to_string(), None);
+            }
+        }
         if refresh.everything {
             self.state = self.loader.everything(engine).await?;
         } else {

@@ -1,0 +1,174 @@
+//! Tag times for engines whose image inspect keeps none: Podman's Docker-compatible API answers
+//! `Metadata.LastTagTime` with Go's zero time, so a cached rebuild (the same image tagged
+//! again) would leave the image at its `Created` time and make would rebuild it forever. The
+//! engine still announces the rebuild: Podman sends a `build` event (the image id in its
+//! `name` attribute; the actor id is empty) or a `tag` event. The time of the latest such event
+//! seen stands in for `LastTagTime` when, and only when, the inspect has none: on Docker the
+//! engine's own `LastTagTime` is always used. An event's time is the engine's, taken after the
+//! tag was made, so the time served is never older than the change.
+//!
+//! What was tagged before the mount started is not known (no event was seen): such an image
+//! has its `Created` time, which can make one extra (cached) rebuild after a remount, never a
+//! skipped one.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use bollard::models::{EventMessage, EventMessageTypeEnum};
+
+use crate::engine::ImageTimes;
+
+/// The image an image event is about: its actor id, or for Podman's `build` event (no actor
+/// id) the image id in its `name` attribute. `sha256:` is kept as the event wrote it.
+pub fn event_image(event: &EventMessage) -> Option<&str> {
+    if event.typ != Some(EventMessageTypeEnum::IMAGE) {
+        return None;
+    }
+    let actor = event.actor.as_ref()?;
+    if let Some(id) = actor.id.as_deref().filter(|id| !id.is_empty()) {
+        return Some(id);
+    }
+    if event.action.as_deref() != Some("build") {
+        return None;
+    }
+    actor
+        .attributes
+        .as_ref()?
+        .get("name")
+        .map(String::as_str)
+        .filter(|name| is_image_id(name.strip_prefix("sha256:").unwrap_or(name)))
+}
+
+/// Whether the event (re)tagged an image: `tag` (Docker and Podman) and `build` (Podman,
+/// whose builds, cached or not, send no `tag`).
+pub fn tags_an_image(event: &EventMessage) -> bool {
+    event.typ == Some(EventMessageTypeEnum::IMAGE)
+        && matches!(event.action.as_deref(), Some("tag" | "build"))
+}
+
+fn is_image_id(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+/// What is known of one image's tagging.
+#[derive(Debug, Default, Clone, Copy)]
+struct Entry {
+    /// The latest tag event seen.
+    tagged: Option<SystemTime>,
+    /// Its last inspect had no `LastTagTime`: a later tag event makes that answer stale.
+    lacks_last_tag_time: bool,
+}
+
+/// Tag event times by image id (64 hex digits, no `sha256:`), for the images whose inspect
+/// lacks `LastTagTime` (and for tagged images not inspected since).
+#[derive(Debug, Default)]
+pub struct TagTimes {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl TagTimes {
+    /// Records that `id` was tagged at `at` (the later time wins). True when an inspect of the
+    /// image answered before without a `LastTagTime`: that answer's time is now stale, and the
+    /// image must be inspected again even if the inspect came after the event.
+    pub fn note(&self, id: &str, at: SystemTime) -> bool {
+        let id = id.strip_prefix("sha256:").unwrap_or(id);
+        let Ok(mut entries) = self.entries.lock() else {
+            return false;
+        };
+        let entry = entries.entry(id.to_string()).or_default();
+        entry.tagged = entry.tagged.max(Some(at));
+        entry.lacks_last_tag_time
+    }
+
+    /// `times` of image `id` as an inspect gave them, with the latest tag event standing in for
+    /// a `LastTagTime` the inspect lacks. An image whose inspect has one (a Docker engine)
+    /// needs no record, and its record is dropped: only images that need it are kept.
+    pub fn fill(&self, id: &str, mut times: ImageTimes) -> ImageTimes {
+        let id = id.strip_prefix("sha256:").unwrap_or(id);
+        let Ok(mut entries) = self.entries.lock() else {
+            return times;
+        };
+        if times.last_tag_time.is_some() {
+            entries.remove(id);
+            return times;
+        }
+        let entry = entries.entry(id.to_string()).or_default();
+        entry.lacks_last_tag_time = true;
+        times.last_tag_time = entry.tagged;
+        times
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use bollard::models::EventActor;
+
+    use super::*;
+
+    const ID: &str = "35eebd42e917e1209c714d95fd9b7b50d10b0a45b76ba126f360da5f9bc9d2fb";
+
+    fn event(action: &str, actor_id: &str, name: &str) -> EventMessage {
+        EventMessage {
+            typ: Some(EventMessageTypeEnum::IMAGE),
+            action: Some(action.to_string()),
+            actor: Some(EventActor {
+                id: Some(actor_id.to_string()),
+                attributes: Some(HashMap::from([("name".to_string(), name.to_string())])),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn podman_build_events_name_the_image_in_their_name_attribute() {
+        // As Podman 4.3's compat API sends them.
+        let build = event("build", "", ID);
+        assert_eq!(event_image(&build), Some(ID));
+        assert!(tags_an_image(&build));
+        let tag = event("tag", ID, "localhost/app:1");
+        assert_eq!(event_image(&tag), Some(ID));
+        assert!(tags_an_image(&tag));
+        let untag = event("untag", ID, "localhost/app:1");
+        assert_eq!(event_image(&untag), Some(ID));
+        assert!(!tags_an_image(&untag));
+        // A name that is no id, or another action without an actor id, names nothing.
+        assert_eq!(event_image(&event("build", "", "localhost/app:1")), None);
+        assert_eq!(event_image(&event("prune", "", ID)), None);
+        let mut container = event("create", ID, "c1");
+        container.typ = Some(EventMessageTypeEnum::CONTAINER);
+        assert_eq!(event_image(&container), None);
+        assert!(!tags_an_image(&container));
+    }
+
+    #[test]
+    fn an_event_time_stands_in_only_for_a_missing_last_tag_time() {
+        let times = TagTimes::default();
+        let podman = ImageTimes {
+            created: Some(at(10)),
+            last_tag_time: None,
+        };
+        // Tagged before any inspect: nothing stale to say.
+        assert!(!times.note(ID, at(12)));
+        assert_eq!(times.fill(ID, podman).last_tag_time, Some(at(12)));
+        // Inspected without a LastTagTime, then tagged: that answer is stale.
+        assert!(times.note(&format!("sha256:{ID}"), at(20)));
+        assert!(times.note(ID, at(15)));
+        assert_eq!(times.fill(ID, podman).last_tag_time, Some(at(20)));
+        // The engine's own LastTagTime wins, and then nothing is kept of the image.
+        let docker = ImageTimes {
+            created: Some(at(10)),
+            last_tag_time: Some(at(19)),
+        };
+        assert_eq!(times.fill(ID, docker).last_tag_time, Some(at(19)));
+        assert!(!times.note(ID, at(30)));
+        assert_eq!(times.fill(ID, docker).last_tag_time, Some(at(19)));
+    }
+}

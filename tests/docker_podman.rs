@@ -1,0 +1,280 @@
+//! DockerFS against Podman's Docker-compatible API: Debian's `podman system service` on a socket
+//! of the test's own, with its own storage (vfs_testkit::throwaway), images made by
+//! `podman import` of a busybox rootfs. A cached rebuild, a tag, an rmi and a container create
+//! move the same files as on Docker; where Podman's API differs (no `LastTagTime`, names in full)
+//! docs/docker.md says what DockerFS does instead.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use common::{fuse_available, vfs_binary, within, VfsMount};
+use vfs_testkit::throwaway::{program_available, Throwaway};
+
+/// `vfs wait MOUNTPOINT`: returns once the mount has applied every engine change made before.
+fn vfs_wait(mountpoint: &Path) {
+    let mountpoint = mountpoint.to_path_buf();
+    let output = within(Duration::from_secs(30), "vfs wait", move || {
+        Command::new(vfs_binary())
+            .arg("wait")
+            .arg(&mountpoint)
+            .output()
+            .expect("run vfs wait")
+    });
+    assert!(
+        output.status.success(),
+        "vfs wait: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The modification time of `path` (symlinks followed, as make's stat does), or `None`.
+fn mtime(path: &Path) -> Option<SystemTime> {
+    let path = path.to_path_buf();
+    within(Duration::from_secs(10), "stat in the mount", move || {
+        std::fs::metadata(&path)
+            .and_then(|meta| meta.modified())
+            .ok()
+    })
+}
+
+fn exists(path: &Path) -> bool {
+    let path = path.to_path_buf();
+    within(Duration::from_secs(10), "stat in the mount", move || {
+        std::fs::symlink_metadata(&path).is_ok()
+    })
+}
+
+/// The engine's own idea of now (its clock is this machine's, as vfs wait's barrier assumes).
+fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+struct Scene {
+    engine: Throwaway,
+    _scratch: tempfile::TempDir,
+    mnt: PathBuf,
+    context: PathBuf,
+    mount: Option<VfsMount>,
+}
+
+impl Scene {
+    fn start() -> Scene {
+        let engine = Throwaway::podman();
+        let scratch = tempfile::tempdir().unwrap();
+        let mnt = scratch.path().join("mnt");
+        let context = scratch.path().join("context");
+        std::fs::create_dir(&mnt).unwrap();
+        std::fs::create_dir(&context).unwrap();
+        engine.import_busybox("pod/base:1");
+        let host = engine.host();
+        let mnt_text = mnt.display().to_string();
+        let mount = VfsMount::start(&["mount", "docker", &host, &mnt_text], &mnt);
+        Scene {
+            engine,
+            _scratch: scratch,
+            mnt,
+            context,
+            mount: Some(mount),
+        }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.mnt.join(relative)
+    }
+
+    /// The docker CLI against the Podman service (the compatible API).
+    fn docker(&self, args: &[&str]) -> String {
+        let mut full = vec!["-H".to_string(), self.engine.host()];
+        full.extend(args.iter().map(|arg| arg.to_string()));
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        common::run("docker", &full, None)
+    }
+
+    /// The engine's image events so far, one a line with their times (for failure messages).
+    fn image_events(&self) -> String {
+        self.engine.cli(&[
+            "events",
+            "--stream=false",
+            "--since",
+            "10m",
+            "--filter",
+            "type=image",
+            "--format",
+            "{{.Time}} {{.Status}} {{.ID}} {{.Name}}",
+        ])
+    }
+
+    fn image_id(&self, reference: &str) -> String {
+        let id = self
+            .engine
+            .cli(&["image", "inspect", "--format", "{{.Id}}", reference]);
+        let id = id.trim();
+        id.strip_prefix("sha256:").unwrap_or(id).to_string()
+    }
+}
+
+impl Drop for Scene {
+    fn drop(&mut self) {
+        // Unmount before the engine goes.
+        self.mount.take();
+    }
+}
+
+fn ready() -> bool {
+    fuse_available() && program_available("podman") && program_available("docker")
+}
+
+/// Podman names images in full: `podman import … pod/base:1` is `localhost/pod/base:1`, a tag
+/// through the docker CLI is `docker.io/…`, shown as Docker shows it (`pod/…`).
+#[test]
+fn podman_tags_rmis_and_creates_move_the_same_files_as_on_docker() {
+    if !ready() {
+        return;
+    }
+    let scene = Scene::start();
+    let base_id = scene.image_id("localhost/pod/base:1");
+    let image_file = scene.path(&format!("images/.{base_id}"));
+    assert!(exists(&scene.path("images/localhost/pod/base/1")));
+    assert!(exists(&scene.path("images/localhost/pod/base:1")));
+    let served = within(Duration::from_secs(10), "read", {
+        let file = image_file.clone();
+        move || std::fs::read_to_string(file)
+    })
+    .expect("read the image's inspect file");
+    assert!(served.contains(&base_id));
+    let created = mtime(&image_file).expect("the image file");
+
+    // A tag (through the docker CLI): the new name shows, and the image gets newer (Docker's
+    // LastTagTime would move; Podman's tag event stands in for it).
+    std::thread::sleep(Duration::from_millis(20));
+    let before_tag = now();
+    scene.docker(&["tag", "localhost/pod/base:1", "pod/tagged:1"]);
+    vfs_wait(&scene.mnt);
+    assert!(exists(&scene.path("images/pod/tagged/1")), "tag not shown");
+    let tagged = mtime(&image_file).unwrap();
+    assert!(
+        tagged > created && tagged >= before_tag - Duration::from_secs(1),
+        "the tag did not move the image's time: created {created:?}, after the tag {tagged:?}"
+    );
+    assert_eq!(mtime(&scene.path("images/pod/tagged/1")), Some(tagged));
+
+    // An rmi of that tag: the name goes, the image stays.
+    scene.docker(&["rmi", "pod/tagged:1"]);
+    vfs_wait(&scene.mnt);
+    assert!(
+        !exists(&scene.path("images/pod/tagged/1")),
+        "untag not shown"
+    );
+    assert!(!exists(&scene.path("images/pod/tagged:1")));
+    assert!(exists(&image_file));
+
+    // A container create: its file and name, at its Created time.
+    let before_create = now();
+    let container_id = scene.docker(&["create", "--name", "podbox", "localhost/pod/base:1"]);
+    let container_id = container_id.trim().to_string();
+    vfs_wait(&scene.mnt);
+    let container_time = mtime(&scene.path("containers/podbox")).expect("containers/podbox");
+    assert!(exists(&scene.path(&format!("containers/.{container_id}"))));
+    assert!(container_time >= before_create - Duration::from_secs(1));
+    assert!(mtime(&scene.path("containers")).unwrap() >= container_time);
+
+    // An rmi of a whole image (its container removed first).
+    scene.docker(&["rm", "podbox"]);
+    // The rootfs import_busybox left in the engine's folder, imported again: another image.
+    let tar = scene.engine.dir().join("rootfs.tar").display().to_string();
+    let gone_id = scene
+        .engine
+        .cli(&["import", "--quiet", &tar, "pod/alone:1"]);
+    let gone_id = gone_id.trim().trim_start_matches("sha256:").to_string();
+    vfs_wait(&scene.mnt);
+    assert!(exists(&scene.path(&format!("images/.{gone_id}"))));
+    scene.docker(&["rmi", "localhost/pod/alone:1"]);
+    vfs_wait(&scene.mnt);
+    assert!(
+        !exists(&scene.path(&format!("images/.{gone_id}"))),
+        "rmi not shown"
+    );
+    assert!(!exists(&scene.path("images/localhost/pod/alone/1")));
+    assert!(!exists(&scene.path("containers/podbox")));
+}
+
+/// A fully cached `podman build` (and one through the docker CLI) gives the same image id
+/// again; the image's time must still move past the rebuild, or make would rebuild forever.
+#[test]
+fn a_cached_podman_rebuild_moves_the_image_time() {
+    if !ready() {
+        return;
+    }
+    let scene = Scene::start();
+    std::fs::write(
+        scene.context.join("Containerfile"),
+        "FROM localhost/pod/base:1\nLABEL vfs.test=cached\n",
+    )
+    .unwrap();
+    let context = scene.context.display().to_string();
+    let build = || {
+        scene
+            .engine
+            .cli(&["build", "--quiet", "-t", "pod/app:1", &context])
+    };
+    let first = build();
+    vfs_wait(&scene.mnt);
+    let link = scene.path("images/localhost/pod/app/1");
+    let first_time = mtime(&link).expect("the built image");
+
+    for round in 0..2 {
+        std::thread::sleep(Duration::from_millis(50));
+        let before = now();
+        let again = build();
+        assert_eq!(again.trim(), first.trim(), "the rebuild was not cached");
+        vfs_wait(&scene.mnt);
+        let rebuilt = mtime(&link).unwrap();
+        assert!(
+            rebuilt > first_time && rebuilt >= before - Duration::from_secs(1),
+            "round {round}: the cached rebuild did not move the image's time \
+             (first {first_time:?}, rebuild started {before:?}, now {rebuilt:?}); \
+             the engine's image events:\n{}",
+            scene.image_events()
+        );
+        let meta = std::fs::metadata(&link).unwrap();
+        assert_eq!(meta.ctime(), meta.mtime());
+    }
+
+    // Through the docker CLI's classic builder (Podman 4.3 has no BuildKit): `-t app:2` is
+    // Docker Hub's `app:2` to Podman, shown as Docker shows it.
+    let docker_build = |tag: &str| {
+        let output = Command::new("docker")
+            .args(["-H", &scene.engine.host(), "build", "-q", "-t", tag])
+            .arg(&scene.context)
+            .arg("-f")
+            .arg(scene.context.join("Containerfile"))
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .expect("run docker build");
+        assert!(
+            output.status.success(),
+            "docker build: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    docker_build("app:2");
+    vfs_wait(&scene.mnt);
+    let link = scene.path("images/app/2");
+    let built = mtime(&link).expect("images/app/2");
+    std::thread::sleep(Duration::from_millis(50));
+    let before = now();
+    docker_build("app:2");
+    vfs_wait(&scene.mnt);
+    let rebuilt = mtime(&link).unwrap();
+    assert!(
+        rebuilt > built && rebuilt >= before - Duration::from_secs(1),
+        "docker build: the cached rebuild did not move the image's time ({built:?} -> {rebuilt:?}); \
+         the engine's image events:\n{}",
+        scene.image_events()
+    );
+}
