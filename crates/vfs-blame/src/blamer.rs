@@ -1,10 +1,10 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gix::ObjectId;
 
 use crate::cache::StateCache;
-use crate::engine::{BlameEngine, EngineKind};
+use crate::engine::{BlameEngine, EngineKind, Scope};
 use crate::error::BlameError;
 use crate::lines::split_lines;
 use crate::map::map_onto_content;
@@ -55,6 +55,23 @@ impl Blamer {
             committed: StateCache::new(),
             current: StateCache::new(),
         })
+    }
+
+    /// The same blamer, walking the histories of HEAD's files under `under` (a folder relative to the work
+    /// tree) that `include` accepts (given their paths relative to the work tree) together: the first blame
+    /// of one of them from a HEAD walks the history once for all of them, and the others' blames from that
+    /// HEAD only diff their own versions. For a first pass over many files (a folder tree of config files);
+    /// the answers are the same as without it. The parallel engine walks together; the others ignore it.
+    pub fn with_shared_history(
+        mut self,
+        under: impl Into<PathBuf>,
+        include: impl Fn(&Path) -> bool + Send + Sync + 'static,
+    ) -> Blamer {
+        self.engine.share_history_walk(Scope {
+            under: under.into(),
+            include: Arc::new(include),
+        });
+        self
     }
 
     /// The work tree root.

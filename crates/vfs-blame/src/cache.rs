@@ -1,7 +1,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 /// How many states of one file are remembered: enough for a branch switch and back, or an edit and its undo.
 const STATES_PER_FILE: usize = 4;
@@ -22,10 +24,7 @@ impl<K: Eq + Hash + Clone, V> StateCache<K, V> {
     }
 
     pub fn get(&self, path: &std::path::Path, key: &K) -> Option<Arc<V>> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entries = self.entries.lock();
         entries
             .get(path)?
             .iter()
@@ -36,10 +35,7 @@ impl<K: Eq + Hash + Clone, V> StateCache<K, V> {
     /// Stores `value` unless another thread stored one for the same state first; returns the stored one,
     /// so every caller of one state shares one Arc.
     pub fn insert(&self, path: &std::path::Path, key: K, value: Arc<V>) -> Arc<V> {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self.entries.lock();
         let states = entries.entry(path.to_path_buf()).or_default();
         if let Some((_, existing)) = states.iter().find(|(cached, _)| *cached == key) {
             return Arc::clone(existing);

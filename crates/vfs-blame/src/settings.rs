@@ -10,10 +10,11 @@
 //!   of those files changes, as libgit2 did.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use gix::ObjectId;
+use parking_lot::Mutex;
 
 use crate::error::BlameError;
 use crate::repository::blob_id;
@@ -160,10 +161,7 @@ impl IgnoreRevsConfig {
         workdir: &Path,
         reopen: impl FnOnce() -> Result<gix::Repository, BlameError>,
     ) -> Result<Vec<PathBuf>, BlameError> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.state.lock();
         let changed = state
             .sources
             .iter()

@@ -171,7 +171,7 @@ impl Inner {
         weak: std::sync::Weak<Inner>,
     ) -> Result<(), ProviderError> {
         let tree = self.tree()?;
-        let repository = open_repository(&self.source);
+        let repository = open_repository(&self.source, &self.formats);
         let git_dir = repository
             .as_ref()
             .map(|repository| repository.blamer.git_dir().to_path_buf());
@@ -577,8 +577,10 @@ pub fn scalar_content(text: &str) -> Vec<u8> {
     content
 }
 
-/// The repository SOURCE lies in; `None`, with one warning, when there is none.
-fn open_repository(source: &Path) -> Option<Repository> {
+/// The repository SOURCE lies in; `None`, with one warning, when there is none. The histories
+/// of the config files under SOURCE (those `formats` shows as folders) are walked together: a
+/// first walk blames every one of them, and one pass over the commits serves them all.
+fn open_repository(source: &Path, formats: &Formats) -> Option<Repository> {
     let blamer = match vfs_blame::Blamer::discover(source) {
         Ok(blamer) => blamer,
         Err(error) => {
@@ -600,6 +602,11 @@ fn open_repository(source: &Path) -> Option<Repository> {
         .strip_prefix(&canonical_workdir)
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    let (under, formats) = (source_in_workdir.clone(), formats.clone());
+    let blamer = blamer.with_shared_history(source_in_workdir.clone(), move |path| {
+        path.strip_prefix(&under)
+            .is_ok_and(|relative| formats.of(relative).is_some())
+    });
     Some(Repository {
         blamer,
         source_in_workdir,

@@ -4,12 +4,15 @@
 mod cli;
 #[cfg(feature = "bench")]
 mod gix;
+#[cfg(feature = "gix-engine")]
+mod history;
 #[cfg(feature = "bench")]
 mod libgit2;
 #[cfg(feature = "gix-engine")]
 mod parallel;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::BlameError;
 use crate::origin::LineOrigin;
@@ -80,8 +83,20 @@ impl EngineKind {
     }
 }
 
+/// Which files of HEAD have their histories walked together: those under `under` (relative to the work
+/// tree) that `include` accepts (given paths relative to the work tree).
+#[derive(Clone)]
+pub(crate) struct Scope {
+    pub under: PathBuf,
+    pub include: Arc<dyn Fn(&Path) -> bool + Send + Sync>,
+}
+
 /// Blames the version of a file held by one commit.
 pub(crate) trait BlameEngine: Send + Sync {
+    /// From now on, the histories of the files of `scope` may be walked together, once for all of them
+    /// (the answers stay the same). Engines that walk one file at a time ignore it.
+    fn share_history_walk(&mut self, _scope: Scope) {}
+
     /// One [`LineOrigin::Committed`] per line of `file.content` (the blob of `relative_path` at `file.commit`),
     /// as `git blame` gives them under `settings` (read just before: the caches are keyed on them). The git
     /// CLI and the parallel engine honour the ignored revisions; libgit2's and gix-blame's (feature `bench`)

@@ -4,20 +4,25 @@
 //! which measured at least as fast as gix-blame there (docs/benchmarks.md).
 //!
 //! The history is the one `git rev-list --parents HEAD -- path` simplifies to, which is also the one
-//! `git blame` walks: a merge whose version equals one parent's follows that parent only.
+//! `git blame` walks: a merge whose version equals one parent's follows that parent only. For a file
+//! of the shared scope ([`ParallelEngine::share_history_walk`]) it comes from one walk of the history
+//! for every file of the scope (`history.rs`); for any other file, from `git rev-list`.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, OnceLock};
 
 use gix::ObjectId;
 use gix_imara_diff::{Algorithm, Diff, Hunk, InternedInput};
+use parking_lot::Mutex;
 
 use super::cli::GitCliEngine;
+use super::history::{HistoryIndex, Walked};
 use super::BlameEngine;
+use super::Scope;
 use crate::error::BlameError;
 use crate::lines::split_lines;
 use crate::origin::LineOrigin;
@@ -28,18 +33,36 @@ use crate::settings::{HistorySettings, IgnoreRevs};
 /// finished blame wastes at most one batch per worker.
 const BATCH: usize = 16;
 
+/// Commits whose renames are remembered ([`ParallelEngine::was_renamed_in`]); all are forgotten past it.
+const REMEMBERED_RENAMES: usize = 4096;
+
 pub(crate) struct ParallelEngine {
     repository: gix::ThreadSafeRepository,
     workdir: PathBuf,
     git_dir: PathBuf,
     fallback: GitCliEngine,
+    /// The files whose histories are walked together, if any.
+    scope: Option<Scope>,
+    /// The shared walk of the latest HEAD (and shallow boundary) asked about.
+    shared: Mutex<Option<Arc<SharedWalk>>>,
+    /// The files each commit renamed (by `git diff-tree -M`); None where git could not say.
+    renames: Mutex<HashMap<ObjectId, Option<Arc<HashSet<PathBuf>>>>>,
+}
+
+/// The history of every file of the scope from one HEAD, walked once, by the first blame that needs it.
+struct SharedWalk {
+    head: ObjectId,
+    shallow: Option<ObjectId>,
+    /// None where the walk could not be made: each file walks on its own then.
+    index: OnceLock<Option<HistoryIndex>>,
 }
 
 /// One version of the file on its chain, newest first.
-struct Version {
-    commit: ObjectId,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Version {
+    pub commit: ObjectId,
     /// The blob at `commit`; None where the chain reached a commit without the file.
-    blob: Option<ObjectId>,
+    pub blob: Option<ObjectId>,
 }
 
 impl ParallelEngine {
@@ -49,7 +72,48 @@ impl ParallelEngine {
             workdir: repository.workdir().to_path_buf(),
             git_dir: repository.git_dir().to_path_buf(),
             fallback: GitCliEngine::new(repository),
+            scope: None,
+            shared: Mutex::new(None),
+            renames: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The shared walk's answer for `relative_path` from `head`, where the file is in the scope and
+    /// the walk could be made.
+    pub(super) fn walked(
+        &self,
+        head: ObjectId,
+        relative_path: &Path,
+        settings: &HistorySettings,
+    ) -> Option<Walked> {
+        let scope = self.scope.as_ref()?;
+        if !relative_path.starts_with(&scope.under) || !(scope.include)(relative_path) {
+            return None;
+        }
+        let shared = {
+            let mut slot = self.shared.lock();
+            match slot.as_ref() {
+                Some(shared) if shared.head == head && shared.shallow == settings.shallow => {
+                    shared.clone()
+                }
+                _ => {
+                    let shared = Arc::new(SharedWalk {
+                        head,
+                        shallow: settings.shallow,
+                        index: OnceLock::new(),
+                    });
+                    *slot = Some(shared.clone());
+                    shared
+                }
+            }
+        };
+        // The first caller walks; the others wait for it (they would walk the same commits).
+        let index = shared.index.get_or_init(|| {
+            let mut repository = self.repository.to_thread_local();
+            repository.object_cache_size_if_unset(16 * 1024 * 1024);
+            HistoryIndex::build(&repository, head, scope).ok().flatten()
+        });
+        index.as_ref()?.get(relative_path).cloned()
     }
 
     fn git(&self, args: &[&str], path: &Path) -> Result<String, BlameError> {
@@ -83,10 +147,38 @@ impl ParallelEngine {
         &self,
         head: ObjectId,
         relative_path: &Path,
+        settings: &HistorySettings,
     ) -> Result<Option<Vec<Version>>, BlameError> {
+        let walked = match self.walked(head, relative_path, settings) {
+            Some(walked) => walked,
+            None => self.listed_chain(head, relative_path)?,
+        };
+        let Walked::Chain { versions, created } = walked else {
+            return Ok(None);
+        };
+        if versions.is_empty() {
+            return Ok(None);
+        }
+        if let Some(created) = created {
+            // Made from a parent without the file: git blame follows a rename there.
+            let repository = self.repository.to_thread_local();
+            if self.was_renamed_in(created, &repository, relative_path)? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(versions))
+    }
+
+    /// The file's history as `git rev-list --parents HEAD -- path` lists it.
+    pub(super) fn listed_chain(
+        &self,
+        head: ObjectId,
+        relative_path: &Path,
+    ) -> Result<Walked, BlameError> {
         let listing = self.git(&["rev-list", "--parents", &head.to_string()], relative_path)?;
         let repository = self.repository.to_thread_local();
         let mut versions = Vec::new();
+        let mut created = None;
         // The newest listed commit is the last to change the file, which HEAD holds as that commit left it.
         let mut expected_next: Option<String> = None;
         for line in listing.lines() {
@@ -94,13 +186,13 @@ impl ParallelEngine {
             let chained =
                 expected_next.is_none() || expected_next.as_deref() == ids.first().copied();
             if ids.len() > 2 || !chained {
-                return Ok(None);
+                return Ok(Walked::NotAChain);
             }
             let commit = ObjectId::from_hex(ids[0].as_bytes()).map_err(gix_error)?;
             let blob = blob_at(&repository, commit, relative_path)?;
-            let created_here = blob.is_some() && ids.len() == 1;
-            if created_here && self.was_renamed_in(commit, &repository, relative_path)? {
-                return Ok(None);
+            if blob.is_some() && ids.len() == 1 {
+                // Nothing older is listed: the file was made here.
+                created = Some(commit);
             }
             versions.push(Version { commit, blob });
             expected_next = ids.get(1).map(|id| id.to_string());
@@ -109,17 +201,11 @@ impl ParallelEngine {
                 break;
             }
         }
-        if versions.is_empty() {
-            return Ok(None);
-        }
         if versions.len() >= 2 && versions[versions.len() - 1].blob.is_none() {
-            // The oldest version was made from a parent without the file: git blame follows a rename there.
-            let created = versions[versions.len() - 2].commit;
-            if self.was_renamed_in(created, &repository, relative_path)? {
-                return Ok(None);
-            }
+            // The oldest version was made from a parent without the file.
+            created = Some(versions[versions.len() - 2].commit);
         }
-        Ok(Some(versions))
+        Ok(Walked::Chain { versions, created })
     }
 
     fn was_renamed_in(
@@ -137,6 +223,25 @@ impl ParallelEngine {
         if !has_parent {
             return Ok(false);
         }
+        let known = self.renames.lock().get(&commit).cloned();
+        let destinations = match known {
+            Some(destinations) => destinations,
+            None => {
+                let destinations = self.renamed_by(commit)?;
+                let mut renames = self.renames.lock();
+                if renames.len() >= REMEMBERED_RENAMES {
+                    renames.clear();
+                }
+                renames.insert(commit, destinations.clone());
+                destinations
+            }
+        };
+        Ok(destinations.is_none_or(|destinations| destinations.contains(relative_path)))
+    }
+
+    /// The files `commit` made by renaming another, as `git diff-tree -M` sees them; None where git
+    /// could not say.
+    fn renamed_by(&self, commit: ObjectId) -> Result<Option<Arc<HashSet<PathBuf>>>, BlameError> {
         // Without a pathspec the rename's source is visible; filter the printed destinations ourselves.
         let output = Command::new("git")
             .arg("--git-dir")
@@ -156,15 +261,22 @@ impl ParallelEngine {
                 context: "running git diff-tree".to_string(),
                 source,
             })?;
+        if !output.status.success() {
+            return Ok(None);
+        }
         let destinations = String::from_utf8_lossy(&output.stdout);
-        Ok(!output.status.success()
-            || destinations
-                .lines()
-                .any(|line| Path::new(line) == relative_path))
+        Ok(Some(Arc::new(
+            destinations.lines().map(PathBuf::from).collect(),
+        )))
     }
 }
 
 impl BlameEngine for ParallelEngine {
+    fn share_history_walk(&mut self, scope: Scope) {
+        self.scope = Some(scope);
+        *self.shared.get_mut() = None;
+    }
+
     fn blame_committed(
         &self,
         file: &HeadFile,
@@ -172,7 +284,7 @@ impl BlameEngine for ParallelEngine {
         settings: &HistorySettings,
     ) -> Result<Vec<LineOrigin>, BlameError> {
         let head = file.commit;
-        let Some(versions) = self.chain(head, relative_path)? else {
+        let Some(versions) = self.chain(head, relative_path, settings)? else {
             return self.fallback.blame_committed(file, relative_path, settings);
         };
         if let Some(ignored) = &settings.ignore_revs {
