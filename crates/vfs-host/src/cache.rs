@@ -108,33 +108,30 @@ impl Cache {
 
     /// Stores the provider's answer for `dir` (and the listings of directories handed over
     /// with their children) unless a notice arrived since `generation`; returns the listing of
-    /// `want` (`dir` or a directory handed over below it) either way.
+    /// `dir` either way.
     pub(crate) fn install(
         &mut self,
         dir: &NodePath,
         nodes: Vec<Node>,
         expires: Instant,
         generation: u64,
-        want: &NodePath,
-    ) -> Option<Arc<Listing>> {
+    ) -> Arc<Listing> {
         let current = generation == self.generation;
         let expires = if current { expires } else { Instant::now() };
-        let mut built = Vec::new();
-        build_listings(dir.clone(), nodes, expires, &mut built);
-        let mut wanted = None;
-        for (path, listing) in built {
-            let listing = Arc::new(listing);
-            if &path == want {
-                wanted = Some(listing.clone());
-            }
-            if current {
+        let mut handed_over = Vec::new();
+        let listing = Arc::new(build_listings(dir, nodes, expires, &mut handed_over));
+        if current {
+            let handed_over = handed_over
+                .into_iter()
+                .map(|(path, listing)| (path, Arc::new(listing)));
+            for (path, listing) in handed_over.chain([(dir.clone(), listing.clone())]) {
                 if let Some(old) = self.listings.get(&path) {
                     note_changes(&path, old, &listing, &mut self.changed);
                 }
                 self.listings.insert(path, listing);
             }
         }
-        wanted
+        listing
     }
 
     /// Stores the root node (and its listing when handed over) like [`Cache::install`].
@@ -143,17 +140,16 @@ impl Cache {
         mut root: Node,
         expires: Instant,
         generation: u64,
-    ) -> (Arc<RootEntry>, Option<Arc<Listing>>) {
+    ) -> Arc<RootEntry> {
         let current = generation == self.generation;
         let children = match &mut root.kind {
             NodeKind::Directory { children } => children.take(),
             _ => None,
         };
         let eager = children.is_some();
-        let root_path = NodePath::root();
-        let listing = children.and_then(|children| {
-            self.install(&root_path, children, expires, generation, &root_path)
-        });
+        if let Some(children) = children {
+            self.install(&NodePath::root(), children, expires, generation);
+        }
         let entry = Arc::new(RootEntry {
             node: root,
             eager,
@@ -162,7 +158,7 @@ impl Cache {
         if current {
             self.root = Some(entry.clone());
         }
-        (entry, listing)
+        entry
     }
 
     /// Forgets `path` and everything below it, and the listing holding `path`'s own attributes.
@@ -243,12 +239,14 @@ fn note_changes(
     }
 }
 
+/// The listing of `dir`; the listings of directories handed over with their children (and
+/// theirs) go to `handed_over`.
 fn build_listings(
-    dir: NodePath,
+    dir: &NodePath,
     nodes: Vec<Node>,
     expires: Instant,
-    out: &mut Vec<(NodePath, Listing)>,
-) {
+    handed_over: &mut Vec<(NodePath, Listing)>,
+) -> Listing {
     let mut entries = Vec::with_capacity(nodes.len());
     let mut by_name = HashMap::with_capacity(nodes.len());
     let mut subdirectories = 0;
@@ -266,21 +264,20 @@ fn build_listings(
             subdirectories += 1;
             if let Some(children) = children.take() {
                 eager = true;
-                build_listings(dir.join(&node.name), children, expires, out);
+                let below = dir.join(&node.name);
+                let listing = build_listings(&below, children, expires, handed_over);
+                handed_over.push((below, listing));
             }
         }
         by_name.insert(node.name.clone(), entries.len());
         entries.push(Entry { node, eager });
     }
-    out.push((
-        dir,
-        Listing {
-            entries,
-            by_name,
-            subdirectories,
-            expires,
-        },
-    ));
+    Listing {
+        entries,
+        by_name,
+        subdirectories,
+        expires,
+    }
 }
 
 #[cfg(test)]
@@ -309,15 +306,7 @@ mod tests {
             Node::directory("lazy", at(1)),
             Node::file("f", at(1), None),
         ];
-        let root = cache
-            .install(
-                &NodePath::root(),
-                nodes,
-                later(60),
-                generation,
-                &NodePath::root(),
-            )
-            .unwrap();
+        let root = cache.install(&NodePath::root(), nodes, later(60), generation);
         assert_eq!(root.entries().len(), 3);
         assert_eq!(root.subdirectories(), 2);
         let eager = root.get(OsStr::new("eager")).unwrap();
@@ -344,7 +333,6 @@ mod tests {
             vec![],
             Instant::now() + Duration::from_millis(20),
             generation,
-            &root,
         );
         assert!(cache.listing(&NodePath::root(), Instant::now()).is_some());
         std::thread::sleep(Duration::from_millis(30));
@@ -357,7 +345,7 @@ mod tests {
         let generation = cache.generation();
         for dir in ["", "a", "a/b", "a/b/c", "ab", "x"] {
             let dir = NodePath::parse(dir);
-            cache.install(&dir, vec![], later(60), generation, &dir);
+            cache.install(&dir, vec![], later(60), generation);
         }
         cache.invalidate(&NodePath::parse("a/b"));
         let now = Instant::now();
@@ -374,15 +362,12 @@ mod tests {
         let generation = cache.generation();
         cache.invalidate(&NodePath::parse("elsewhere"));
         let root = NodePath::root();
-        let listing = cache
-            .install(
-                &root,
-                vec![Node::file("f", at(1), Some(1))],
-                later(60),
-                generation,
-                &root,
-            )
-            .unwrap();
+        let listing = cache.install(
+            &root,
+            vec![Node::file("f", at(1), Some(1))],
+            later(60),
+            generation,
+        );
         assert!(listing.get(OsStr::new("f")).is_some());
         assert!(cache.listing(&NodePath::root(), Instant::now()).is_none());
     }
@@ -399,9 +384,7 @@ mod tests {
             Node::file("", at(1), Some(1)),
         ];
         let root = NodePath::root();
-        let listing = cache
-            .install(&root, nodes, later(60), generation, &root)
-            .unwrap();
+        let listing = cache.install(&root, nodes, later(60), generation);
         assert_eq!(listing.entries().len(), 1);
         assert_eq!(listing.get(OsStr::new("ok")).unwrap().node.mtime, at(1));
     }
@@ -423,9 +406,16 @@ mod tests {
         let mut cache = Cache::default();
         let generation = cache.generation();
         let root = Node::directory("", at(5)).with_children(vec![Node::file("f", at(1), Some(1))]);
-        let (entry, listing) = cache.install_root(root, later(60), generation);
+        let entry = cache.install_root(root, later(60), generation);
         assert!(entry.eager);
-        assert_eq!(listing.unwrap().entries().len(), 1);
+        assert_eq!(
+            cache
+                .listing(&NodePath::root(), Instant::now())
+                .unwrap()
+                .entries()
+                .len(),
+            1
+        );
         assert!(cache.root(Instant::now()).is_some());
         assert!(cache.listing(&NodePath::root(), Instant::now()).is_some());
         cache.invalidate(&NodePath::root());

@@ -105,7 +105,7 @@ impl Host {
             *children = with_marker(std::mem::take(children), &self.name);
         }
         let mut tables = self.tables();
-        let (entry, _) = tables
+        let entry = tables
             .cache
             .install_root(node, started + self.ttl, generation);
         self.queue_unnoticed_changes(&mut tables);
@@ -163,8 +163,7 @@ impl Host {
             let current = tables.cache.generation() == generation;
             let listing = tables
                 .cache
-                .install(dir, nodes, started + self.ttl, generation, dir)
-                .ok_or_else(|| ProviderError::NotADirectory(dir.clone()))?;
+                .install(dir, nodes, started + self.ttl, generation);
             if current {
                 tables.listed_anew(dir, &listing);
             }
@@ -248,7 +247,7 @@ impl Host {
                 let mut tables = self.tables();
                 tables
                     .cache
-                    .install(&parent, siblings, started + self.ttl, generation, &parent);
+                    .install(&parent, siblings, started + self.ttl, generation);
                 self.queue_unnoticed_changes(&mut tables);
             }
             match fresh {
