@@ -9,9 +9,11 @@
 //! - [`mount`] / [`Mounted`] / [`unmount_path`]: the entry points.
 //! - `mount_table`: what is mounted where ([`mounted_at`]), and whether it is a vfs mount.
 //! - `host`: the FUSE-free core answering by inode number, built from `inodes`, `cache`,
-//!   `attrs` and `handles`; tested without mounting.
+//!   `attrs` and `handles`, one module per kind of request (`host/*`); tested without mounting.
+//!   It decides what the kernel must forget (`kernel::KernelOp`) but never tells it itself.
 //! - `fuse`: the thin fuser glue; a request needing the provider runs as a tokio task.
-//! - `notices`: the thread turning change notices into invalidations.
+//! - `notices`: the one thread that has the host apply the provider's notices and performs the
+//!   kernel operations that returns.
 
 mod attrs;
 mod cache;
