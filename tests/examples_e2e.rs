@@ -66,3 +66,67 @@ fn the_compose_sections_demo_rebuilds_only_the_edited_service() {
         "the demo unmounts what it mounted"
     );
 }
+
+/// Copies `from` into `to`, folders included, leaving out the files `skip` names.
+fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).expect("create the copy's folder");
+    for entry in std::fs::read_dir(from).expect("read the example") {
+        let entry = entry.expect("an entry of the example");
+        let name = entry.file_name();
+        if skip.iter().any(|skipped| name == *skipped) {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().expect("its type").is_dir() {
+            copy_tree(&entry.path(), &target, skip);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file of the example");
+        }
+    }
+}
+
+/// The tutorial's promise (docs/writing-a-provider.md, step 1): hello's Cargo.toml works
+/// outside this workspace once its paths point at a checkout of vfs, dev-dependencies (tokio's
+/// `macros`, `test-util`) included. A copy of the crate in a temporary folder, its paths made
+/// absolute, is checked with every target (library, binary, unit and integration tests) against
+/// this workspace's Cargo.lock, offline.
+#[test]
+fn the_hello_provider_builds_outside_the_workspace() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let work = tempfile::tempdir().expect("temporary directory");
+    let copy = work.path().join("hello-provider");
+    // docs.rs quotes the tutorial by a path into this checkout; it is no part of the pattern.
+    copy_tree(
+        &root.join("examples/hello-provider"),
+        &copy,
+        &["docs.rs", "target"],
+    );
+    let manifest = std::fs::read_to_string(copy.join("Cargo.toml")).expect("hello's Cargo.toml");
+    let inherits = manifest
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .any(|line| line.contains("workspace"));
+    assert!(
+        !inherits,
+        "hello's Cargo.toml inherits from the workspace:\n{manifest}"
+    );
+    let crates = format!("path = \"{}/crates/", root.display());
+    let manifest = manifest.replace("path = \"../../crates/", &crates);
+    std::fs::write(copy.join("Cargo.toml"), manifest).expect("write the copy's Cargo.toml");
+    std::fs::copy(root.join("Cargo.lock"), copy.join("Cargo.lock")).expect("copy Cargo.lock");
+    // A target folder of its own (this test's cargo holds the workspace's), kept between runs.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hello-outside-the-workspace");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["check", "--offline", "--all-targets", "--quiet"])
+        .current_dir(&copy)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo check");
+    assert!(
+        output.status.success(),
+        "hello-provider does not build outside the workspace:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
