@@ -445,6 +445,35 @@ fn a_tick_is_seen_at_once_despite_a_long_ttl() {
 }
 
 #[test]
+fn a_polled_change_is_seen_after_wait_despite_a_long_ttl() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let source = scratch.file("polled-source");
+    std::fs::create_dir(&source).unwrap();
+    std::fs::write(source.join("a.txt"), "one\n").unwrap();
+    let source_text = source.to_str().unwrap();
+    // A poll every hour: only `wait` (the provider's `settle`) can make the new file show.
+    let mount = ForegroundMount::start(
+        &scratch,
+        "polled",
+        &["--ttl", "60s"],
+        &["--poll", source_text, "--poll-every", "3600"],
+    );
+    assert_eq!(tool("ls", &[&mount.path("polled")]), "a.txt\n");
+    std::fs::write(source.join("b.txt"), "two\n").unwrap();
+    let waited = hello_vfs(&["wait", &mount.path("")]);
+    assert!(
+        waited.status.success(),
+        "wait failed: {}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    assert_eq!(tool("ls", &[&mount.path("polled")]), "a.txt\nb.txt\n");
+    assert_eq!(tool("cat", &[&mount.path("polled/b.txt")]), "two\n");
+}
+
+#[test]
 fn daemon_returns_once_ready_and_unmount_clears_it() {
     if !fuse_available() {
         return;

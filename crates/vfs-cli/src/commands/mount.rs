@@ -158,12 +158,16 @@ async fn serve(
         allow_other: context.options.allow_other,
         fs_name: format!("vfs-{name}"),
     };
+    // The host creates a missing mountpoint once the provider has started, and removes it
+    // again when the mount fails; a signal that stops the mount half-way must do the same.
+    let missing = missing_folders(&mountpoint);
     let mounted = tokio::select! {
         mounted = host::mount(provider, &mountpoint, config) => {
             mounted.map_err(|error| mount_error(name, error))?
         }
         signal = stop.next() => {
             tracing::info!("{signal} before {} was mounted: giving up", mountpoint.display());
+            remove_empty_folders(&missing);
             return Ok(());
         }
     };
@@ -190,6 +194,32 @@ async fn serve(
         }
     }
     Ok(())
+}
+
+/// The folders on the way to `mountpoint` (itself included) that do not exist, outermost first.
+fn missing_folders(mountpoint: &Path) -> Vec<PathBuf> {
+    let mut missing: Vec<PathBuf> = mountpoint
+        .ancestors()
+        .take_while(|path| std::fs::symlink_metadata(path).is_err())
+        .map(Path::to_path_buf)
+        .collect();
+    missing.reverse();
+    missing
+}
+
+/// Removes those of `folders` (outermost first) that exist and are empty, innermost first; stops
+/// at the first that cannot go (not empty, still a mountpoint): what is above it stays too.
+fn remove_empty_folders(folders: &[PathBuf]) {
+    for folder in folders.iter().rev() {
+        match std::fs::remove_dir(folder) {
+            Ok(()) => tracing::debug!("removed {}, created for the mount", folder.display()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::debug!("{} stays: {error}", folder.display());
+                return;
+            }
+        }
+    }
 }
 
 /// A provider that refused to start is named, as `tree` names it.
@@ -223,5 +253,35 @@ fn announce_ready(context: &Context, name: &str, mountpoint: &Path, log: &LogDes
             context.program,
             mountpoint.display()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_made_for_an_interrupted_mount_go_and_others_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mountpoint = dir.path().join("a/b/c");
+        let missing = missing_folders(&mountpoint);
+        assert_eq!(
+            missing,
+            [
+                dir.path().join("a"),
+                dir.path().join("a/b"),
+                mountpoint.clone()
+            ]
+        );
+        // As the host would have made them, with something of someone else's in `a`.
+        std::fs::create_dir_all(&mountpoint).unwrap();
+        std::fs::write(dir.path().join("a/theirs"), "x").unwrap();
+        remove_empty_folders(&missing);
+        assert!(!dir.path().join("a/b").exists());
+        assert!(dir.path().join("a/theirs").exists());
+        assert!(dir.path().exists());
+        // Nothing made: nothing removed.
+        remove_empty_folders(&missing_folders(dir.path()));
+        assert!(dir.path().exists());
     }
 }
