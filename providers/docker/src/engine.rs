@@ -343,7 +343,9 @@ impl Engine {
     /// `Created` and `Metadata.LastTagTime` of an image (only its inspect has the latter).
     pub async fn image_times(&self, id: &str) -> Result<ImageTimes, EngineError> {
         let body = self.inspect_raw(ObjectKind::Image, id).await?;
-        Ok(self.tag_times.fill(id, self.parse(&body)?.image_times()))
+        let mut times = self.parse(&body)?.image_times();
+        times.last_tag_time = self.tag_times.fill(id, times.last_tag_time);
+        Ok(times)
     }
 
     /// Id, tags and times of the image `reference` (an id or a name).
@@ -358,7 +360,8 @@ impl Engine {
                 engine: self.source.to_string(),
                 reason: format!("image inspect of {reference} has no Id"),
             })?;
-        let times = self.tag_times.fill(&id, fields.image_times());
+        let mut times = fields.image_times();
+        times.last_tag_time = self.tag_times.fill(&id, times.last_tag_time);
         let mut tags: Vec<String> = fields
             .repo_tags
             .unwrap_or_default()

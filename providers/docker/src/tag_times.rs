@@ -17,8 +17,6 @@ use std::time::SystemTime;
 
 use bollard::models::{EventMessage, EventMessageTypeEnum};
 
-use crate::engine::ImageTimes;
-
 /// The image an image event is about: its actor id, or for Podman's `build` event (no actor
 /// id) the image id in its `name` attribute. `sha256:` is kept as the event wrote it.
 pub fn event_image(event: &EventMessage) -> Option<&str> {
@@ -81,22 +79,21 @@ impl TagTimes {
         entry.lacks_last_tag_time
     }
 
-    /// `times` of image `id` as an inspect gave them, with the latest tag event standing in for
-    /// a `LastTagTime` the inspect lacks. An image whose inspect has one (a Docker engine)
-    /// needs no record, and its record is dropped: only images that need it are kept.
-    pub fn fill(&self, id: &str, mut times: ImageTimes) -> ImageTimes {
+    /// The `LastTagTime` to use for image `id`, whose inspect gave `from_inspect`: the
+    /// engine's own when it has one (a Docker engine; nothing is then kept of the image), else
+    /// the latest tag event's.
+    pub fn fill(&self, id: &str, from_inspect: Option<SystemTime>) -> Option<SystemTime> {
         let id = id.strip_prefix("sha256:").unwrap_or(id);
         let Ok(mut entries) = self.entries.lock() else {
-            return times;
+            return from_inspect;
         };
-        if times.last_tag_time.is_some() {
+        if from_inspect.is_some() {
             entries.remove(id);
-            return times;
+            return from_inspect;
         }
         let entry = entries.entry(id.to_string()).or_default();
         entry.lacks_last_tag_time = true;
-        times.last_tag_time = entry.tagged;
-        times
+        entry.tagged
     }
 }
 
@@ -151,24 +148,16 @@ mod tests {
     #[test]
     fn an_event_time_stands_in_only_for_a_missing_last_tag_time() {
         let times = TagTimes::default();
-        let podman = ImageTimes {
-            created: Some(at(10)),
-            last_tag_time: None,
-        };
         // Tagged before any inspect: nothing stale to say.
         assert!(!times.note(ID, at(12)));
-        assert_eq!(times.fill(ID, podman).last_tag_time, Some(at(12)));
+        assert_eq!(times.fill(ID, None), Some(at(12)));
         // Inspected without a LastTagTime, then tagged: that answer is stale.
         assert!(times.note(&format!("sha256:{ID}"), at(20)));
         assert!(times.note(ID, at(15)));
-        assert_eq!(times.fill(ID, podman).last_tag_time, Some(at(20)));
+        assert_eq!(times.fill(ID, None), Some(at(20)));
         // The engine's own LastTagTime wins, and then nothing is kept of the image.
-        let docker = ImageTimes {
-            created: Some(at(10)),
-            last_tag_time: Some(at(19)),
-        };
-        assert_eq!(times.fill(ID, docker).last_tag_time, Some(at(19)));
+        assert_eq!(times.fill(ID, Some(at(19))), Some(at(19)));
         assert!(!times.note(ID, at(30)));
-        assert_eq!(times.fill(ID, docker).last_tag_time, Some(at(19)));
+        assert_eq!(times.fill(ID, Some(at(19))), Some(at(19)));
     }
 }
