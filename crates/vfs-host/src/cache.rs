@@ -5,7 +5,7 @@
 //! A generation number counts the notices: an answer fetched while a notice arrived may
 //! predate the change, so it is used once but not kept.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
@@ -55,10 +55,12 @@ pub(crate) struct RootEntry {
 
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
-    listings: HashMap<NodePath, Arc<Listing>>,
+    /// By folder, in path order: what is at or below a path is one range of it.
+    listings: BTreeMap<NodePath, Arc<Listing>>,
     root: Option<Arc<RootEntry>>,
-    /// True sizes of files whose node says "unknown", valid while the node keeps its mtime.
-    learnt_sizes: HashMap<NodePath, (SystemTime, u64)>,
+    /// True sizes of files whose node says "unknown", valid while the node keeps its mtime; in
+    /// path order like `listings`.
+    learnt_sizes: BTreeMap<NodePath, (SystemTime, u64)>,
     generation: u64,
     /// Nodes found changed when a listing was replaced without a notice (it had expired):
     /// directories whose entries differ and symlinks whose target differs. The kernel keeps
@@ -164,10 +166,11 @@ impl Cache {
     /// Forgets `path` and everything below it, and the listing holding `path`'s own attributes.
     pub(crate) fn invalidate(&mut self, path: &NodePath) {
         self.generation += 1;
-        let parent = path.parent();
-        self.listings
-            .retain(|dir, _| !dir.starts_with(path) && Some(dir) != parent.as_ref());
-        self.learnt_sizes.retain(|file, _| !file.starts_with(path));
+        if let Some(parent) = path.parent() {
+            self.listings.remove(&parent);
+        }
+        remove_at_or_below(&mut self.listings, path);
+        remove_at_or_below(&mut self.learnt_sizes, path);
         if path.is_root() {
             self.root = None;
         }
@@ -177,9 +180,10 @@ impl Cache {
     /// and, for a folder, its own listing. Listings below it stay.
     pub(crate) fn invalidate_node(&mut self, path: &NodePath) {
         self.generation += 1;
-        let parent = path.parent();
-        self.listings
-            .retain(|dir, _| dir != path && Some(dir) != parent.as_ref());
+        self.listings.remove(path);
+        if let Some(parent) = path.parent() {
+            self.listings.remove(&parent);
+        }
         self.learnt_sizes.remove(path);
         if path.is_root() {
             self.root = None;
@@ -208,6 +212,19 @@ impl Cache {
             .get(path)
             .filter(|(learnt_at, _)| *learnt_at == mtime)
             .map(|(_, size)| *size)
+    }
+}
+
+/// Removes the entries of `map` at or below `path`: one range, since every path below another
+/// sorts right after it. Costs the subtree, not the map.
+fn remove_at_or_below<V>(map: &mut BTreeMap<NodePath, V>, path: &NodePath) {
+    let below: Vec<NodePath> = map
+        .range(path.clone()..)
+        .take_while(|(key, _)| key.starts_with(path))
+        .map(|(key, _)| key.clone())
+        .collect();
+    for key in below {
+        map.remove(&key);
     }
 }
 
@@ -354,6 +371,38 @@ mod tests {
             .map(|dir| cache.listing(&NodePath::parse(dir), now).is_some())
             .collect();
         assert_eq!(kept, [true, false, false, false, true, true]);
+    }
+
+    #[test]
+    fn a_notice_removes_one_range_of_paths_and_no_neighbour() {
+        let mut cache = Cache::default();
+        let generation = cache.generation();
+        let dirs = ["", "a", "a/b", "a/b/c", "a b", "a-", "a.x/y", "b"];
+        for dir in dirs {
+            let dir = NodePath::parse(dir);
+            cache.install(&dir, vec![], later(60), generation);
+            cache.learn_size(&dir.join("f"), at(1), 1);
+        }
+        cache.invalidate(&NodePath::parse("a"));
+        let now = Instant::now();
+        let kept: Vec<&str> = dirs
+            .into_iter()
+            .filter(|dir| cache.listing(&NodePath::parse(dir), now).is_some())
+            .collect();
+        assert_eq!(
+            kept,
+            ["a b", "a-", "a.x/y", "b"],
+            "the root holds `a`: dropped too"
+        );
+        let sized: Vec<&str> = dirs
+            .into_iter()
+            .filter(|dir| {
+                cache
+                    .learnt_size(&NodePath::parse(dir).join("f"), at(1))
+                    .is_some()
+            })
+            .collect();
+        assert_eq!(sized, ["", "a b", "a-", "a.x/y", "b"]);
     }
 
     #[test]
