@@ -17,7 +17,7 @@
 //! - [`Snapshot`] and [`diff`]: a whole tree at one moment, and the notices between two of
 //!   them; [`Poller`]: notices for a source without events (read it on an interval, compare).
 //! - [`walk`] and [`walk_started`]: the tree as the host would see it, for tests and tools.
-//! - [`MapProvider`] (feature `test-util`): a provider whose tree is a map a test changes.
+//! - `MapProvider` (feature `test-util`): a provider whose tree is a map a test changes.
 //!
 //! Providers log with [`tracing`] (re-exported: `vfs_core::tracing::warn!(…)`); the command
 //! line sends it to stderr, a file or the system log, filtered by `-v`/`-q` and `RUST_LOG`.

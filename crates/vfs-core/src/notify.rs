@@ -65,6 +65,14 @@ impl std::fmt::Display for Notice {
 /// the provider's point of view: once the mount is gone, notices are dropped. The host drops
 /// what it cached at and below the path and invalidates the kernel's entries from a thread of
 /// its own, so a provider may send from anywhere, including while the host is waiting on it.
+///
+/// **What a notice refreshes.** A node's attributes come from its folder's listing: a notice on
+/// `dir/x` makes the host ask `list(dir)` again for `x`'s attributes (and, for
+/// [`ChangeNotifier::changed`], forget everything below `x`), and the kernel forget `x`. It does
+/// not refresh `dir`'s own attributes (its time, which come from its own folder's listing) nor
+/// the kernel's copy of them: when `dir`'s time or the names it holds changed too, send
+/// [`ChangeNotifier::changed_node`] for `dir` as well. [`crate::diff`] computes such notices
+/// from two [`crate::Snapshot`]s.
 #[derive(Clone, Debug)]
 pub struct ChangeNotifier {
     sender: Option<Sender<Message>>,
