@@ -154,3 +154,90 @@ fn gitconfig_reaches_source_only_through_directory_descriptors() {
         }
     }
 }
+
+/// The non-test sources of the workspace: every crate's and provider's `src`, the binary's, the
+/// example's.
+fn shipped_sources() -> Vec<PathBuf> {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    files_below(&root.join("src"), &mut files);
+    files_below(&root.join("examples/hello-provider/src"), &mut files);
+    for parent in ["crates", "providers"] {
+        for entry in fs::read_dir(root.join(parent))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            files_below(&entry.path().join("src"), &mut files);
+        }
+    }
+    files.retain(|file| file.extension().is_some_and(|extension| extension == "rs"));
+    files
+}
+
+/// Code lines of `text`: comments left out, and unit tests (after `#[cfg(test)]`).
+fn code_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split("#[cfg(test)]")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+}
+
+#[test]
+fn the_mount_table_has_one_reader() {
+    // docs/architecture.md: `vfs-mounts` is the one reader of the mount table; the host, the
+    // command line, GitConfigFS and the test kit ask it (tests may read the table themselves,
+    // as an oracle).
+    let files = shipped_sources();
+    assert!(files.len() > 50, "expected the sources, found {files:?}");
+    for file in files {
+        if file.starts_with(workspace_root().join("crates/vfs-mounts")) {
+            continue;
+        }
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        for line in code_lines(&text) {
+            assert!(
+                !line.contains("/proc/self/mountinfo") && !line.contains("/proc/mounts"),
+                "{} reads the mount table itself: ask vfs_mounts\n{line}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn linux_only_calls_sit_behind_cfg_target_os_linux() {
+    // docs/sync.md, "Portability": what only Linux has is named and behind
+    // `cfg(target_os = "linux")`, with a fallback for the other systems.
+    let linux_only = [
+        "libc::umount2",
+        "\"/proc/self/exe\"",
+        "MNT_DETACH",
+        "\"/dev/fuse\"",
+    ];
+    let testkit = workspace_root().join("crates/vfs-testkit");
+    for file in shipped_sources() {
+        if file.starts_with(&testkit) {
+            // Test support: the tests run on Linux.
+            continue;
+        }
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        let lines: Vec<&str> = code_lines(&text).collect();
+        for (index, line) in lines.iter().enumerate() {
+            let Some(call) = linux_only.iter().find(|call| line.contains(*call)) else {
+                continue;
+            };
+            // The item or statement is marked on one of the lines just above it.
+            let marked = lines[index.saturating_sub(4)..index]
+                .iter()
+                .any(|above| above.contains("cfg(target_os = \"linux\")"));
+            assert!(
+                marked,
+                "{}: {call} is Linux-only: put it behind #[cfg(target_os = \"linux\")] with a \
+                 fallback\n{line}",
+                file.display()
+            );
+        }
+    }
+}

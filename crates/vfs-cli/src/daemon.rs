@@ -81,13 +81,25 @@ fn send(message: &str) {
     let _ = writeln!(stdout, "{message}").and_then(|()| stdout.flush());
 }
 
+/// This process's binary, to start it again. On Linux `/proc/self/exe`, which still works when
+/// the binary was replaced or deleted since it started; elsewhere the path it was started from
+/// (`std::env::current_exe`), else `vfs` on PATH.
+#[cfg(target_os = "linux")]
+fn own_executable() -> std::path::PathBuf {
+    "/proc/self/exe".into()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn own_executable() -> std::path::PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| "vfs".into())
+}
+
 /// In the parent: starts the background child with this process's own arguments and waits
 /// until it reports. `Ok(pid)` once the mount is ready.
 pub fn spawn_and_wait(mountpoint: &Path) -> anyhow::Result<u32> {
     let mut arguments = std::env::args_os();
     let arg0 = arguments.next().unwrap_or_else(|| "vfs".into());
-    // /proc/self/exe still works when the binary was replaced or deleted since it started.
-    let mut child = Command::new("/proc/self/exe")
+    let mut child = Command::new(own_executable())
         .arg0(arg0)
         .args(arguments)
         .env(CHILD_MARKER, "1")

@@ -1,6 +1,5 @@
 //! The host calls the command line makes, in one place.
 
 pub use vfs_host::{
-    mount, mount_table_path, mounted_at, unmount_path, HostError, MountConfig,
-    COMPLETE_NOTICES_TTL, DEFAULT_TTL,
+    mount, unmount_path, HostError, MountConfig, COMPLETE_NOTICES_TTL, DEFAULT_TTL,
 };

@@ -6,8 +6,6 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 
-use crate::host;
-
 /// The absolute, canonical path of `path` (of the folder it will be when missing). Refuses a
 /// path that is not a directory, one that still holds the mount of a process that died, and one
 /// that already holds a FUSE mount (mounting over it would hide it, and `unmount` could not tell
@@ -43,8 +41,9 @@ pub fn prepare(program: &str, path: &Path, mkdir: bool) -> anyhow::Result<PathBu
     let canonical = absolute
         .canonicalize()
         .with_context(|| format!("cannot resolve mountpoint {}", absolute.display()))?;
-    // Unreadable mount table (no procfs): nothing to compare with, so nothing to refuse.
-    if let Ok(Some(mounted)) = host::mounted_at(&canonical) {
+    // Unreadable mount table (no procfs, or not Linux): nothing to compare with, so nothing to
+    // refuse.
+    if let Ok(Some(mounted)) = vfs_mounts::mounted_at(&canonical) {
         if mounted.is_fuse() {
             bail!(
                 "mountpoint {0} already holds a FUSE mount ({1}): \

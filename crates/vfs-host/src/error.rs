@@ -27,7 +27,7 @@ pub enum HostError {
         mountpoint: PathBuf,
         mounted: String,
     },
-    #[error("cannot read the mount table /proc/self/mountinfo: {0}")]
+    #[error("cannot read the mount table: {0}")]
     MountTable(io::Error),
     /// Mounting over the provider's own source would make it read itself through the mount.
     #[error(

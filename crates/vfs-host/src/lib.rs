@@ -7,7 +7,8 @@
 //!
 //! The pieces:
 //! - [`mount`] / [`Mounted`] / [`unmount_path`]: the entry points.
-//! - `mount_table`: what is mounted where ([`mounted_at`]), and whether it is a vfs mount.
+//! - [`mounted_at`], [`MountEntry`]: the mount table, re-exported from `vfs-mounts` (what is
+//!   mounted where, and whether it is a vfs mount).
 //! - `host`: the FUSE-free core answering by inode number, built from `inodes`, `cache`,
 //!   `attrs` and `handles`, one module per kind of request (`host/*`); tested without mounting.
 //!   It decides what the kernel must forget (`kernel::KernelOp`) but never tells it itself.
@@ -24,7 +25,6 @@ mod host;
 mod inodes;
 mod kernel;
 mod mount;
-mod mount_table;
 mod notices;
 mod unmount;
 
@@ -37,8 +37,8 @@ use vfs_core::ChangeNotices;
 
 pub use error::HostError;
 pub use mount::{mount, Mounted};
-pub use mount_table::{mount_table_path, mounted_at, MountEntry};
 pub use unmount::unmount_path;
+pub use vfs_mounts::{mount_table_path, mounted_at, MountEntry};
 
 /// Default kernel entry/attribute TTL: short enough that `make` sees a change within a second
 /// even when the provider sends no notice.
@@ -56,13 +56,22 @@ pub fn default_ttl(notices: ChangeNotices) -> Duration {
     notices.default_ttl()
 }
 
+#[cfg(target_os = "linux")]
 pub(crate) const FUSE_DEVICE: &str = "/dev/fuse";
 
 /// Whether `/dev/fuse` is a character device: a container may lack it, or hide it behind an
 /// empty file (a bind mount), and mounting would then fail with an obscure errno.
+#[cfg(target_os = "linux")]
 pub(crate) fn fuse_device_present() -> bool {
     use std::os::unix::fs::FileTypeExt;
     std::fs::metadata(FUSE_DEVICE).is_ok_and(|metadata| metadata.file_type().is_char_device())
+}
+
+/// Elsewhere (macOS: macFUSE opens `/dev/macfuse*` itself) the device is not checked: the
+/// mount's own error tells.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn fuse_device_present() -> bool {
+    true
 }
 
 /// How to mount.

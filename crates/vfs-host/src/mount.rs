@@ -12,10 +12,10 @@ use vfs_core::{ChangeNotifier, Provider};
 use crate::attrs::Owner;
 use crate::fuse::{FuseHost, KernelNotifier};
 use crate::host::Host;
-use crate::mount_table::{is_mounted, mount_table_path};
 use crate::notices::NoticeThread;
 use crate::unmount::detach;
 use crate::{HostError, MountConfig};
+use vfs_mounts::{is_mounted, mount_table_path};
 
 /// FUSE threads reading requests; provider calls run on the tokio runtime, so few are needed.
 const FUSE_THREADS: usize = 2;
@@ -130,7 +130,7 @@ fn session_config(config: &MountConfig) -> Config {
         MountOption::NoDev,
         MountOption::DefaultPermissions,
         MountOption::FSName(config.fs_name.clone()),
-        MountOption::Subtype("vfs".into()),
+        MountOption::Subtype(vfs_mounts::VFS_SUBTYPE.into()),
     ];
     if config.allow_other {
         options.acl = SessionACL::All;

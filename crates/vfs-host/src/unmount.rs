@@ -7,13 +7,17 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 
-use crate::mount_table::{is_mounted, mount_table_path, mounted_at};
 use crate::HostError;
+use vfs_mounts::{is_mounted, mount_table_path, mounted_at};
 
 const FUSERMOUNT: &str = "fusermount3";
 
 /// Unmounts the vfs mount at `mountpoint`: `fusermount3 -u`, then a lazy unmount
-/// (`fusermount3 -uz`, or `umount2(MNT_DETACH)`) when the mount is stale or busy.
+/// (`fusermount3 -uz`, or `umount2(MNT_DETACH)`) when the mount is stale or busy. Without
+/// `fusermount3` (macOS) the system call itself: `unmount(2)`, forced when busy.
+///
+/// The mount is found in the mount table (`vfs-mounts`), which only Linux has: elsewhere this
+/// fails with [`HostError::MountTable`] (unsupported) instead of guessing what is mounted.
 ///
 /// Only a mount the vfs host made is touched (see [`crate::MountEntry::is_vfs`]): as root,
 /// `fusermount3 -u` unmounts anything, and a lazy unmount would even detach a busy disk.
@@ -63,13 +67,30 @@ pub(crate) fn detach(target: &Path) -> Result<(), String> {
         Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_string(),
         Err(error) => error.to_string(),
     };
-    umount(target, libc::MNT_DETACH).map_err(|error| format!("{fusermount}; umount2: {error}"))
+    umount(target, LAZY).map_err(|error| format!("{fusermount}; {UMOUNT}: {error}"))
 }
 
+/// The unmount call's flag for taking a busy or stale mount away: Linux detaches it lazily
+/// (`MNT_DETACH`); the BSDs and macOS have no lazy unmount, and force it (`MNT_FORCE`).
+#[cfg(target_os = "linux")]
+const LAZY: libc::c_int = libc::MNT_DETACH;
+#[cfg(not(target_os = "linux"))]
+const LAZY: libc::c_int = libc::MNT_FORCE;
+
+#[cfg(target_os = "linux")]
+const UMOUNT: &str = "umount2";
+#[cfg(not(target_os = "linux"))]
+const UMOUNT: &str = "unmount";
+
+/// `umount2(2)` on Linux, `unmount(2)` elsewhere (macOS, the BSDs; not verified there).
 fn umount(target: &Path, flags: libc::c_int) -> io::Result<()> {
     let path = CString::new(target.as_os_str().as_bytes()).map_err(io::Error::other)?;
     // SAFETY: `path` is a valid NUL-terminated string that outlives the call.
+    #[cfg(target_os = "linux")]
     let status = unsafe { libc::umount2(path.as_ptr(), flags) };
+    // SAFETY: as above.
+    #[cfg(not(target_os = "linux"))]
+    let status = unsafe { libc::unmount(path.as_ptr(), flags) };
     if status == 0 {
         Ok(())
     } else {

@@ -274,16 +274,18 @@ impl Drop for Throwaway {
         unsafe {
             libc::waitpid(self.pid, &mut status, libc::WNOHANG);
         }
-        // Mounts a daemon left under its folder (netns, shm) would keep the folder busy.
-        let _ = Command::new("sh")
-            .args([
-                "-c",
-                &format!(
-                    "grep -o ' {0}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
-                    self.dir.path().display()
-                ),
-            ])
-            .status();
+        // Mounts a daemon left under its folder (netns, shm) would keep the folder busy: the
+        // deepest first.
+        let mut left: Vec<PathBuf> = vfs_mounts::entries()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|entry| entry.mount_point)
+            .filter(|point| point.starts_with(self.dir.path()))
+            .collect();
+        left.sort_by(|a, b| b.cmp(a));
+        for point in left {
+            let _ = Command::new("umount").arg("-l").arg(point).status();
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context as _};
 
-use crate::{host, Context};
+use crate::Context;
 
 /// The host's marker file at the root of every mount; reading it is the barrier.
 const MARKER: &str = ".vfs";
@@ -16,8 +16,20 @@ const MARKER: &str = ".vfs";
 pub fn run(_context: &Context, mountpoint: &Path) -> anyhow::Result<()> {
     let absolute = std::path::absolute(mountpoint)
         .with_context(|| format!("cannot resolve {}", mountpoint.display()))?;
-    let target = host::mount_table_path(&absolute);
-    let entry = host::mounted_at(&target).context("cannot read the mount table")?;
+    let target = vfs_mounts::mount_table_path(&absolute);
+    let entry = match vfs_mounts::mounted_at(&target) {
+        Ok(entry) => entry,
+        // No mount table on this system (not Linux): a folder kept by vfs sync is known by its
+        // marker; anything else is taken for a mount and its `.vfs` read, unchecked.
+        Err(error) if error.kind() == std::io::ErrorKind::Unsupported => {
+            if vfs_sync::read_marker(&absolute).is_some() {
+                return wait_for_sync(&absolute);
+            }
+            tracing::debug!("{error}: {} taken for a vfs mount", mountpoint.display());
+            return read_barrier(mountpoint, &target);
+        }
+        Err(error) => return Err(error).context("cannot read the mount table"),
+    };
     match entry {
         None if vfs_sync::read_marker(&absolute).is_some() => return wait_for_sync(&absolute),
         None => bail!(
@@ -31,6 +43,11 @@ pub fn run(_context: &Context, mountpoint: &Path) -> anyhow::Result<()> {
         ),
         Some(_) => {}
     }
+    read_barrier(mountpoint, &target)
+}
+
+/// Reads the mount's `.vfs`, which the host answers once it settled.
+fn read_barrier(mountpoint: &Path, target: &Path) -> anyhow::Result<()> {
     let answer = std::fs::read(target.join(MARKER)).with_context(|| {
         format!(
             "{} did not settle (reading {})",

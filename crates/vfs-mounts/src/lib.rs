@@ -1,27 +1,54 @@
-//! The mount table (`/proc/self/mountinfo`): what is mounted at a path, and whether it is a vfs
-//! mount. Read without touching the mount itself, which may be stale (ENOTCONN) or hang.
+//! The mount table as vfs reads it: what is mounted at a path, whether it is a FUSE mount and
+//! whether the vfs host made it. Read without touching the mounts themselves, which may be
+//! stale (ENOTCONN) or hang.
 //!
-//! The one reader of the table in vfs: the host's unmount and the command line's mountpoint
-//! checks both use it. (The `procfs` crate was considered: it neither undoes the table's octal
-//! escapes nor reads a table holding a path that is not UTF-8, which anyone can mount.)
+//! The one reader of the table in vfs: the FUSE host (unmount), the command line (mountpoint
+//! checks, `vfs wait`), GitConfigFS (never looking inside a FUSE mount below SOURCE) and the
+//! test kit (unmount guards, aborting a hung connection) all use it. It depends on nothing of
+//! vfs, so providers and tests may use it without the host.
+//!
+//! # Platforms
+//!
+//! The table is read from `/proc/self/mountinfo`, which only Linux has. Everywhere else (macOS,
+//! the BSDs) reading it fails with [`std::io::ErrorKind::Unsupported`]: [`mounted_at`] answers
+//! that error, [`is_mounted`] answers `false` and [`WatchedTable::open`] fails, so callers treat
+//! the table as unknown (their documented fallback), never as "nothing is mounted anywhere"
+//! where that matters. The parsing itself is plain code and is compiled and tested everywhere.
+//! (The `procfs` crate was considered: it neither undoes the table's octal escapes nor reads a
+//! table holding a path that is not UTF-8, which anyone can mount.)
 
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-const MOUNTINFO: &str = "/proc/self/mountinfo";
+#[cfg(target_os = "linux")]
+mod watched;
+#[cfg(target_os = "linux")]
+pub use watched::WatchedTable;
 
-/// The source (fsname) of a mount the host made with the default [`crate::MountConfig`].
-pub(crate) const VFS_FS_NAME: &str = "vfs";
-/// The subtype the host gives every mount; the type reads `fuse.vfs` when the kernel keeps it.
-pub(crate) const VFS_SUBTYPE: &str = "vfs";
+#[cfg(not(target_os = "linux"))]
+mod unsupported;
+#[cfg(not(target_os = "linux"))]
+pub use unsupported::WatchedTable;
+
+/// Where Linux shows this process's mount table.
+pub const MOUNTINFO: &str = "/proc/self/mountinfo";
+
+/// The source (fsname) of a mount the vfs host made with its default configuration.
+pub const VFS_FS_NAME: &str = "vfs";
+/// The subtype the vfs host gives every mount; the type reads `fuse.vfs` when the kernel keeps
+/// it.
+pub const VFS_SUBTYPE: &str = "vfs";
 
 /// One mount of the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountEntry {
     mount_id: u64,
     parent_id: u64,
+    /// The device number's major and minor (for a FUSE mount, the minor names its connection in
+    /// `/sys/fs/fuse/connections`).
+    pub device: (u32, u32),
     /// Where it is mounted, escapes undone.
     pub mount_point: PathBuf,
     /// The filesystem type: `ext4`, `tmpfs`, `fuse`, `fuse.bindfs`, …
@@ -38,10 +65,10 @@ impl MountEntry {
 
     /// Whether the vfs host mounted it (any binary built on the host: `vfs`, `hello-vfs`, …).
     ///
-    /// The host mounts with subtype `vfs` and fsname [`crate::MountConfig::fs_name`] (`vfs`, or
-    /// `vfs-PROVIDER` from the command line). Mounted through `fusermount3` the type reads
-    /// `fuse.vfs`; mounted by root with mount(2), fuser drops the subtype and the type reads
-    /// `fuse`, so then the fsname tells: `vfs` or `vfs-…`.
+    /// The host mounts with subtype [`VFS_SUBTYPE`] and fsname `vfs` or `vfs-PROVIDER`
+    /// ([`VFS_FS_NAME`]). Mounted through `fusermount3` the type reads `fuse.vfs`; mounted by
+    /// root with mount(2), fuser drops the subtype and the type reads `fuse`, so then the fsname
+    /// tells: `vfs` or `vfs-…`.
     pub fn is_vfs(&self) -> bool {
         let subtype = self.fs_type.strip_prefix("fuse.");
         subtype == Some(VFS_SUBTYPE)
@@ -60,16 +87,46 @@ impl MountEntry {
     }
 }
 
-/// The mount at `target` (a path as the table spells it: absolute, symlinks resolved), the
-/// topmost one when several are stacked there; `None` when nothing is mounted there.
-pub fn mounted_at(target: &Path) -> io::Result<Option<MountEntry>> {
-    let table = std::fs::read(MOUNTINFO)?;
-    Ok(topmost_at(parse(&table), target))
+/// Every mount of this process's table, in the table's order (newer mounts later).
+///
+/// Fails with [`io::ErrorKind::Unsupported`] where there is no `/proc/self/mountinfo` (every
+/// system but Linux).
+pub fn entries() -> io::Result<Vec<MountEntry>> {
+    #[cfg(target_os = "linux")]
+    {
+        Ok(parse(&std::fs::read(MOUNTINFO)?))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(unsupported::error())
+    }
 }
 
-/// Whether anything is mounted at `target`; an unreadable table counts as nothing.
-pub(crate) fn is_mounted(target: &Path) -> bool {
+/// The mount at `target` (a path as the table spells it: absolute, symlinks resolved, see
+/// [`mount_table_path`]), the topmost one when several are stacked there; `None` when nothing
+/// is mounted there. Fails like [`entries`].
+pub fn mounted_at(target: &Path) -> io::Result<Option<MountEntry>> {
+    Ok(topmost_at(entries()?, target))
+}
+
+/// Whether anything is mounted at `target` (as the table spells it); an unreadable or missing
+/// table counts as nothing.
+pub fn is_mounted(target: &Path) -> bool {
     matches!(mounted_at(target), Ok(Some(_)))
+}
+
+/// The path as the mount table spells it: absolute, its parent's symlinks and `..` resolved.
+/// The mountpoint itself may be unreachable (a stale mount), so only its parent is resolved;
+/// when even that fails, the absolute path as given.
+pub fn mount_table_path(mountpoint: &Path) -> PathBuf {
+    let absolute = std::path::absolute(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map(|parent| parent.join(name))
+            .unwrap_or(absolute.clone()),
+        _ => absolute,
+    }
 }
 
 /// Of the mounts at `target`, the one no other mount there sits on (a mount stacked on another
@@ -86,9 +143,9 @@ fn topmost_at(entries: Vec<MountEntry>, target: &Path) -> Option<MountEntry> {
     here.iter().rev().find(|entry| !covered(entry)).cloned()
 }
 
-/// The entries of mountinfo text; a line that does not parse is skipped (the table is the
-/// kernel's, but nothing here may panic on it).
-fn parse(table: &[u8]) -> Vec<MountEntry> {
+/// The entries of mountinfo text (`proc_pid_mountinfo(5)`); a line that does not parse is
+/// skipped (the table is the kernel's, but nothing here may panic on it).
+pub fn parse(table: &[u8]) -> Vec<MountEntry> {
     table
         .split(|byte| *byte == b'\n')
         .filter_map(parse_line)
@@ -98,23 +155,27 @@ fn parse(table: &[u8]) -> Vec<MountEntry> {
 /// `ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL…] - TYPE SOURCE SUPER_OPTIONS`
 fn parse_line(line: &[u8]) -> Option<MountEntry> {
     let fields: Vec<&[u8]> = line.split(|byte| *byte == b' ').collect();
+    let text = |field: &[u8]| String::from_utf8_lossy(&unescape(field)).into_owned();
     let number = |field: &[u8]| std::str::from_utf8(field).ok()?.parse::<u64>().ok();
     let mount_id = number(fields.first()?)?;
     let parent_id = number(fields.get(1)?)?;
+    let (major, minor) = std::str::from_utf8(fields.get(2)?).ok()?.split_once(':')?;
+    let device = (major.parse().ok()?, minor.parse().ok()?);
     let mount_point = PathBuf::from(OsString::from_vec(unescape(fields.get(4)?)));
     // The optional fields vary in number; the separator `-` ends them.
     let separator = fields.iter().skip(6).position(|field| *field == b"-")? + 6;
-    let text = |field: &[u8]| String::from_utf8_lossy(&unescape(field)).into_owned();
     Some(MountEntry {
         mount_id,
         parent_id,
+        device,
         mount_point,
         fs_type: text(fields.get(separator + 1)?),
         source: text(fields.get(separator + 2)?),
     })
 }
 
-/// Undoes the table's octal escapes (`\040` for a space, `\134` for a backslash, …).
+/// Undoes the table's octal escapes (`\040` for a space, `\011` a tab, `\012` a newline,
+/// `\134` a backslash); a backslash not followed by three octal digits of one byte stays.
 fn unescape(field: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(field.len());
     let mut index = 0;
@@ -142,19 +203,6 @@ fn unescape(field: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// The path as the mount table spells it. The mountpoint itself may be unreachable (a stale
-/// mount), so only its parent is resolved.
-pub fn mount_table_path(mountpoint: &Path) -> PathBuf {
-    let absolute = std::path::absolute(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
-    match (absolute.parent(), absolute.file_name()) {
-        (Some(parent), Some(name)) => parent
-            .canonicalize()
-            .map(|parent| parent.join(name))
-            .unwrap_or(absolute.clone()),
-        _ => absolute,
-    }
 }
 
 #[cfg(test)]
@@ -185,12 +233,28 @@ garbage line\n\
             (spaced.fs_type.as_str(), spaced.source.as_str()),
             ("fuse", "vfs-gitconfig")
         );
+        assert_eq!(spaced.device, (0, 39));
         assert_eq!(at(b"/tmp/bind").unwrap().source, "/srv/a\\b");
         let odd = at(b"/tmp/\xffodd").unwrap();
         assert_eq!(odd.mount_point.as_os_str().as_bytes(), b"/tmp/\xffodd");
         assert_eq!(at(b"/tmp/with"), None);
         assert_eq!(at(b"/tmp/short"), None);
         assert_eq!(parse(TABLE).len(), 7);
+    }
+
+    #[test]
+    fn the_escapes_are_undone_and_broken_ones_kept() {
+        assert_eq!(
+            unescape(br"/tmp/a\040b\011c\012d\134e"),
+            b"/tmp/a b\tc\nd\\e".to_vec()
+        );
+        assert_eq!(unescape(br"/tmp/x\04"), br"/tmp/x\04".to_vec());
+        assert_eq!(unescape(br"/tmp/\999"), br"/tmp/\999".to_vec());
+        assert_eq!(
+            unescape(br"/tmp/\777"),
+            br"/tmp/\777".to_vec(),
+            "not one byte"
+        );
     }
 
     #[test]
@@ -212,6 +276,7 @@ garbage line\n\
         let entry = |fs_type: &str, source: &str| MountEntry {
             mount_id: 1,
             parent_id: 0,
+            device: (0, 1),
             mount_point: "/m".into(),
             fs_type: fs_type.into(),
             source: source.into(),
@@ -225,6 +290,11 @@ garbage line\n\
         assert!(!entry("tmpfs", "vfs-x").is_vfs());
         assert!(!entry("fuse.vfsx", "vfs").is_vfs());
         assert!(entry("fuse.bindfs", "x").is_fuse() && !entry("tmpfs", "x").is_fuse());
+        assert!(entry("fuseblk", "/dev/sdb1").is_fuse());
+        assert!(
+            !entry("fusectl", "fusectl").is_fuse(),
+            "the control file system"
+        );
     }
 
     #[test]
@@ -237,9 +307,39 @@ garbage line\n\
     }
 
     #[test]
-    fn the_live_table_has_the_root_and_not_a_fresh_directory() {
+    fn table_paths_resolve_the_parent_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(real.join("a")).unwrap();
+        std::os::unix::fs::symlink(real.join("a"), real.join("link")).unwrap();
+        assert_eq!(
+            mount_table_path(&real.join("link/m")),
+            real.join("a/m"),
+            "the parent's symlink resolved, the missing name kept"
+        );
+        assert_eq!(mount_table_path(&real.join("a/../x")), real.join("x"));
+        assert_eq!(
+            mount_table_path(&real.join("link")),
+            real.join("link"),
+            "the name itself is not followed: it may be a stale mount"
+        );
+        assert_eq!(mount_table_path(Path::new("/")), PathBuf::from("/"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_live_table_has_the_root_and_proc_and_not_a_fresh_directory() {
         assert!(is_mounted(Path::new("/")));
+        assert!(is_mounted(&mount_table_path(Path::new("/tmp/../proc"))));
         let dir = tempfile::tempdir().unwrap();
         assert!(!is_mounted(&mount_table_path(dir.path())));
+        assert!(!is_mounted(&mount_table_path(&dir.path().join("missing"))));
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    #[test]
+    fn elsewhere_the_table_is_unknown() {
+        assert_eq!(entries().unwrap_err().kind(), io::ErrorKind::Unsupported);
+        assert!(!is_mounted(Path::new("/")));
     }
 }
