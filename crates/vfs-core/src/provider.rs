@@ -1,3 +1,4 @@
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,6 +27,37 @@ pub trait Provider: Send + Sync + 'static {
     /// The entries of the directory at `dir`, in a stable order of the provider's choice.
     /// Answer [`ProviderError::NotFound`] for a path that does not exist (any more).
     async fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError>;
+
+    /// The entry `name` of the directory at `dir`: the same node [`Provider::list`] would
+    /// answer for it, with the same attributes. The host calls it to resolve one name in a
+    /// folder whose listing it does not have (a `stat` or `open` of a path, as `make` does for
+    /// each prerequisite), so that a provider whose folders are big, or whose entries' times
+    /// cost a request each, need not produce the whole folder for one name. Answer
+    /// [`ProviderError::NotFound`] (for `dir.join(name)`) when there is no such entry, and
+    /// for a `dir` that does not exist.
+    ///
+    /// The default answers through [`Provider::list`]. The host calls it only for a provider
+    /// whose [`Provider::prefers_lookup`] says so (otherwise it lists the folder once and
+    /// answers all its names from that). An answer must agree with the listing of the same
+    /// moment: the host caches it like an entry of a listing (for the time-to-live, until a
+    /// change notice on the path or its folder, or until a listing of the folder supersedes it).
+    async fn lookup(&self, dir: &NodePath, name: &OsStr) -> Result<Node, ProviderError> {
+        self.list(dir)
+            .await?
+            .into_iter()
+            .find(|node| node.name == name)
+            .ok_or_else(|| ProviderError::NotFound(dir.join(name)))
+    }
+
+    /// Whether the host should resolve a name in a folder it has no listing of through
+    /// [`Provider::lookup`] rather than by listing the folder. The default, false, suits a
+    /// provider whose listing costs about what one name does (the host then lists a folder once
+    /// and answers every name in it from that). Answer true when you implement `lookup` because
+    /// one name is much cheaper than its folder (DockerFS: a tag costs one inspect, `images/`
+    /// one per image).
+    fn prefers_lookup(&self) -> bool {
+        false
+    }
 
     /// The content of the regular file at `path`, fetched when the file is opened.
     async fn read(&self, path: &NodePath) -> Result<Content, ProviderError>;

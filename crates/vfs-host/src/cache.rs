@@ -66,7 +66,17 @@ pub(crate) struct Cache {
     /// directories whose entries differ and symlinks whose target differs. The kernel keeps
     /// both beyond the TTL (cached listings and link targets), so the host must say so.
     changed: Vec<(NodePath, EntryKind)>,
+    /// Entries the provider answered one name at a time (`Provider::lookup`), by folder (in
+    /// path order like the listings, so that a notice costs its subtree):
+    /// trusted like a listing's entries until they expire, a listing of their folder
+    /// supersedes them, or a notice drops them.
+    looked_up: BTreeMap<NodePath, HashMap<OsString, (Node, Instant)>>,
+    /// Entries stored in `looked_up` since expired ones were last swept.
+    looked_up_since_sweep: usize,
 }
+
+/// How many looked-up entries are stored between two sweeps of the expired ones.
+const LOOKED_UP_SWEEP: usize = 4096;
 
 /// A name the kernel could never ask for, or that would break paths.
 fn is_bad_name(name: &OsStr) -> bool {
@@ -101,6 +111,60 @@ impl Cache {
         )
     }
 
+    /// The entry `name` of `dir` that the provider answered alone, if it has not expired.
+    pub(crate) fn looked_up(
+        &self,
+        dir: &NodePath,
+        name: &OsStr,
+        now: Instant,
+    ) -> Option<(Node, Instant)> {
+        self.looked_up
+            .get(dir)?
+            .get(name)
+            .filter(|(_, expires)| *expires > now)
+            .cloned()
+    }
+
+    /// Stores the provider's answer for the entry `node.name` of `dir` unless a notice
+    /// arrived since `generation`.
+    pub(crate) fn install_looked_up(
+        &mut self,
+        dir: &NodePath,
+        node: Node,
+        expires: Instant,
+        generation: u64,
+    ) {
+        if generation != self.generation || is_bad_name(&node.name) {
+            return;
+        }
+        self.looked_up_since_sweep += 1;
+        if self.looked_up_since_sweep > LOOKED_UP_SWEEP {
+            let now = Instant::now();
+            self.looked_up.retain(|_, entries| {
+                entries.retain(|_, (_, expires)| *expires > now);
+                !entries.is_empty()
+            });
+            self.looked_up_since_sweep = 0;
+        }
+        self.looked_up
+            .entry(dir.clone())
+            .or_default()
+            .insert(node.name.clone(), (node, expires));
+    }
+
+    /// Drops the looked-up entry of `path` itself.
+    fn forget_looked_up(&mut self, path: &NodePath) {
+        let (Some(parent), Some(name)) = (path.parent(), path.name()) else {
+            return;
+        };
+        if let Some(entries) = self.looked_up.get_mut(&parent) {
+            entries.remove(name);
+            if entries.is_empty() {
+                self.looked_up.remove(&parent);
+            }
+        }
+    }
+
     pub(crate) fn root(&self, now: Instant) -> Option<Arc<RootEntry>> {
         self.root
             .as_ref()
@@ -130,6 +194,8 @@ impl Cache {
                 if let Some(old) = self.listings.get(&path) {
                     note_changes(&path, old, &listing, &mut self.changed);
                 }
+                // The listing answers for every name of the folder from now on.
+                self.looked_up.remove(&path);
                 self.listings.insert(path, listing);
             }
         }
@@ -170,6 +236,8 @@ impl Cache {
             self.listings.remove(&parent);
         }
         remove_at_or_below(&mut self.listings, path);
+        remove_at_or_below(&mut self.looked_up, path);
+        self.forget_looked_up(path);
         remove_at_or_below(&mut self.learnt_sizes, path);
         if path.is_root() {
             self.root = None;
@@ -184,6 +252,8 @@ impl Cache {
         if let Some(parent) = path.parent() {
             self.listings.remove(&parent);
         }
+        self.looked_up.remove(path);
+        self.forget_looked_up(path);
         self.learnt_sizes.remove(path);
         if path.is_root() {
             self.root = None;
@@ -436,6 +506,45 @@ mod tests {
         let listing = cache.install(&root, nodes, later(60), generation);
         assert_eq!(listing.entries().len(), 1);
         assert_eq!(listing.get(OsStr::new("ok")).unwrap().node.mtime, at(1));
+    }
+
+    #[test]
+    fn looked_up_entries_are_superseded_by_listings_and_dropped_by_notices() {
+        let mut cache = Cache::default();
+        let dir = NodePath::parse("d");
+        let install = |cache: &mut Cache, name: &str| {
+            let generation = cache.generation();
+            cache.install_looked_up(
+                &dir,
+                Node::file(name, at(1), Some(1)),
+                later(60),
+                generation,
+            );
+        };
+        let now = Instant::now();
+        install(&mut cache, "a");
+        install(&mut cache, "b");
+        assert_eq!(
+            cache.looked_up(&dir, OsStr::new("a"), now).unwrap().0.mtime,
+            at(1)
+        );
+        // A notice on one entry drops that entry alone.
+        cache.invalidate(&NodePath::parse("d/a"));
+        assert!(cache.looked_up(&dir, OsStr::new("a"), now).is_none());
+        assert!(cache.looked_up(&dir, OsStr::new("b"), now).is_some());
+        // A notice on the folder alone drops what was looked up in it.
+        cache.invalidate_node(&dir);
+        assert!(cache.looked_up(&dir, OsStr::new("b"), now).is_none());
+        // A listing supersedes them.
+        install(&mut cache, "c");
+        let generation = cache.generation();
+        cache.install(&dir, vec![], later(60), generation);
+        assert!(cache.looked_up(&dir, OsStr::new("c"), now).is_none());
+        // An answer fetched across a notice is not kept.
+        let generation = cache.generation();
+        cache.invalidate(&NodePath::parse("elsewhere"));
+        cache.install_looked_up(&dir, Node::file("e", at(1), Some(1)), later(60), generation);
+        assert!(cache.looked_up(&dir, OsStr::new("e"), now).is_none());
     }
 
     #[test]

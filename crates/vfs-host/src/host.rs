@@ -310,8 +310,15 @@ impl Host {
             let root = tables.cache.root(now)?;
             return Some(Ok((root.node.clone(), root.expires)));
         };
-        let listing = tables.cache.listing(&parent, now)?;
         let name = path.name().unwrap_or_default();
+        let Some(listing) = tables.cache.listing(&parent, now) else {
+            let (node, expires) = tables.cache.looked_up(&parent, name, now)?;
+            return Some(if EntryKind::of(&node) == kind {
+                Ok((node, expires))
+            } else {
+                Err(libc::ENOENT)
+            });
+        };
         Some(
             listing
                 .get(name)
@@ -327,8 +334,11 @@ impl Host {
             let root = self.root_entry().await?;
             return Ok((root.node.clone(), root.expires));
         };
-        let listing = self.listing(&parent).await?;
         let name = path.name().unwrap_or_default();
+        if self.looks_up(&parent) {
+            return self.entry(&parent, name).await;
+        }
+        let listing = self.listing(&parent).await?;
         listing
             .get(name)
             .map(|entry| (entry.node.clone(), listing.expires))

@@ -1249,3 +1249,96 @@ async fn a_hundred_thousand_tags_made_and_removed_leave_the_tables_as_they_were(
     host.releasedir(opened.handle);
     assert_eq!(host.table_sizes(), start);
 }
+
+/// A provider that resolves one name without its folder (`prefers_lookup`), counting both.
+struct LookingUp {
+    tree: Arc<Tree>,
+    lookups: AtomicU64,
+}
+
+#[async_trait]
+impl Provider for LookingUp {
+    async fn root(&self) -> Result<Node, ProviderError> {
+        self.tree.root().await
+    }
+
+    async fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+        self.tree.list(dir).await
+    }
+
+    async fn lookup(&self, dir: &NodePath, name: &OsStr) -> Result<Node, ProviderError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        let listings = self.tree.listings.lock().unwrap();
+        listings
+            .get(&dir.to_string())
+            .and_then(|nodes| nodes.iter().find(|node| node.name == name).cloned())
+            .ok_or_else(|| ProviderError::NotFound(dir.join(name)))
+    }
+
+    async fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
+        self.tree.read(path).await
+    }
+
+    fn prefers_lookup(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_prefers_lookups_is_asked_one_name_and_never_lists_for_it() {
+    let provider = Arc::new(LookingUp {
+        tree: sample(),
+        lookups: AtomicU64::new(0),
+    });
+    let host = Arc::new(Host::new(provider.clone(), Duration::from_secs(60), OWNER));
+    let lookups = || provider.lookups.load(Ordering::SeqCst);
+    let lists = || provider.tree.lists.load(Ordering::SeqCst);
+
+    let a = ino_of(&host, "lazy/a").await;
+    assert_eq!((lookups(), lists()), (2, 0), "`lazy`, then `a`: no listing");
+    assert_eq!(host.getattr(a, None).await.unwrap().attrs.mtime, at(8));
+    // Within the TTL: from the host's memory, the kernel's questions and getattr alike.
+    let lazy = ino_of(&host, "lazy").await;
+    let again = host.cached_lookup(lazy, OsStr::new("a")).unwrap().unwrap();
+    assert_eq!(again.attrs.ino, a);
+    assert_eq!(
+        host.cached_getattr(a, None).unwrap().unwrap().attrs.mtime,
+        at(8)
+    );
+    assert_eq!((lookups(), lists()), (2, 0));
+    // A missing name is a negative answer, remembered.
+    assert!(matches!(
+        host.lookup_entry(lazy, OsStr::new("nothing")).await,
+        Ok(Lookup::Missing { .. })
+    ));
+    assert_eq!(lookups(), 3);
+    // The marker is the host's own: found without asking.
+    let marker = host.lookup(ROOT_INO, OsStr::new(".vfs")).await.unwrap();
+    assert_eq!(marker.attrs.mtime, SystemTime::UNIX_EPOCH);
+    assert_eq!((lookups(), lists()), (3, 0));
+
+    // A notice drops the looked-up entry: the next lookup asks again, and sees the change.
+    provider.tree.set(
+        "/lazy",
+        vec![
+            Node::file("a", at(9), Some(1)),
+            Node::directory("sub", at(8)),
+        ],
+    );
+    let kernel = Arc::new(RecordingKernel::default());
+    apply(&host, &kernel, &NodePath::parse("lazy/a"));
+    assert!(host.cached_lookup(lazy, OsStr::new("a")).is_none());
+    let changed = host.lookup(lazy, OsStr::new("a")).await.unwrap();
+    assert_eq!(changed.attrs.mtime, at(9));
+    assert_eq!(changed.attrs.ino, a, "the same path keeps its number");
+    assert_eq!((lookups(), lists()), (4, 0));
+
+    // A listing of the folder supersedes what was looked up in it, and answers every name.
+    // (Its parent is not listed for it: its looked-up entry says it is a folder.)
+    let handle = host.opendir(lazy).await.unwrap().handle;
+    host.releasedir(handle);
+    assert_eq!((lookups(), lists()), (4, 1));
+    let sub = host.lookup(lazy, OsStr::new("sub")).await.unwrap();
+    assert_eq!(sub.attrs.mtime, at(8));
+    assert_eq!((lookups(), lists()), (4, 1));
+}

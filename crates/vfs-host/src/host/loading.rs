@@ -22,6 +22,7 @@ pub(crate) struct ProviderCalls {
     pub(crate) root: AtomicU64,
     pub(crate) list: AtomicU64,
     pub(crate) read: AtomicU64,
+    pub(crate) lookup: AtomicU64,
 }
 
 impl ProviderCalls {
@@ -125,6 +126,24 @@ impl Host {
         self.bounded("list", dir, self.provider.list(dir)).await
     }
 
+    pub(super) async fn provider_lookup(
+        &self,
+        dir: &NodePath,
+        name: &std::ffi::OsStr,
+    ) -> Result<Node, ProviderError> {
+        let count = self.calls.lookup.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(%dir, ?name, count, "provider.lookup");
+        let path = dir.join(name);
+        let node = self
+            .bounded("lookup", &path, self.provider.lookup(dir, name))
+            .await?;
+        if node.name != name {
+            tracing::warn!(%path, answered = ?node.name, "provider's lookup answered another name");
+            return Err(ProviderError::NotFound(path));
+        }
+        Ok(node)
+    }
+
     /// The listing of `dir`, from the cache or (once for all callers at a time) the provider.
     pub(super) fn listing<'a>(
         &'a self,
@@ -225,6 +244,15 @@ impl Host {
         let parent = parent.clone();
         Box::pin(async move {
             let name = dir.name().unwrap_or_default();
+            if self.looks_up(&parent) {
+                // Its own entry says whether it is a folder: no need to list its parent (which
+                // for such a provider may cost much more than this folder).
+                let (node, _) = self.entry(&parent, name).await?;
+                if !node.is_directory() {
+                    return Err(ProviderError::NotADirectory(dir.clone()));
+                }
+                return self.provider_list(dir).await;
+            }
             let parent_listing = self.listing(&parent).await?;
             let entry = parent_listing
                 .get(name)

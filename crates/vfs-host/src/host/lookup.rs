@@ -2,15 +2,17 @@
 //! it is fresh (on the FUSE thread), else after loading the listing that holds it.
 //!
 //! A LOOKUP of a name in a folder whose listing the host lacks goes through
-//! [`Host::lookup_entry`]; a provider's own lookup of one name hooks in there.
+//! [`Host::lookup_entry`]: for a provider that prefers it (`Provider::prefers_lookup`), the
+//! provider's lookup of that one name ([`Host::entry`]), else the folder's listing.
 
 use std::ffi::{OsStr, OsString};
 use std::time::{Duration, Instant};
 
-use vfs_core::{Node, NodeKind, NodePath};
+use vfs_core::{Node, NodeKind, NodePath, ProviderError};
 
 use crate::cache::Listing;
 
+use super::marker::{is_marker, marker_node};
 use super::{errno_of, EntryAnswer, Errno, Host, Tables};
 
 /// The answer to a lookup: an entry, or "no such name" the kernel may remember for `ttl`.
@@ -43,7 +45,14 @@ impl Host {
         let Some(parent_path) = tables.inodes.path(parent) else {
             return Some(Err(libc::ENOENT));
         };
-        let listing = tables.cache.listing(&parent_path, now)?;
+        let Some(listing) = tables.cache.listing(&parent_path, now) else {
+            let (node, expires) = tables.cache.looked_up(&parent_path, name, now)?;
+            let path = parent_path.join(name);
+            let answer = self.answer(&mut tables, &path, &node, expires, now);
+            // The kernel holds one more lookup of the number once it has the answer.
+            tables.inodes.looked_up(answer.attrs.ino);
+            return Some(Ok(Lookup::Found(answer)));
+        };
         Some(Ok(self.lookup_in(
             &mut tables,
             parent,
@@ -87,6 +96,32 @@ impl Host {
 
     pub(crate) async fn lookup_entry(&self, parent: u64, name: &OsStr) -> Result<Lookup, Errno> {
         let parent_path = self.path_of(parent)?;
+        if self.looks_up(&parent_path) {
+            return match self.entry(&parent_path, name).await {
+                Ok((node, expires)) => {
+                    let now = Instant::now();
+                    let mut tables = self.tables();
+                    let path = parent_path.join(name);
+                    let answer = self.answer(&mut tables, &path, &node, expires, now);
+                    // The kernel holds one more lookup of the number once it has the answer.
+                    tables.inodes.looked_up(answer.attrs.ino);
+                    Ok(Lookup::Found(answer))
+                }
+                Err(ProviderError::NotFound(_)) => {
+                    let now = Instant::now();
+                    let ttl = self.ttl_until(now + self.ttl, now);
+                    if self.tables().negatives.record(parent, name, now + ttl, now) {
+                        Ok(Lookup::Missing { ttl })
+                    } else {
+                        // Not remembered, so a notice could not take it back: not to be kept.
+                        Ok(Lookup::Missing {
+                            ttl: Duration::ZERO,
+                        })
+                    }
+                }
+                Err(error) => Err(errno_of(error, "lookup", &parent_path.join(name))),
+            };
+        }
         let listing = self
             .listing(&parent_path)
             .await
@@ -94,6 +129,51 @@ impl Host {
         let now = Instant::now();
         let mut tables = self.tables();
         Ok(self.lookup_in(&mut tables, parent, &parent_path, name, &listing, now))
+    }
+
+    /// Whether a name in `dir` is asked of the provider alone (see the module): the provider
+    /// prefers it and the host has no fresh listing of `dir`.
+    pub(super) fn looks_up(&self, dir: &NodePath) -> bool {
+        self.provider.prefers_lookup() && self.tables().cache.listing(dir, Instant::now()).is_none()
+    }
+
+    /// The entry `name` of `dir` and until when it is trusted: from the cache, else from the
+    /// provider's lookup (stored unless a notice overtook it; then asked once more).
+    pub(super) async fn entry(
+        &self,
+        dir: &NodePath,
+        name: &OsStr,
+    ) -> Result<(Node, Instant), ProviderError> {
+        if is_marker(&dir.join(name)) {
+            return Ok((marker_node(&self.name), Instant::now() + self.ttl));
+        }
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (generation, cached) = {
+                let tables = self.tables();
+                let now = Instant::now();
+                (
+                    tables.cache.generation(),
+                    tables.cache.looked_up(dir, name, now),
+                )
+            };
+            if let Some(cached) = cached {
+                return Ok(cached);
+            }
+            let started = Instant::now();
+            let node = self.provider_lookup(dir, name).await?;
+            let expires = started + self.ttl;
+            let mut tables = self.tables();
+            let current = tables.cache.generation() == generation;
+            tables
+                .cache
+                .install_looked_up(dir, node.clone(), expires, generation);
+            drop(tables);
+            if current || attempts > 1 {
+                return Ok((node, if current { expires } else { Instant::now() }));
+            }
+        }
     }
 
     #[cfg(test)]
