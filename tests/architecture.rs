@@ -241,3 +241,88 @@ fn linux_only_calls_sit_behind_cfg_target_os_linux() {
         }
     }
 }
+
+/// The modules of the crate whose sources are in `src` (a file, or a folder of submodules,
+/// counts as its top module) and the modules each one names (`crate::module`), tests left out.
+fn module_uses(
+    src: &Path,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut files = Vec::new();
+    files_below(src, &mut files);
+    let mut uses: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for file in files {
+        let relative = file.strip_prefix(src).unwrap_or(&file);
+        let Some(first) = relative.components().next() else {
+            continue;
+        };
+        let module = first
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let named = uses.entry(module.clone()).or_default();
+        for (index, _) in code.match_indices("crate::") {
+            let rest = &code[index + "crate::".len()..];
+            let used: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !used.is_empty() && used != module {
+                named.insert(used);
+            }
+        }
+    }
+    uses
+}
+
+/// A circle of modules that name each other, if there is one.
+fn module_circle(
+    uses: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        module: &str,
+        uses: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|seen| seen == module) {
+            let mut circle = path[start..].to_vec();
+            circle.push(module.to_string());
+            return Some(circle);
+        }
+        if done.contains(module) {
+            return None;
+        }
+        path.push(module.to_string());
+        for used in uses.get(module).into_iter().flatten() {
+            if let Some(circle) = visit(used, uses, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.insert(module.to_string());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    uses.keys()
+        .find_map(|module| visit(module, uses, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn dockerfs_modules_form_no_circle() {
+    // docs/architecture.md: DockerFS's modules depend on each other one way (engine below
+    // state, the shared state below the provider and its watcher).
+    let uses = module_uses(&workspace_root().join("providers/docker/src"));
+    assert!(
+        uses.len() > 10,
+        "expected DockerFS's modules, found {uses:?}"
+    );
+    assert_eq!(
+        module_circle(&uses),
+        None,
+        "modules that name each other: {uses:#?}"
+    );
+}

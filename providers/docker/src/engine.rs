@@ -18,8 +18,6 @@ use hyper::body::Bytes;
 use serde::Deserialize;
 
 use crate::source::DockerSource;
-use crate::state::strip_digest_prefix;
-use crate::swarm::SwarmKind;
 use crate::tag_times::TagTimes;
 use crate::timestamp::parse_rfc3339;
 use crate::transport::{no_answer_within, with_causes, Endpoint, RawError, Transport};
@@ -41,6 +39,31 @@ pub enum ObjectKind {
     Network,
     /// A swarm manager's services, tasks, nodes, configs and secrets (`swarm`).
     Swarm(SwarmKind),
+}
+
+/// Which swarm object a file is the inspect of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SwarmKind {
+    Service,
+    Task,
+    Node,
+    Config,
+    Secret,
+}
+
+impl SwarmKind {
+    /// The inspect endpoint of the object `encoded_id` (already percent-encoded), below the
+    /// API version: what `docker service|node|config|secret inspect` and `docker inspect TASK`
+    /// ask (a service with its defaults filled in, as the CLI asks for it).
+    pub fn inspect_path(self, encoded_id: &str) -> String {
+        match self {
+            SwarmKind::Service => format!("/services/{encoded_id}?insertDefaults=true"),
+            SwarmKind::Task => format!("/tasks/{encoded_id}"),
+            SwarmKind::Node => format!("/nodes/{encoded_id}"),
+            SwarmKind::Config => format!("/configs/{encoded_id}"),
+            SwarmKind::Secret => format!("/secrets/{encoded_id}"),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +90,11 @@ pub struct ImageDetails {
 pub struct ImageTimes {
     pub created: Option<SystemTime>,
     pub last_tag_time: Option<SystemTime>,
+}
+
+/// An image id without its `sha256:` (events and lists write it with, the tree without).
+pub fn strip_digest_prefix(id: &str) -> &str {
+    id.strip_prefix("sha256:").unwrap_or(id)
 }
 
 pub struct Engine {
@@ -338,14 +366,6 @@ impl Engine {
     pub async fn container_created(&self, id: &str) -> Result<Option<SystemTime>, EngineError> {
         let body = self.inspect_raw(ObjectKind::Container, id).await?;
         Ok(time_of(self.parse(&body)?.created.as_deref()))
-    }
-
-    /// `Created` and `Metadata.LastTagTime` of an image (only its inspect has the latter).
-    pub async fn image_times(&self, id: &str) -> Result<ImageTimes, EngineError> {
-        let body = self.inspect_raw(ObjectKind::Image, id).await?;
-        let mut times = self.parse(&body)?.image_times();
-        times.last_tag_time = self.tag_times.fill(id, times.last_tag_time);
-        Ok(times)
     }
 
     /// Id, tags and times of the image `reference` (an id or a name).

@@ -9,9 +9,11 @@
 
 mod args;
 mod engine;
+mod images;
 mod json_indent;
 mod outage;
 mod provider;
+mod shared;
 mod source;
 mod ssh;
 mod state;

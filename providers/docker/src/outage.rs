@@ -1,7 +1,7 @@
 //! Whether the engine is away, and what to log about it: the change of state once each way,
 //! not every read that fails meanwhile (a `make` over the mount can try thousands a second).
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
@@ -28,11 +28,8 @@ pub struct Outage {
 }
 
 impl Outage {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // Each update leaves the state whole, so a poisoned lock is still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn state(&self) -> parking_lot::MutexGuard<'_, State> {
+        self.state.lock()
     }
 
     /// The engine could not be reached (its event stream broke, say). True when this starts

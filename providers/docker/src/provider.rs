@@ -1,82 +1,35 @@
 //! The DockerFS provider: the tree from memory, inspect JSON from the engine on read.
 
+use std::ffi::OsStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::stream::{self, StreamExt};
+use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 use vfs_core::{
-    ChangeNotices, ChangeNotifier, Content, CopiedContents, Node, NodePath, Notice, Provider,
-    ProviderError,
+    ChangeNotices, ChangeNotifier, Content, CopiedContents, Node, NodePath, Provider, ProviderError,
 };
 
 use crate::engine::{Engine, EngineError};
 use crate::json_indent::inspect_document;
-use crate::outage::Outage;
+use crate::shared::Shared;
 use crate::source::DockerSource;
-use crate::state::{EngineState, Loader};
-use crate::tree::Tree;
+use crate::state::Loader;
+use crate::tree::Lookup;
 use crate::watch::{subscription_start, Watcher};
 
-/// What the provider and its watcher task share.
-pub struct Shared {
-    tree: RwLock<Arc<Tree>>,
-    engine: OnceLock<Arc<Engine>>,
-    pub outage: Outage,
-    /// How far the tree and its notices are up to date, in the engine's nanoseconds: the time
-    /// of the newest event the watcher has applied (or the start of the subscription a full
-    /// load covers). [`Provider::settle`] waits on it.
-    applied: tokio::sync::watch::Sender<i64>,
-}
-
-impl Shared {
-    fn tree(&self) -> Arc<Tree> {
-        match self.tree.read() {
-            Ok(tree) => Arc::clone(&tree),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
-    }
-
-    /// Everything up to `nanos` (engine time) is in the tree and announced.
-    pub fn applied_up_to(&self, nanos: i64) {
-        self.applied
-            .send_if_modified(|applied| std::mem::replace(applied, (*applied).max(nanos)) < nanos);
-    }
-
-    /// Publishes the tree of `state`; returns the paths that changed.
-    pub fn replace_tree(&self, state: &EngineState) -> Vec<Notice> {
-        let new = Arc::new(Tree::build(state));
-        let old = {
-            let mut slot = match self.tree.write() {
-                Ok(slot) => slot,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            std::mem::replace(&mut *slot, Arc::clone(&new))
-        };
-        for withheld in new.newly_withheld(&old) {
-            match &withheld.still_at {
-                Some(still_at) => tracing::warn!(
-                    name = %withheld.name,
-                    "not shown in {}/ by its name, which has the form of an id's file (`.` and 64 hex digits); it is served at {still_at}",
-                    withheld.folder
-                ),
-                None => tracing::warn!(
-                    name = %withheld.name,
-                    "not shown in {}/: its name has the form of an id's file (`.` and 64 hex digits)",
-                    withheld.folder
-                ),
-            }
-        }
-        old.changes_to(&new)
-    }
-}
+/// How many image inspects a listing that waits for them has in flight.
+const LISTING_INSPECTS: usize = 8;
 
 /// A Docker engine's containers, images, volumes, networks and compose services as files.
 pub struct DockerProvider {
     source: DockerSource,
     calls: Arc<AtomicU64>,
     shared: Arc<Shared>,
-    watcher: Mutex<Option<JoinHandle<()>>>,
+    /// The watcher and the background loader.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl DockerProvider {
@@ -85,13 +38,8 @@ impl DockerProvider {
         DockerProvider {
             source,
             calls: Arc::new(AtomicU64::new(0)),
-            shared: Arc::new(Shared {
-                tree: RwLock::new(Arc::new(Tree::empty())),
-                engine: OnceLock::new(),
-                outage: Outage::default(),
-                applied: tokio::sync::watch::Sender::new(0),
-            }),
-            watcher: Mutex::new(None),
+            shared: Arc::new(Shared::default()),
+            tasks: Mutex::new(Vec::new()),
         }
     }
 
@@ -100,7 +48,8 @@ impl DockerProvider {
     }
 
     /// How many requests this provider has made to the engine so far (lists, inspects, pings,
-    /// event subscriptions). Serving `root`/`list` never adds to it.
+    /// event subscriptions). Serving `root`/`list`/`lookup` adds to it only for the inspect of
+    /// an image not inspected yet, once per image.
     pub fn engine_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
@@ -124,7 +73,7 @@ impl Provider for DockerProvider {
                 .map_err(unavailable)?,
         );
         let since = subscription_start();
-        let mut loader = Loader::default();
+        let mut loader = Loader::new(Arc::clone(&self.shared.inspects));
         let state = loader.everything(&engine).await.map_err(unavailable)?;
         self.shared.replace_tree(&state);
         // The load covers what happened before the subscription starts; what follows is
@@ -136,6 +85,7 @@ impl Provider for DockerProvider {
                 "the Docker provider was started twice".into(),
             ));
         }
+        let background = Arc::clone(&self.shared).load_in_background(Arc::clone(&engine));
         let watcher = Watcher {
             engine,
             shared: Arc::clone(&self.shared),
@@ -144,10 +94,9 @@ impl Provider for DockerProvider {
             notifier,
             since,
         };
-        let handle = tokio::spawn(watcher.run());
-        if let Ok(mut slot) = self.watcher.lock() {
-            *slot = Some(handle);
-        }
+        self.tasks
+            .lock()
+            .extend([tokio::spawn(background), tokio::spawn(watcher.run())]);
         Ok(())
     }
 
@@ -155,8 +104,63 @@ impl Provider for DockerProvider {
         Ok(self.shared.tree().root())
     }
 
+    /// Waits for the inspects of the images whose files the listing shows and that are not
+    /// inspected yet (all of them for `images/`), so that every time in it is exact.
     async fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
-        self.shared.tree().list(dir)
+        loop {
+            let tree = self.shared.tree();
+            let waiting = tree.waiting_in(dir);
+            if waiting.is_empty() {
+                return tree.list(dir);
+            }
+            let answers: Vec<_> = stream::iter(waiting)
+                .map(|waiting| async move {
+                    let times = self.shared.image_times(&waiting.id).await;
+                    (waiting, times)
+                })
+                .buffer_unordered(LISTING_INSPECTS)
+                .collect()
+                .await;
+            for (waiting, times) in answers {
+                match times {
+                    Ok(times) => tree.resolve(&waiting, times),
+                    Err(error) => {
+                        tracing::debug!(image = %waiting.id, %error, "cannot inspect image for a listing");
+                        tree.resolve_provisionally(&waiting);
+                    }
+                }
+            }
+            if Arc::ptr_eq(&tree, &self.shared.tree()) {
+                return tree.list(dir);
+            }
+        }
+    }
+
+    /// One name from the tree in memory; a tag or an image's `.<id>` not inspected yet costs
+    /// that image's inspect (once: the answer is cached and shared with the background loader).
+    async fn lookup(&self, dir: &NodePath, name: &OsStr) -> Result<Node, ProviderError> {
+        loop {
+            let tree = self.shared.tree();
+            let waiting = match tree.lookup(dir, name)? {
+                Lookup::Found(node) => return Ok(node),
+                Lookup::Waiting(waiting) => waiting,
+            };
+            match self.shared.image_times(&waiting.id).await {
+                Ok(times) => tree.resolve(&waiting, times),
+                Err(EngineError::NotFound { .. }) => {
+                    return Err(ProviderError::NotFound(dir.join(name)))
+                }
+                Err(error) => {
+                    tracing::debug!(image = %waiting.id, %error, "cannot inspect image for a lookup");
+                    tree.resolve_provisionally(&waiting);
+                }
+            }
+            if Arc::ptr_eq(&tree, &self.shared.tree()) {
+                if let Lookup::Found(node) = tree.lookup(dir, name)? {
+                    return Ok(node);
+                }
+            }
+        }
     }
 
     async fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
@@ -213,6 +217,11 @@ impl Provider for DockerProvider {
             .map_err(|_| ProviderError::Unavailable("the Docker provider stopped".into()))
     }
 
+    /// A tag's time costs one inspect; `images/` costs one per image.
+    fn prefers_lookup(&self) -> bool {
+        true
+    }
+
     /// The engine's event stream announces every change, and a lost stream is followed by a
     /// full resynchronisation that announces everything: answers stand until a notice.
     fn change_notices(&self) -> ChangeNotices {
@@ -229,8 +238,7 @@ impl Provider for DockerProvider {
     }
 
     async fn stop(&self) {
-        let handle = self.watcher.lock().ok().and_then(|mut slot| slot.take());
-        if let Some(handle) = handle {
+        for handle in self.tasks.lock().drain(..) {
             handle.abort();
         }
     }
@@ -238,7 +246,7 @@ impl Provider for DockerProvider {
 
 impl Drop for DockerProvider {
     fn drop(&mut self) {
-        if let Some(handle) = self.watcher.get_mut().ok().and_then(Option::take) {
+        for handle in self.tasks.get_mut().drain(..) {
             handle.abort();
         }
     }

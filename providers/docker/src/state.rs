@@ -1,12 +1,15 @@
 //! What the tree is built from: the engine's objects, reduced to names, ids and times, and the
-//! loading of it through the list endpoints (plus one cached inspect per image and container).
+//! loading of it through the list endpoints (plus one cached inspect per container; images'
+//! inspects are [`ImageInspects`]', asked in the background and on demand).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::stream::{self, StreamExt};
 
-use crate::engine::{Engine, EngineError, ImageDetails, ImageTimes};
+use crate::engine::{strip_digest_prefix, Engine, EngineError, ImageDetails, ImageTimes};
+use crate::images::{ImageInspects, Inspected};
 use crate::swarm::SwarmState;
 use crate::timestamp::{from_unix_seconds, parse_rfc3339};
 
@@ -36,8 +39,13 @@ pub struct ImageRecord {
     pub id: String,
     /// `repo:tag` references, without `<none>`.
     pub tags: Vec<String>,
+    /// The inspect's `Created` (to the nanosecond), or the list's (whole seconds) until the
+    /// image is inspected.
     pub created: SystemTime,
     pub last_tag_time: Option<SystemTime>,
+    /// Whether `created` and `last_tag_time` are the inspect's. Until then the image's files
+    /// are answered through an inspect on demand (see `Tree`).
+    pub inspected: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -53,46 +61,52 @@ pub struct NetworkRecord {
     pub created: SystemTime,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EngineState {
     pub containers: Vec<ContainerRecord>,
     pub images: Vec<ImageRecord>,
     pub volumes: Vec<VolumeRecord>,
     pub networks: Vec<NetworkRecord>,
+    /// When the images were last listed: no image not inspected since was tagged later (a tag
+    /// after it comes with an event, which inspects that image), so this bounds the times of
+    /// the images not yet inspected.
+    pub images_listed_at: SystemTime,
     /// Services, tasks, nodes, configs and secrets; `None` unless the engine is a swarm manager.
     pub swarm: Option<SwarmState>,
 }
 
-/// The image times last fetched, and the tags the image had then: a change of tags (or an
-/// event naming the image) fetches them again.
-#[derive(Clone, Debug)]
-struct CachedImage {
-    tags: Vec<String>,
-    times: ImageTimes,
-    /// When the inspect was sent: an event older than that is already reflected.
-    asked_at: SystemTime,
+impl Default for EngineState {
+    fn default() -> EngineState {
+        EngineState {
+            containers: Vec::new(),
+            images: Vec::new(),
+            volumes: Vec::new(),
+            networks: Vec::new(),
+            images_listed_at: SystemTime::UNIX_EPOCH,
+            swarm: None,
+        }
+    }
 }
-
-/// An inspect's answer with the time it was asked.
-type Fetched<T> = Result<(T, SystemTime), EngineError>;
 
 /// Allowance for the engine's clock against ours when comparing event and inspect times.
 const CLOCK_ALLOWANCE: Duration = Duration::from_secs(1);
 
 /// Loads engine state, remembering the per-object inspects that do not need repeating.
-#[derive(Default)]
 pub struct Loader {
     container_created: HashMap<String, SystemTime>,
-    images: HashMap<String, CachedImage>,
-}
-
-pub fn strip_digest_prefix(id: &str) -> &str {
-    id.strip_prefix("sha256:").unwrap_or(id)
+    images: Arc<ImageInspects>,
 }
 
 impl Loader {
-    /// All four kinds at once: the container and image inspects overlap, so a start waits for
-    /// the longer of the two rather than their sum.
+    pub fn new(images: Arc<ImageInspects>) -> Loader {
+        Loader {
+            container_created: HashMap::new(),
+            images,
+        }
+    }
+
+    /// All four kinds at once. Images are listed, not inspected: their inspects (for
+    /// `LastTagTime`) follow in the background and on demand.
     pub async fn everything(&mut self, engine: &Engine) -> Result<EngineState, EngineError> {
         // The container times are taken out for the join, so that the image load can borrow
         // the rest of the loader; they are put back whatever the outcome.
@@ -106,12 +120,14 @@ impl Loader {
             crate::swarm::load(engine),
         );
         self.container_created = container_created;
+        let (images, images_listed_at) = images?;
         Ok(EngineState {
             containers: containers?,
-            images: images?,
+            images,
             volumes: volumes?,
             networks: networks?,
             swarm: swarm?,
+            images_listed_at,
         })
     }
 
@@ -122,15 +138,22 @@ impl Loader {
         load_containers(&mut self.container_created, engine).await
     }
 
-    /// Lists images; inspects those that are new, whose tags changed, or that `named` holds
-    /// (images an event was about: a cached rebuild moves `LastTagTime` without any other change).
+    /// Lists images, with the times of those whose inspect is cached and still fresh; the
+    /// others are left to be inspected (by the background loader, or a lookup). An image whose
+    /// tags changed since its inspect, or that `named` holds (images an event was about: a
+    /// cached rebuild moves `LastTagTime` without any other change), is inspected again.
+    /// Returns the images and the time the list was asked for.
     pub async fn images(
         &mut self,
         engine: &Engine,
         named: &HashSet<String>,
-    ) -> Result<Vec<ImageRecord>, EngineError> {
+    ) -> Result<(Vec<ImageRecord>, SystemTime), EngineError> {
+        for id in named {
+            self.images.invalidate(id);
+        }
+        let listed_at = SystemTime::now();
         let listed = engine.list_images().await?;
-        let mut summaries = Vec::with_capacity(listed.len());
+        let mut records = Vec::with_capacity(listed.len());
         for summary in listed {
             let id = strip_digest_prefix(&summary.id).to_string();
             let mut tags: Vec<String> = summary
@@ -139,71 +162,48 @@ impl Loader {
                 .filter(|tag| !tag.contains("<none>"))
                 .collect();
             tags.sort();
-            summaries.push((id, tags, summary.created));
-        }
-        let stale: Vec<(String, Vec<String>)> = summaries
-            .iter()
-            .filter(|(id, tags, _)| {
-                named.contains(id)
-                    || self
-                        .images
-                        .get(id)
-                        .is_none_or(|cached| &cached.tags != tags)
-            })
-            .map(|(id, tags, _)| (id.clone(), tags.clone()))
-            .collect();
-        let fetched: Vec<(String, Vec<String>, Fetched<ImageTimes>)> = stream::iter(stale)
-            .map(|(id, tags)| async move {
-                let asked_at = SystemTime::now();
-                let times = engine.image_times(&id).await;
-                (id, tags, times.map(|times| (times, asked_at)))
-            })
-            .buffer_unordered(INSPECT_CONCURRENCY)
-            .collect()
-            .await;
-        let mut gone = HashSet::new();
-        for (id, tags, times) in fetched {
-            match times {
-                Ok((times, asked_at)) => {
-                    self.images.insert(
-                        id,
-                        CachedImage {
-                            tags,
-                            times,
-                            asked_at,
-                        },
-                    );
-                }
-                Err(EngineError::NotFound { .. }) => {
-                    gone.insert(id);
-                }
-                Err(error @ EngineError::Unreachable { .. }) => return Err(error),
-                Err(error) => {
-                    // Leave it uncached so the next refresh tries again.
-                    self.images.remove(&id);
-                    tracing::warn!(image = %id, %error, "cannot inspect image");
-                }
-            }
-        }
-        let mut records = Vec::with_capacity(summaries.len());
-        for (id, tags, created_seconds) in summaries {
-            if gone.contains(&id) {
-                continue;
-            }
-            let cached = self.images.get(&id).map(|cached| cached.times);
             records.push(ImageRecord {
-                created: cached
-                    .and_then(|times| times.created)
-                    .unwrap_or_else(|| from_unix_seconds(created_seconds)),
-                last_tag_time: cached.and_then(|times| times.last_tag_time),
+                created: from_unix_seconds(summary.created),
+                last_tag_time: None,
+                inspected: false,
                 tags,
                 id,
             });
         }
+        self.take_inspected(&mut records);
         let live: HashSet<&str> = records.iter().map(|record| record.id.as_str()).collect();
-        self.images.retain(|id, _| live.contains(id.as_str()));
+        self.images.retain(&live);
         records.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(records)
+        Ok((records, listed_at))
+    }
+
+    /// Takes into `images` the cached inspects of the images not inspected yet (the
+    /// background loader's and the lookups' work); true when any was taken. An inspect whose
+    /// tags are not the image's any more is marked stale, to be asked again.
+    pub fn take_inspected(&self, images: &mut [ImageRecord]) -> bool {
+        let mut took = false;
+        for record in images.iter_mut().filter(|record| !record.inspected) {
+            let Some(cached) = self.images.cached(&record.id) else {
+                continue;
+            };
+            if cached.details.tags == record.tags {
+                record.set_times(cached.details.times);
+                took = true;
+            } else {
+                self.images.invalidate(&record.id);
+            }
+        }
+        took
+    }
+}
+
+impl ImageRecord {
+    fn set_times(&mut self, times: ImageTimes) {
+        if let Some(created) = times.created {
+            self.created = created;
+        }
+        self.last_tag_time = times.last_tag_time;
+        self.inspected = true;
     }
 }
 
@@ -289,29 +289,39 @@ impl Loader {
         images: &mut Vec<ImageRecord>,
         references: &HashMap<String, Option<SystemTime>>,
     ) -> Result<ImageUpdate, EngineError> {
-        let stale: Vec<String> = references
+        let inspects = &self.images;
+        let references: Vec<(String, Option<SystemTime>)> = references
             .iter()
-            .filter(|(reference, event_time)| {
-                let known_since = self.images.get(*reference).map(|cached| cached.asked_at);
-                match (known_since, event_time) {
-                    (Some(asked_at), Some(event_time)) => asked_at <= *event_time + CLOCK_ALLOWANCE,
-                    _ => true,
-                }
-            })
-            .map(|(reference, _)| reference.clone())
+            .map(|(reference, event_time)| (reference.clone(), *event_time))
             .collect();
-        let fetched: Vec<(String, Fetched<ImageDetails>)> = stream::iter(stale)
-            .map(|reference| async move {
-                let asked_at = SystemTime::now();
-                let details = engine.image_details(&reference).await;
-                (reference, details.map(|details| (details, asked_at)))
+        let fetched: Vec<(String, Result<Inspected, EngineError>)> = stream::iter(references)
+            .map(|(reference, event_time)| async move {
+                // Without the event's time, whatever is cached is too old.
+                let after = event_time
+                    .map(|time| time + CLOCK_ALLOWANCE)
+                    .unwrap_or_else(SystemTime::now);
+                let inspected = if is_image_id(&reference) {
+                    inspects.inspect(engine, &reference, Some(after)).await
+                } else {
+                    let asked_at = SystemTime::now();
+                    engine
+                        .image_details(&reference)
+                        .await
+                        .map(|details| Inspected { details, asked_at })
+                };
+                (reference, inspected)
             })
             .buffer_unordered(INSPECT_CONCURRENCY)
             .collect()
             .await;
-        for (reference, details) in fetched {
-            match details {
-                Ok((details, asked_at)) => self.apply_image(images, details, asked_at),
+        for (reference, inspected) in fetched {
+            match inspected {
+                Ok(inspected) => {
+                    if !is_image_id(&reference) {
+                        self.images.store(inspected.clone());
+                    }
+                    apply_image(images, inspected.details);
+                }
                 Err(EngineError::NotFound { .. }) if is_image_id(&reference) => {
                     images.retain(|image| image.id != reference);
                     self.images.remove(&reference);
@@ -327,37 +337,23 @@ impl Loader {
         images.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(ImageUpdate::Done)
     }
+}
 
-    fn apply_image(
-        &mut self,
-        images: &mut Vec<ImageRecord>,
-        details: ImageDetails,
-        asked_at: SystemTime,
-    ) {
-        for other in images.iter_mut().filter(|image| image.id != details.id) {
-            other.tags.retain(|tag| !details.tags.contains(tag));
-            if let Some(cached) = self.images.get_mut(&other.id) {
-                cached.tags.retain(|tag| !details.tags.contains(tag));
-            }
-        }
-        let record = ImageRecord {
-            id: details.id.clone(),
-            tags: details.tags.clone(),
-            created: details.times.created.unwrap_or(SystemTime::UNIX_EPOCH),
-            last_tag_time: details.times.last_tag_time,
-        };
-        match images.iter_mut().find(|image| image.id == details.id) {
-            Some(existing) => *existing = record,
-            None => images.push(record),
-        }
-        self.images.insert(
-            details.id,
-            CachedImage {
-                tags: details.tags,
-                times: details.times,
-                asked_at,
-            },
-        );
+/// Puts an inspected image into `images`; its tags leave the images that held them.
+fn apply_image(images: &mut Vec<ImageRecord>, details: ImageDetails) {
+    for other in images.iter_mut().filter(|image| image.id != details.id) {
+        other.tags.retain(|tag| !details.tags.contains(tag));
+    }
+    let record = ImageRecord {
+        id: details.id.clone(),
+        tags: details.tags,
+        created: details.times.created.unwrap_or(SystemTime::UNIX_EPOCH),
+        last_tag_time: details.times.last_tag_time,
+        inspected: true,
+    };
+    match images.iter_mut().find(|image| image.id == details.id) {
+        Some(existing) => *existing = record,
+        None => images.push(record),
     }
 }
 

@@ -19,30 +19,9 @@ use crate::timestamp::parse_rfc3339;
 /// secrets): the stack's name.
 pub const STACK_NAMESPACE_LABEL: &str = "com.docker.stack.namespace";
 
-/// Which swarm object a file is the inspect of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SwarmKind {
-    Service,
-    Task,
-    Node,
-    Config,
-    Secret,
-}
-
-impl SwarmKind {
-    /// The inspect endpoint of the object `encoded_id` (already percent-encoded), below the
-    /// API version: what `docker service|node|config|secret inspect` and `docker inspect TASK`
-    /// ask (a service with its defaults filled in, as the CLI asks for it).
-    pub fn inspect_path(self, encoded_id: &str) -> String {
-        match self {
-            SwarmKind::Service => format!("/services/{encoded_id}?insertDefaults=true"),
-            SwarmKind::Task => format!("/tasks/{encoded_id}"),
-            SwarmKind::Node => format!("/nodes/{encoded_id}"),
-            SwarmKind::Config => format!("/configs/{encoded_id}"),
-            SwarmKind::Secret => format!("/secrets/{encoded_id}"),
-        }
-    }
-}
+/// Which swarm object a file is the inspect of (defined beside `ObjectKind`, which the engine
+/// connection matches on: the engine names no module above it).
+pub use crate::engine::SwarmKind;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceRecord {

@@ -12,10 +12,10 @@
 //! skipped one.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::SystemTime;
 
 use bollard::models::{EventMessage, EventMessageTypeEnum};
+use parking_lot::Mutex;
 
 /// The image an image event is about: its actor id, or for Podman's `build` event (no actor
 /// id) the image id in its `name` attribute. `sha256:` is kept as the event wrote it.
@@ -71,9 +71,7 @@ impl TagTimes {
     /// image must be inspected again even if the inspect came after the event.
     pub fn note(&self, id: &str, at: SystemTime) -> bool {
         let id = id.strip_prefix("sha256:").unwrap_or(id);
-        let Ok(mut entries) = self.entries.lock() else {
-            return false;
-        };
+        let mut entries = self.entries.lock();
         let entry = entries.entry(id.to_string()).or_default();
         entry.tagged = entry.tagged.max(Some(at));
         entry.lacks_last_tag_time
@@ -84,9 +82,7 @@ impl TagTimes {
     /// the latest tag event's.
     pub fn fill(&self, id: &str, from_inspect: Option<SystemTime>) -> Option<SystemTime> {
         let id = id.strip_prefix("sha256:").unwrap_or(id);
-        let Ok(mut entries) = self.entries.lock() else {
-            return from_inspect;
-        };
+        let mut entries = self.entries.lock();
         if from_inspect.is_some() {
             entries.remove(id);
             return from_inspect;

@@ -3,67 +3,32 @@
 use std::time::{Duration, SystemTime};
 
 /// Parses `2024-05-01T12:34:56.123456789Z` or `…+02:00`; `None` for anything else, and for
-/// Go's zero time (`0001-01-01T00:00:00Z`), which the engine uses for "never".
+/// Go's zero time (`0001-01-01T00:00:00Z`), which the engine uses for "never", and for any
+/// time before 1970.
 pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    // jiff's parser also takes what RFC 3339 does not: an offset without its colon
+    // (`+0200`) or with seconds, and RFC 9557 annotations (`[…]`). Refused here.
+    if !(text.ends_with(['Z', 'z']) || has_rfc3339_offset(text)) {
+        return None;
+    }
+    let timestamp: jiff::Timestamp = text.parse().ok()?;
+    if timestamp < jiff::Timestamp::UNIX_EPOCH {
+        return None;
+    }
+    Some(SystemTime::from(timestamp))
+}
+
+/// Whether `text` ends with an offset written `+HH:MM` or `-HH:MM`.
+fn has_rfc3339_offset(text: &str) -> bool {
     let bytes = text.as_bytes();
-    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || bytes[13] != b':' {
-        return None;
-    }
-    if !matches!(bytes[10], b'T' | b't' | b' ') || bytes[16] != b':' {
-        return None;
-    }
-    let year = digits(text, 0, 4)?;
-    let month = digits(text, 5, 7)?;
-    let day = digits(text, 8, 10)?;
-    let hour = digits(text, 11, 13)?;
-    let minute = digits(text, 14, 16)?;
-    let second = digits(text, 17, 19)?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    if second > 60 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut nanos: u64 = 0;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let length = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if length == 0 {
-            return None;
-        }
-        for (index, digit) in fraction.bytes().take(length).enumerate() {
-            if index < 9 {
-                nanos = nanos * 10 + u64::from(digit - b'0');
-            }
-        }
-        for _ in length..9 {
-            nanos *= 10;
-        }
-        rest = &fraction[length..];
-    }
-    let offset_seconds: i64 = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first() {
-                Some(b'+') => 1,
-                Some(b'-') => -1,
-                _ => return None,
-            };
-            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
-                return None;
-            }
-            let hours = digits(rest, 1, 3)?;
-            let minutes = digits(rest, 4, 6)?;
-            sign * (hours * 3600 + minutes * 60)
-        }
+    let Some(offset) = bytes.len().checked_sub(6).map(|start| &bytes[start..]) else {
+        return false;
     };
-    if year <= 1 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    let seconds = u64::try_from(seconds).ok()?;
-    Some(SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos as u32))
+    matches!(offset[0], b'+' | b'-')
+        && offset[3] == b':'
+        && [1, 2, 4, 5]
+            .iter()
+            .all(|&index| offset[index].is_ascii_digit())
 }
 
 /// Whole seconds since the epoch (what list endpoints give) as `SystemTime`.
@@ -72,25 +37,6 @@ pub fn from_unix_seconds(seconds: i64) -> SystemTime {
         Ok(seconds) => SystemTime::UNIX_EPOCH + Duration::from_secs(seconds),
         Err(_) => SystemTime::UNIX_EPOCH,
     }
-}
-
-fn digits(text: &str, start: usize, end: usize) -> Option<i64> {
-    let part = text.get(start..end)?;
-    if !part.bytes().all(|byte| byte.is_ascii_digit()) {
-        return None;
-    }
-    part.parse().ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]

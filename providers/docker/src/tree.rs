@@ -3,12 +3,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use vfs_core::{Node, NodeKind, NodePath, Notice, ProviderError};
 
 use crate::engine::ObjectKind;
 use crate::state::EngineState;
+
+mod lazy;
+
+pub use lazy::Lookup;
+use lazy::{Lazy, Role, Timing};
 
 mod swarm_folders;
 
@@ -32,6 +37,8 @@ pub struct Tree {
     listings: HashMap<NodePath, Vec<Node>>,
     files: HashMap<NodePath, InspectTarget>,
     withheld: BTreeSet<Withheld>,
+    /// The images not inspected yet, and what waits for them.
+    lazy: Lazy,
 }
 
 /// An object's name that is not shown because it has the form of an id's file name
@@ -50,7 +57,7 @@ pub struct Withheld {
 #[derive(Default)]
 struct Folder {
     folders: BTreeMap<OsString, Folder>,
-    leaves: BTreeMap<OsString, (Node, Option<InspectTarget>)>,
+    leaves: BTreeMap<OsString, (Node, Option<InspectTarget>, Option<lazy::PendingLeaf>)>,
     /// Sub-folders whose time does not count for this folder's (a service's `run/`).
     untimed: BTreeSet<OsString>,
 }
@@ -69,49 +76,57 @@ impl Folder {
     fn leaf(&mut self, node: Node, target: Option<InspectTarget>) {
         self.leaves
             .entry(node.name.clone())
-            .or_insert((node, target));
+            .or_insert((node, target, None));
     }
 
-    /// The newest time of a file or link anywhere below this folder.
-    fn newest_leaf(&self) -> Option<SystemTime> {
-        let leaves = self.leaves.values().map(|(node, _)| node.mtime);
-        let below = self.folders.values().filter_map(Folder::newest_leaf);
-        leaves.chain(below).max()
-    }
-
-    /// Turns this folder into listings; returns its time (the newest of what it holds, or
-    /// `empty` when it holds nothing).
-    fn finish(
-        self,
-        path: &NodePath,
-        listings: &mut HashMap<NodePath, Vec<Node>>,
-        files: &mut HashMap<NodePath, InspectTarget>,
-        empty: SystemTime,
-    ) -> SystemTime {
+    /// Turns this folder into listings; returns its timing (the newest of what it holds, and
+    /// what of it waits for an inspect; `empty`'s when it holds nothing).
+    fn finish(self, path: &NodePath, built: &mut Built, empty: &Timing) -> Option<Timing> {
         let mut by_name: BTreeMap<OsString, Node> = BTreeMap::new();
-        for (name, (node, target)) in self.leaves {
+        let mut timing = Timing::default();
+        for (name, (node, target, pending)) in self.leaves {
             if self.folders.contains_key(&name) {
                 tracing::debug!(?name, folder = %path, "a folder hides a leaf of the same name");
                 continue;
             }
             if let Some(target) = target {
-                files.insert(path.join(&name), target);
+                built.files.insert(path.join(&name), target);
             }
+            if let Some(leaf) = pending {
+                built.lazy.add_leaf(path.join(&name), leaf);
+            }
+            timing.add_leaf(&node, pending);
             by_name.insert(name, node);
         }
         for (name, folder) in self.folders {
-            let time = folder.finish(&path.join(&name), listings, files, empty);
-            by_name.insert(name.clone(), folder_node(name, time));
+            let below = path.join(&name);
+            let sub = folder.finish(&below, built, empty);
+            let time = match &sub {
+                Some(sub) => built.lazy.folder_time(&below, sub, None, first_built()),
+                None => {
+                    let shared = built.empty_waits.as_ref();
+                    built.lazy.folder_time(&below, empty, shared, first_built())
+                }
+            };
+            by_name.insert(name.clone(), folder_node(name.clone(), time));
+            if !self.untimed.contains(&name) {
+                timing.merge(sub.as_ref().unwrap_or(empty));
+            }
         }
-        let newest = by_name
-            .values()
-            .filter(|node| !self.untimed.contains(&node.name))
-            .map(|node| node.mtime)
-            .max()
-            .unwrap_or(empty);
-        listings.insert(path.clone(), by_name.into_values().collect());
-        newest
+        built
+            .listings
+            .insert(path.clone(), by_name.into_values().collect());
+        (!timing.is_empty()).then_some(timing)
     }
+}
+
+/// What [`Folder::finish`] fills.
+struct Built {
+    listings: HashMap<NodePath, Vec<Node>>,
+    files: HashMap<NodePath, InspectTarget>,
+    lazy: Lazy,
+    /// The empty folders' list of what waits (everything), shared.
+    empty_waits: Option<std::sync::Arc<[lazy::PendingLeaf]>>,
 }
 
 /// When this process first built a tree (the provider's start, near enough).
@@ -235,20 +250,36 @@ impl Tree {
             }
         }
 
+        let mut lazy = Lazy::default();
+        let waiting = state.images.iter().filter(|image| !image.inspected);
+        let provisional = waiting.map(|image| image.created).max();
+        let provisional = provisional
+            .max(Some(state.images_listed_at))
+            .unwrap_or(UNIX_EPOCH);
+        lazy.set_provisional(provisional);
         for image in &state.images {
             let dot_id = format!(".{}", image.id);
-            let time = match image.last_tag_time {
-                Some(tagged) => tagged.max(image.created),
-                None => image.created,
+            // Not inspected yet: its leaves wait for the inspect (see `lazy`).
+            let index = (!image.inspected).then(|| lazy.image(&image.id, image.created));
+            let pending = |role| index.map(|index| Lazy::leaf(index, role));
+            let time = match (index, image.last_tag_time) {
+                // A placeholder, answered only if the inspect fails: no older than the truth.
+                (Some(_), _) => provisional,
+                (None, Some(tagged)) => tagged.max(image.created),
+                (None, None) => image.created,
             };
-            top.folder(&["images"]).leaf(
+            top.folder(&["images"]).image_leaf(
                 inspect_file(dot_id.clone(), time),
                 Some(InspectTarget {
                     kind: ObjectKind::Image,
                     id: image.id.clone(),
                 }),
+                pending(Role::IdFile),
             );
-            let tag_time = image.last_tag_time.unwrap_or(image.created);
+            let tag_time = match index {
+                Some(_) => provisional,
+                None => image.last_tag_time.unwrap_or(image.created),
+            };
             for reference in &image.tags {
                 let Some((repo, tag)) = split_reference(reference) else {
                     tracing::debug!(%reference, "image reference not shown: not a usable path");
@@ -270,14 +301,16 @@ impl Tree {
                 let mut folder_names = vec!["images"];
                 folder_names.extend(parents);
                 let up = "../".repeat(parents.len());
-                top.folder(&folder_names).leaf(
+                top.folder(&folder_names).image_leaf(
                     link(format!("{last}:{tag}"), tag_time, format!("{up}{dot_id}")),
                     None,
+                    pending(Role::Tag),
                 );
                 folder_names.push(last);
-                top.folder(&folder_names).leaf(
+                top.folder(&folder_names).image_leaf(
                     link(tag.to_string(), tag_time, format!("../{up}{dot_id}")),
                     None,
+                    pending(Role::Tag),
                 );
             }
         }
@@ -335,19 +368,31 @@ impl Tree {
             swarm_folders::add(&mut top, swarm, &mut withheld);
         }
 
-        let mut listings = HashMap::new();
-        let mut files = HashMap::new();
         // An empty folder (`containers/` with no container) takes the newest object's time,
         // the same for every process that reads this engine (`vfs tree` agrees with a mount):
         // 1970 looked broken in `ls -l`. With no object at all, the time this process first
         // built a tree, which is about when the provider started.
-        let empty = top.newest_leaf().unwrap_or_else(first_built);
-        let newest = top.finish(&NodePath::root(), &mut listings, &mut files, empty);
+        let empty = top.timing();
+        let mut built = Built {
+            listings: HashMap::new(),
+            files: HashMap::new(),
+            empty_waits: Some(Lazy::shared_leaves(&empty)),
+            lazy,
+        };
+        let root = NodePath::root();
+        let timing = top.finish(&root, &mut built, &empty);
+        let newest = built.lazy.folder_time(
+            &root,
+            timing.as_ref().unwrap_or(&empty),
+            None,
+            first_built(),
+        );
         Tree {
             root: folder_node("", newest),
-            listings,
-            files,
+            listings: built.listings,
+            files: built.files,
             withheld,
+            lazy: built.lazy,
         }
     }
 
@@ -358,12 +403,20 @@ impl Tree {
     }
 
     pub fn root(&self) -> Node {
-        self.root.clone()
+        self.effective_root()
     }
 
+    /// The entries of `dir`; an entry still waiting for its image's inspect (see
+    /// [`Tree::waiting_in`]) shows a time no older than the truth.
     pub fn list(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
         if let Some(nodes) = self.listings.get(dir) {
-            return Ok(nodes.clone());
+            return Ok(nodes
+                .iter()
+                .map(|node| {
+                    self.effective_entry(dir, node)
+                        .unwrap_or_else(|| node.clone())
+                })
+                .collect());
         }
         match self.node(dir) {
             Some(_) => Err(ProviderError::NotADirectory(dir.clone())),
@@ -398,7 +451,7 @@ impl Tree {
     pub fn changes_to(&self, new: &Tree) -> Vec<Notice> {
         let mut subtrees = BTreeSet::new();
         let mut nodes = BTreeSet::new();
-        if self.root != new.root {
+        if self.effective_root() != new.effective_root() {
             nodes.insert(NodePath::root());
         }
         let folders: BTreeSet<&NodePath> =
@@ -418,24 +471,32 @@ impl Tree {
                     continue;
                 }
             };
-            let names_before: BTreeMap<&OsString, &Node> =
-                before.iter().map(|node| (&node.name, node)).collect();
-            let names_after: BTreeMap<&OsString, &Node> =
-                after.iter().map(|node| (&node.name, node)).collect();
+            // As answered: `None` for an entry waiting for its image's inspect (before: never
+            // answered from that tree; after: to be answered anew).
+            let names_before: BTreeMap<&OsString, (&Node, Option<Node>)> = before
+                .iter()
+                .map(|node| (&node.name, (node, self.effective_entry(folder, node))))
+                .collect();
+            let names_after: BTreeMap<&OsString, (&Node, Option<Node>)> = after
+                .iter()
+                .map(|node| (&node.name, (node, new.effective_entry(folder, node))))
+                .collect();
             if names_before.keys().ne(names_after.keys()) {
                 nodes.insert(folder.clone());
             }
-            for (name, old) in &names_before {
+            for (name, (old_built, old)) in &names_before {
                 let path = folder.join(name);
-                match names_after.get(name) {
-                    None => {
-                        subtrees.insert(path);
-                    }
-                    Some(new) if same_entry(old, new) => {}
-                    Some(new) if old.is_directory() && new.is_directory() => {
+                let Some((new_built, new)) = names_after.get(name) else {
+                    subtrees.insert(path);
+                    continue;
+                };
+                match (old, new) {
+                    (None, _) if same_kind(old_built, new_built) => {}
+                    (Some(old), Some(new)) if same_entry(old, new) => {}
+                    (Some(old), Some(new)) if old.is_directory() && new.is_directory() => {
                         nodes.insert(path);
                     }
-                    Some(_) => {
+                    _ => {
                         subtrees.insert(path);
                     }
                 }
@@ -462,11 +523,15 @@ impl Tree {
 
 /// Same name, kind, target and attributes (a folder's listing is compared on its own).
 fn same_entry(a: &Node, b: &Node) -> bool {
-    let kind_matches = match (&a.kind, &b.kind) {
+    same_kind(a, b) && a.mtime == b.mtime && a.ctime == b.ctime && a.perm == b.perm
+}
+
+/// Same kind and target (a folder's listing is compared on its own).
+fn same_kind(a: &Node, b: &Node) -> bool {
+    match (&a.kind, &b.kind) {
         (NodeKind::Directory { .. }, NodeKind::Directory { .. }) => true,
         (left, right) => left == right,
-    };
-    kind_matches && a.mtime == b.mtime && a.ctime == b.ctime && a.perm == b.perm
+    }
 }
 
 #[cfg(test)]
@@ -560,12 +625,14 @@ mod tests {
                     tags: vec!["team/app:x".into()],
                     created: at(10),
                     last_tag_time: Some(at(30)),
+                    inspected: true,
                 },
                 ImageRecord {
                     id: hex('b'),
                     tags: vec!["team/app/x:1".into()],
                     created: at(20),
                     last_tag_time: None,
+                    inspected: true,
                 },
             ],
             ..EngineState::default()
@@ -786,6 +853,7 @@ mod tests {
                 tags: vec![format!("{shaped}/app:1"), "ok:1".into()],
                 created: at(2),
                 last_tag_time: None,
+                inspected: true,
             }],
             volumes: vec![
                 VolumeRecord {
@@ -809,6 +877,7 @@ mod tests {
                 created: at(6),
             }],
             swarm: None,
+            images_listed_at: SystemTime::UNIX_EPOCH,
         };
         let tree = Tree::build(&state);
         assert_eq!(names(&tree, "containers"), [shaped.as_str()]);

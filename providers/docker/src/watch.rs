@@ -9,9 +9,9 @@ use bollard::models::{EventMessage, EventMessageTypeEnum};
 use futures_util::{FutureExt, StreamExt};
 use vfs_core::ChangeNotifier;
 
-use crate::engine::{Engine, EngineError};
-use crate::provider::Shared;
-use crate::state::{self, strip_digest_prefix, EngineState, ImageUpdate, Loader};
+use crate::engine::{strip_digest_prefix, Engine, EngineError};
+use crate::shared::Shared;
+use crate::state::{self, EngineState, ImageUpdate, Loader};
 use crate::tag_times::{event_image, tags_an_image};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -139,7 +139,14 @@ impl Watcher {
                 }
             }
             loop {
-                let first = match events.next().await {
+                let next = tokio::select! {
+                    next = events.next() => next,
+                    () = self.shared.loaded.notified() => {
+                        self.take_inspected();
+                        continue;
+                    }
+                };
+                let first = match next {
                     Some(Ok(event)) => event,
                     Some(Err(error)) => {
                         self.lost(&format!("lost the Docker engine's event stream: {error}"));
@@ -214,7 +221,8 @@ impl Watcher {
             }
             if list_images {
                 let named = refresh.image_ids.keys().cloned().collect();
-                self.state.images = self.loader.images(engine, &named).await?;
+                (self.state.images, self.state.images_listed_at) =
+                    self.loader.images(engine, &named).await?;
             }
             if refresh.volumes {
                 self.state.volumes = state::volumes(engine).await?;
@@ -230,11 +238,24 @@ impl Watcher {
                 self.state.swarm = crate::swarm::load(engine).await?;
             }
         }
+        self.loader.take_inspected(&mut self.state.images);
+        self.publish();
+        Ok(())
+    }
+
+    /// Takes the background loader's inspects into a new tree: folder times that were
+    /// provisional become exact (with notices).
+    fn take_inspected(&mut self) {
+        if self.loader.take_inspected(&mut self.state.images) {
+            self.publish();
+        }
+    }
+
+    fn publish(&self) {
         for notice in self.shared.replace_tree(&self.state) {
             tracing::debug!(%notice, "changed");
             self.notifier.notify(notice);
         }
-        Ok(())
     }
 
     /// Logs the start of an outage once (a read may have noticed it first); what follows until
