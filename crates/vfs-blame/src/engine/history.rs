@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use gix::bstr::ByteSlice;
 use gix::objs::tree::EntryKind;
 use gix::ObjectId;
+use parking_lot::Mutex;
 
 use super::parallel::Version;
 use super::Scope;
@@ -30,6 +31,9 @@ use crate::error::BlameError;
 /// Scopes with more files than this are not walked together (each file walks on its own): the
 /// walk's memory grows with the files and their versions.
 pub(crate) const MAX_SCOPE_FILES: usize = 50_000;
+/// A walk that would hold more versions than this (some 44 bytes each) is given up: each file then
+/// walks on its own, as without a scope.
+pub(crate) const MAX_VERSIONS: usize = 1_000_000;
 
 /// What the shared walk found for one file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,9 +49,10 @@ pub(crate) enum Walked {
     NotAChain,
 }
 
-/// The walk of every file of a scope from one HEAD.
+/// The walk of every file of a scope from one HEAD. Each file's answer is handed out once (the
+/// blamer caches the blame made from it), so the index shrinks as the files are blamed.
 pub(crate) struct HistoryIndex {
-    files: HashMap<PathBuf, Walked>,
+    files: Mutex<HashMap<PathBuf, Walked>>,
 }
 
 /// A file's entry in a tree: what `git rev-list -- PATH` compares (the mode's kind and the id).
@@ -132,6 +137,8 @@ struct Walk<'a> {
     /// Commits to look at, newest first, with the group that arrived there.
     queue: BinaryHeap<(i64, ObjectId)>,
     waiting: HashMap<ObjectId, usize>,
+    /// Versions found so far, of every file.
+    held: usize,
 }
 
 impl HistoryIndex {
@@ -172,11 +179,14 @@ impl HistoryIndex {
             },
             queue: BinaryHeap::new(),
             waiting: HashMap::new(),
+            held: 0,
         };
         if count > 0 {
             let all = walk.groups.new_group(count);
             walk.arrive(head, all)?;
-            walk.run()?;
+            if !walk.run()? {
+                return Ok(None);
+            }
         }
         let Walk {
             status, versions, ..
@@ -192,12 +202,14 @@ impl HistoryIndex {
                 (path, walked)
             })
             .collect();
-        Ok(Some(HistoryIndex { files }))
+        Ok(Some(HistoryIndex {
+            files: Mutex::new(files),
+        }))
     }
 
-    /// The walk of `path` (relative to the work tree), if it is in the scope.
-    pub fn get(&self, path: &Path) -> Option<&Walked> {
-        self.files.get(path)
+    /// The walk of `path` (relative to the work tree), if it is in the scope and was not taken yet.
+    pub fn take(&self, path: &Path) -> Option<Walked> {
+        self.files.lock().remove(path)
     }
 }
 
@@ -235,8 +247,12 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn run(&mut self) -> Result<(), BlameError> {
+    /// Walks until every file's line ends; false where it would hold too many versions.
+    fn run(&mut self) -> Result<bool, BlameError> {
         while let Some((_, commit)) = self.queue.pop() {
+            if self.held > MAX_VERSIONS {
+                return Ok(false);
+            }
             let Some(group) = self.waiting.remove(&commit) else {
                 continue;
             };
@@ -246,7 +262,7 @@ impl Walk<'_> {
             }
             self.step(commit, group)?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Whether `file` is walking in `group`.
@@ -271,6 +287,7 @@ impl Walk<'_> {
             // A root (or the shallow boundary): listed where it has the file; the walk ends.
             for (file, entry) in self.changed(tree, None)? {
                 if self.walking_in(file, group) {
+                    self.held += 1;
                     self.versions[file].push(Version {
                         commit,
                         blob: blob_of(entry),
@@ -288,6 +305,7 @@ impl Walk<'_> {
                     continue;
                 }
                 let blob = blob_of(entry);
+                self.held += 1;
                 self.versions[file].push(Version { commit, blob });
                 if blob.is_none() {
                     self.end(file, group, Status::Ended);
@@ -711,6 +729,22 @@ mod tests {
             engine(&repo, true).walked(head, Path::new("a/y.yaml"), &settings),
             None
         );
+    }
+
+    #[test]
+    fn each_answer_is_handed_out_once() {
+        let repo = eventful_history();
+        let handle = RepositoryHandle::discover(repo.dir.path()).expect("repository");
+        let head = handle.head_commit().expect("HEAD").expect("born");
+        let settings = handle.history_settings().expect("settings");
+        let shared = engine(&repo, true);
+        let path = Path::new("a/y.yaml");
+        assert!(shared.walked(head, path, &settings).is_some());
+        // Asked again (the blamer's caches forgot the blame): the file walks on its own.
+        assert_eq!(shared.walked(head, path, &settings), None);
+        assert!(shared
+            .walked(head, Path::new("b/z.yaml"), &settings)
+            .is_some());
     }
 
     #[test]

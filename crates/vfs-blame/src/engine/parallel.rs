@@ -113,7 +113,7 @@ impl ParallelEngine {
             repository.object_cache_size_if_unset(16 * 1024 * 1024);
             HistoryIndex::build(&repository, head, scope).ok().flatten()
         });
-        index.as_ref()?.get(relative_path).cloned()
+        index.as_ref()?.take(relative_path)
     }
 
     fn git(&self, args: &[&str], path: &Path) -> Result<String, BlameError> {
