@@ -76,8 +76,6 @@ struct Tables {
     /// For each directory inode, the fingerprint of the last listing `opendir` handed out: the
     /// kernel's cached listing (FOPEN_CACHE_DIR) can only hold that one.
     served_listings: HashMap<u64, u64>,
-    /// What requests found the kernel must forget, for the notices thread's next step.
-    pending: Vec<KernelOp>,
 }
 
 pub(crate) struct Host {
@@ -85,6 +83,10 @@ pub(crate) struct Host {
     ttl: Duration,
     owner: Owner,
     tables: Mutex<Tables>,
+    /// What requests found the kernel must forget, for the notices thread's next step. Apart
+    /// from the tables, so that waking the thread for it takes no lock a request needs; the
+    /// order against notices does not matter (each is a forgetting).
+    pending: Mutex<Vec<KernelOp>>,
     handles: Handles,
     /// One loader per directory at a time: eight `make` jobs missing the same directory ask
     /// the provider once. Only callers wanting that very directory wait on its gate.
@@ -122,6 +124,7 @@ impl Host {
             ttl,
             owner,
             tables: Mutex::new(Tables::default()),
+            pending: Mutex::new(Vec::new()),
             handles: Handles::default(),
             gates: Mutex::new(HashMap::new()),
             calls: ProviderCalls::default(),
@@ -140,13 +143,13 @@ impl Host {
     }
 
     /// Leaves `op` to the notices thread (the kernel is never invalidated from a request) and
-    /// wakes it. Never blocks, so it runs with the tables locked, which keeps the queue in step
-    /// with the notices applied.
-    fn queue(&self, tables: &mut Tables, op: KernelOp) {
-        if tables.pending.is_empty() {
+    /// wakes it. Never blocks, so it may run with the tables locked.
+    fn queue(&self, op: KernelOp) {
+        let mut pending = self.pending.lock();
+        if pending.is_empty() {
             self.wake_notices();
         }
-        tables.pending.push(op);
+        pending.push(op);
     }
 
     /// The inode number of `path` as a `kind`. When the path just changed kind, the kernel is
@@ -163,7 +166,7 @@ impl Host {
             let mut ops = Vec::new();
             forget_number(old, entry, &mut ops);
             for op in ops {
-                self.queue(tables, op);
+                self.queue(op);
             }
         }
         assigned.ino

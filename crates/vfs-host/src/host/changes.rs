@@ -12,12 +12,15 @@ use crate::kernel::KernelOp;
 use super::{forget_number, Host, Tables};
 
 impl Host {
-    /// One step of the notices thread, atomic under the tables lock: the kernel operations
-    /// requests left since the last step, then, for each notice of the burst not covered by
-    /// another ([`coalesce`]), what the host drops and what the kernel must forget.
+    /// One step of the notices thread: the kernel operations requests left since the last
+    /// step, then, for each notice of the burst not covered by another ([`coalesce`]), what the
+    /// host drops and what the kernel must forget, all decided under one tables lock.
     pub(crate) fn apply_notices(&self, notices: Vec<Notice>) -> Vec<KernelOp> {
+        let mut ops = std::mem::take(&mut *self.pending.lock());
+        if notices.is_empty() {
+            return ops;
+        }
         let mut tables = self.tables();
-        let mut ops = std::mem::take(&mut tables.pending);
         let now = Instant::now();
         for notice in coalesce(notices) {
             let before = ops.len();

@@ -148,10 +148,9 @@ impl Host {
     /// reads, so a handle older than the listing last handed out (opened before a change,
     /// read after) would leave a stale listing in its cache; have it dropped.
     pub(crate) fn reading_snapshot(&self, ino: u64, snapshot: &DirSnapshot) {
-        let mut tables = self.tables();
-        let current = tables.served_listings.get(&ino) == Some(&snapshot.fingerprint);
+        let current = self.tables().served_listings.get(&ino) == Some(&snapshot.fingerprint);
         if !current {
-            self.queue(&mut tables, KernelOp::Inode(ino));
+            self.queue(KernelOp::Inode(ino));
         }
     }
 

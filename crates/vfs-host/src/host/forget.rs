@@ -68,7 +68,7 @@ impl Host {
             served_listings: tables.served_listings.len(),
             listings,
             learnt_sizes,
-            pending: tables.pending.len(),
+            pending: self.pending.lock().len(),
         }
     }
 

@@ -74,11 +74,10 @@ impl Host {
     /// The kernel may hold provisional attributes of `dir` (a link count from before it was
     /// listed): have them asked for again.
     pub(super) fn refresh_kernel_attributes(&self, dir: &NodePath) {
-        let mut tables = self.tables();
-        let Some(ino) = tables.inodes.get(dir, EntryKind::Directory) else {
+        let Some(ino) = self.tables().inodes.get(dir, EntryKind::Directory) else {
             return;
         };
-        self.queue(&mut tables, KernelOp::Attributes(ino));
+        self.queue(KernelOp::Attributes(ino));
     }
 
     /// Asks the kernel to drop what it keeps beyond the TTL (a symlink's target, a directory's
@@ -87,7 +86,7 @@ impl Host {
         for (path, kind) in tables.cache.take_changed() {
             if let Some(ino) = tables.inodes.get(&path, kind) {
                 tracing::debug!(%path, ino, "changed without a notice; kernel copy dropped");
-                self.queue(tables, KernelOp::Inode(ino));
+                self.queue(KernelOp::Inode(ino));
             }
         }
     }
