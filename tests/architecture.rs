@@ -326,3 +326,21 @@ fn dockerfs_modules_form_no_circle() {
         "modules that name each other: {uses:#?}"
     );
 }
+
+#[test]
+fn the_hosts_modules_form_no_circle() {
+    // docs/architecture.md: vfs-host's modules depend on each other one way (the tables below
+    // `host`, `host` below the notices thread and the fuser glue; `host` does not know them).
+    let uses = module_uses(&workspace_root().join("crates/vfs-host/src"));
+    assert!(uses.len() > 8, "expected vfs-host's modules, found {uses:?}");
+    assert!(
+        uses.get("notices")
+            .is_some_and(|named| named.contains("host")),
+        "the notices thread names the host: {uses:#?}"
+    );
+    assert_eq!(
+        module_circle(&uses),
+        None,
+        "modules that name each other: {uses:#?}"
+    );
+}
