@@ -7,8 +7,8 @@
 //! Modules: [`escape`] (key names), `yaml` (parsing, folders, section times), `sections`
 //! (per-file caches, one version a file, bounded in bytes), `served` (the branch-switch rule),
 //! `source` (race-free access to SOURCE through directory descriptors), `mounts` (FUSE
-//! mountpoints to hide), `mirror` (plain entries), `watch`
-//! (inotify), `provider` (the [`GitConfigProvider`]).
+//! mountpoints to hide, from `vfs-mounts`'s table), `mirror` (plain entries), `watch` (inotify,
+//! or polling: [`WatchMode`]), `provider` (the [`GitConfigProvider`]).
 
 pub mod escape;
 pub mod formats;
@@ -23,3 +23,4 @@ mod watch;
 pub mod yaml;
 
 pub use provider::{scalar_content, GitConfigProvider};
+pub use watch::{WatchMode, WATCH_ENV};

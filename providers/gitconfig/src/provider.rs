@@ -19,7 +19,7 @@ use crate::mirror::{
 use crate::sections::{Repository, SectionCache, TimedYaml, YamlState};
 use crate::served::{store_file, ServedSections};
 use crate::source::{check_directory, EntryKind, EntryStat, OpenDir, SourceTree};
-use crate::watch::SourceWatcher;
+use crate::watch::{SourceWatcher, WatchMode, WatchedSource};
 use crate::yaml::{children, scalar_text, Entry};
 
 /// The provider behind `vfs mount gitconfig SOURCE MOUNTPOINT`.
@@ -39,6 +39,7 @@ pub(crate) struct Inner {
     /// Which files are shown as folders of their sections, in which format.
     formats: Formats,
     watcher: Mutex<Option<SourceWatcher>>,
+    watch_mode: WatchMode,
 }
 
 /// Where a node path leads.
@@ -75,6 +76,7 @@ impl GitConfigProvider {
                 state_dir: None,
                 formats: Formats::default(),
                 watcher: Mutex::new(None),
+                watch_mode: WatchMode::default(),
             }),
         }
     }
@@ -94,6 +96,15 @@ impl GitConfigProvider {
     pub fn with_state_dir(mut self, state_dir: impl Into<PathBuf>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.state_dir = Some(state_dir.into());
+        }
+        self
+    }
+
+    /// The same provider, learning of changes as `mode` says (by default file events on
+    /// Linux, polling elsewhere; see [`WatchMode`]).
+    pub fn with_watch_mode(mut self, mode: WatchMode) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.watch_mode = mode;
         }
         self
     }
@@ -146,9 +157,11 @@ impl Provider for GitConfigProvider {
     /// Complete while inotify watches SOURCE: every listed folder is watched (or polled when a
     /// watch cannot be set), the repository's HEAD, index, packed-refs and refs are watched, and
     /// an overflow of inotify's queue announces the whole tree. The host then keeps answers for
-    /// the long TTL. Without inotify, partial: changes show after the short TTL.
+    /// the long TTL. Without inotify (polling, or no watcher at all), partial: changes show
+    /// after the short TTL at the latest.
     fn change_notices(&self) -> ChangeNotices {
-        match self.inner.watcher.lock().is_some() {
+        let watcher = self.inner.watcher.lock();
+        match watcher.as_ref().is_some_and(SourceWatcher::is_complete) {
             true => ChangeNotices::Complete,
             false => ChangeNotices::Partial,
         }
@@ -182,7 +195,14 @@ impl Inner {
         if let Some(state_dir) = &self.state_dir {
             self.served.attach(store_file(state_dir, &root.path));
         }
-        let watcher = SourceWatcher::start(root.path, root.stat.ino, git_dir, notifier, weak);
+        let watcher = SourceWatcher::start(
+            root.path,
+            root.stat.ino,
+            git_dir,
+            notifier,
+            weak,
+            self.watch_mode,
+        );
         *self.watcher.lock() = watcher;
         Ok(())
     }
@@ -542,6 +562,16 @@ impl Inner {
         if let Some(watcher) = self.watcher.lock().as_mut() {
             watcher.watch_directory(&dir.path, dir.stat.ino);
         }
+    }
+}
+
+impl WatchedSource for Inner {
+    fn directory_fingerprint(&self, directory: &NodePath) -> u64 {
+        Inner::directory_fingerprint(self, directory)
+    }
+
+    fn timed_files(&self) -> Vec<PathBuf> {
+        self.sections.timed_files()
     }
 }
 

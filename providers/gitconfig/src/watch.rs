@@ -1,10 +1,15 @@
-//! Freshness: inotify watches on the directories the mount has listed and on the repository's
-//! HEAD, refs and index, turned into change notices.
+//! Freshness: change notices from the operating system's file events (inotify on Linux) on the
+//! directories the mount has listed and on the repository's HEAD, refs and index; or, where
+//! there are no usable events (every system but Linux, or when asked: [`WatchMode::Polling`]),
+//! from polling them.
 //!
 //! Directories are watched lazily, when first listed, so a large tree costs one watch per
 //! directory someone looked at, not one per directory it has. A watched directory that is
 //! removed or renamed is forgotten (the kernel drops a removed directory's watch), so the one
 //! made again in its place is watched when it is listed.
+//!
+//! The watcher knows the provider only through [`WatchedSource`] (no module circle with
+//! `provider`).
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -13,39 +18,83 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use notify::event::{EventKind, ModifyKind};
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use notify::{RecursiveMode, Watcher};
 use parking_lot::Mutex;
 use vfs_core::{ChangeNotifier, NodePath};
 
 use crate::mirror::HIDDEN_NAME;
-use crate::provider::Inner;
+
+/// What the watcher needs of the provider.
+pub trait WatchedSource: Send + Sync {
+    /// A fingerprint of what a directory of SOURCE holds (names, kinds, sizes, times of its
+    /// entries), for polling; 0 when it cannot be read.
+    fn directory_fingerprint(&self, directory: &NodePath) -> u64;
+    /// The files of SOURCE whose blame times were served (absolute paths): what a move of HEAD
+    /// may change.
+    fn timed_files(&self) -> Vec<PathBuf>;
+}
+
+/// How GitConfigFS learns of changes in SOURCE and its repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchMode {
+    /// File events (inotify): every change is announced, the provider's notices are
+    /// [`vfs_core::ChangeNotices::Complete`]. Linux only; elsewhere it means [`Self::Polling`].
+    Events,
+    /// Every listed directory of SOURCE (a fingerprint of its entries' names, kinds, sizes and
+    /// times) and the repository's HEAD, index, packed-refs and refs (their times) are looked
+    /// at every 500 ms, and a notice sent for what changed. Cheaper to trust less: notices are
+    /// [`vfs_core::ChangeNotices::Partial`] (a change between two looks that leaves no trace in
+    /// times and sizes is seen only after the TTL).
+    Polling,
+}
+
+impl Default for WatchMode {
+    /// [`Self::Events`] on Linux, [`Self::Polling`] elsewhere; `VFS_GITCONFIG_WATCH=poll` in
+    /// the environment chooses polling anywhere (to try the fallback on Linux).
+    fn default() -> Self {
+        let forced = std::env::var_os(WATCH_ENV).is_some_and(|value| value == "poll");
+        if cfg!(target_os = "linux") && !forced {
+            WatchMode::Events
+        } else {
+            WatchMode::Polling
+        }
+    }
+}
+
+/// The environment variable that forces [`WatchMode::Polling`] (value `poll`).
+pub const WATCH_ENV: &str = "VFS_GITCONFIG_WATCH";
 
 pub struct SourceWatcher {
-    watcher: RecommendedWatcher,
+    /// inotify on SOURCE and the repository ([`WatchMode::Events`]), or notify's polling
+    /// watcher on the repository alone ([`WatchMode::Polling`]: SOURCE's folders go to
+    /// `poller`, which reads them through the provider, never by name).
+    watcher: Box<dyn Watcher + Send>,
+    mode: WatchMode,
     /// Watched directories and the inode each was when its watch was set.
     watched: HashMap<PathBuf, u64>,
     /// Paths removed or renamed away, as the event handler saw them; pruned from `watched` on
     /// the next watch. The handler runs on notify's thread, which `watch` waits on, so it never
     /// takes the lock the watcher is behind: only this one, held for a push.
     gone: Arc<Mutex<Vec<PathBuf>>>,
-    /// Directories no watch could be set on (watch limit reached, a path too long for inotify):
-    /// polled instead, so that the provider's notices stay complete.
+    /// Directories no watch could be set on (watch limit reached, a path too long for inotify),
+    /// so that the provider's notices stay complete; every directory when polling.
     poller: Poller,
     source: PathBuf,
 }
 
-/// How often directories without a watch are looked at again.
+/// How often directories without a watch (and, polling, the repository) are looked at again.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-/// A thread that lists the directories inotify cannot watch every [`POLL_INTERVAL`] and sends a
-/// notice for each one whose entries (names, kinds, sizes, times) changed.
+/// A thread that lists the directories inotify cannot watch (every listed one, polling) every
+/// [`POLL_INTERVAL`] and sends a notice for each one whose entries (names, kinds, sizes, times)
+/// changed.
 struct Poller {
     /// The directories polled (node paths) and the fingerprint each had when last looked at.
     polled: Arc<Mutex<HashMap<NodePath, u64>>>,
     stop: Arc<AtomicBool>,
     started: bool,
     notifier: ChangeNotifier,
-    inner: Weak<Inner>,
+    inner: Weak<dyn WatchedSource>,
 }
 
 impl Poller {
@@ -85,7 +134,7 @@ fn poll(
     polled: &Mutex<HashMap<NodePath, u64>>,
     stop: &AtomicBool,
     notifier: &ChangeNotifier,
-    inner: &Weak<Inner>,
+    inner: &Weak<dyn WatchedSource>,
 ) {
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(POLL_INTERVAL);
@@ -106,15 +155,20 @@ fn poll(
 }
 
 impl SourceWatcher {
-    /// Starts watching SOURCE's root and the repository; `None` (with a warning) when inotify
-    /// is not available, in which case changes are seen after the TTL.
+    /// Starts watching SOURCE's root and the repository; `None` (with a warning) when no
+    /// watcher can be made, in which case changes are seen after the TTL.
     pub fn start(
         source: PathBuf,
         source_inode: u64,
         git_dir: Option<PathBuf>,
         notifier: ChangeNotifier,
-        inner: Weak<Inner>,
+        inner: Weak<dyn WatchedSource>,
+        mode: WatchMode,
     ) -> Option<SourceWatcher> {
+        let mode = match mode {
+            WatchMode::Events if cfg!(target_os = "linux") => WatchMode::Events,
+            _ => WatchMode::Polling,
+        };
         let handler_source = source.clone();
         let handler_git_dir = git_dir.clone();
         let (poller_notifier, poller_inner) = (notifier.clone(), inner.clone());
@@ -136,7 +190,7 @@ impl SourceWatcher {
                 &inner,
             );
         };
-        let watcher = match notify::recommended_watcher(handler) {
+        let watcher = match make_watcher(mode, handler) {
             Ok(watcher) => watcher,
             Err(error) => {
                 tracing::warn!(
@@ -155,6 +209,7 @@ impl SourceWatcher {
         };
         let mut watcher = SourceWatcher {
             watcher,
+            mode,
             watched: HashMap::new(),
             gone,
             poller,
@@ -162,11 +217,30 @@ impl SourceWatcher {
         };
         watcher.watch(&source, source_inode, RecursiveMode::NonRecursive);
         if let Some(git_dir) = git_dir {
-            // Watched once, from the start: their inodes are never compared.
-            watcher.watch(&git_dir, 0, RecursiveMode::NonRecursive);
-            watcher.watch(&git_dir.join("refs"), 0, RecursiveMode::Recursive);
+            // Watched once, from the start: their inodes are never compared. Polled, they are
+            // stat-ed by name (the repository is git's, not served), links not followed.
+            watcher.watch_repository(&git_dir, RecursiveMode::NonRecursive);
+            watcher.watch_repository(&git_dir.join("refs"), RecursiveMode::Recursive);
         }
         Some(watcher)
+    }
+
+    /// Whether every change is announced (file events), so the provider may declare its
+    /// notices complete.
+    pub fn is_complete(&self) -> bool {
+        self.mode == WatchMode::Events
+    }
+
+    fn watch_repository(&mut self, path: &Path, mode: RecursiveMode) {
+        match self.watcher.watch(path, mode) {
+            Ok(()) => {
+                self.watched.insert(path.to_path_buf(), 0);
+            }
+            Err(error) => tracing::warn!(
+                "cannot watch {} ({error}): commits and checkouts are seen after the TTL",
+                path.display()
+            ),
+        }
     }
 
     /// Watches a directory of SOURCE, found at `path` as inode `inode`: once, and again when
@@ -177,6 +251,14 @@ impl SourceWatcher {
 
     fn watch(&mut self, path: &Path, inode: u64, mode: RecursiveMode) {
         self.prune_gone();
+        if self.mode == WatchMode::Polling {
+            if self.watched.insert(path.to_path_buf(), inode) != Some(inode) {
+                if let Some(directory) = node_path(&self.source, path) {
+                    self.poller.add(directory);
+                }
+            }
+            return;
+        }
         match self.watched.get(path) {
             Some(watched) if *watched == inode => return,
             Some(_) => {
@@ -238,18 +320,34 @@ impl SourceWatcher {
     }
 }
 
+/// The file-event watcher (inotify), or notify's polling watcher for the repository alone.
+fn make_watcher<F>(mode: WatchMode, handler: F) -> notify::Result<Box<dyn Watcher + Send>>
+where
+    F: notify::EventHandler,
+{
+    Ok(match mode {
+        WatchMode::Events => Box::new(notify::recommended_watcher(handler)?),
+        WatchMode::Polling => Box::new(notify::PollWatcher::new(
+            handler,
+            notify::Config::default()
+                .with_poll_interval(POLL_INTERVAL)
+                .with_follow_symlinks(false),
+        )?),
+    })
+}
+
 /// `ENAMETOOLONG`, the answer of inotify for a path over `PATH_MAX`.
 fn libc_enametoolong() -> i32 {
     rustix::io::Errno::NAMETOOLONG.raw_os_error()
 }
 
-/// Sends the notices one inotify event calls for.
+/// Sends the notices one file event (of inotify, or of the repository's poller) calls for.
 fn announce(
     event: &notify::Event,
     source: &Path,
     git_dir: Option<&Path>,
     notifier: &ChangeNotifier,
-    inner: &Weak<Inner>,
+    inner: &Weak<dyn WatchedSource>,
 ) {
     if matches!(event.kind, EventKind::Access(_)) {
         return;
@@ -281,8 +379,8 @@ fn announce(
     if repository_moved {
         // HEAD moved (commit, checkout, reset): the times of every YAML file shown may move.
         let Some(inner) = inner.upgrade() else { return };
-        for file in inner.sections.timed_files() {
-            if let Some(node) = node_path(&inner.source, &file) {
+        for file in inner.timed_files() {
+            if let Some(node) = node_path(source, &file) {
                 notifier.changed(node);
             }
         }
