@@ -260,10 +260,14 @@ impl Cache {
         }
     }
 
-    /// How many listings and learnt sizes are kept.
+    /// How many listings, learnt sizes and looked-up entries are kept.
     #[cfg(test)]
-    pub(crate) fn sizes(&self) -> (usize, usize) {
-        (self.listings.len(), self.learnt_sizes.len())
+    pub(crate) fn sizes(&self) -> (usize, usize, usize) {
+        (
+            self.listings.len(),
+            self.learnt_sizes.len(),
+            self.looked_up.values().map(HashMap::len).sum(),
+        )
     }
 
     /// The nodes found changed without a notice since last asked (see `changed`).

@@ -5,8 +5,9 @@
 //! holds it (every entry handed over by LOOKUP or READDIRPLUS is one lookup, FORGET gives them
 //! back) or while the host's listing of its folder still has it. A number the kernel let go of
 //! goes when the host learns the name is gone (the folder's listing lacks it, at FORGET or when
-//! a new listing is stored), and the numbers below a folder go with it; the path gets a new
-//! number if it comes back. A path that changes kind (a YAML file turning from folder into
+//! a new listing is stored; for a provider asked one name at a time, also when a notice took
+//! the host's looked-up entry of it: `host/forget`), and the numbers below a folder go with it;
+//! the path gets a new number if it comes back. A path that changes kind (a YAML file turning from folder into
 //! plain file) gets another number: the kernel marks an inode bad when its number comes back
 //! with another file type.
 //!
@@ -199,7 +200,6 @@ impl InodeTable {
     }
 
     /// How many lookups of `ino` the kernel holds.
-    #[cfg(test)]
     pub(crate) fn lookups(&self, ino: u64) -> Option<u64> {
         self.numbers.get(&ino).map(|number| number.lookups)
     }
@@ -329,6 +329,24 @@ impl InodeTable {
             }
         }
         true
+    }
+
+    /// The numbers of the names directly in `dir`, with their paths and kinds.
+    pub(crate) fn children_of(&self, dir: &NodePath) -> Vec<(u64, Arc<NodePath>, EntryKind)> {
+        let Some(record) = self.paths.get(dir) else {
+            return Vec::new();
+        };
+        record
+            .children
+            .iter()
+            .filter_map(|name| self.paths.get_key_value(&dir.join(name)))
+            .flat_map(|(path, child)| {
+                child.all().filter_map(|ino| {
+                    let number = self.numbers.get(&ino)?;
+                    Some((ino, path.clone(), number.kind))
+                })
+            })
+            .collect()
     }
 
     /// Every number `path` has (one per kind it was seen as, while kept).

@@ -1342,3 +1342,50 @@ async fn a_provider_that_prefers_lookups_is_asked_one_name_and_never_lists_for_i
     assert_eq!(sub.attrs.mtime, at(8));
     assert_eq!((lookups(), lists()), (4, 1));
 }
+
+#[tokio::test]
+async fn tags_looked_up_one_by_one_made_and_removed_leave_the_tables_as_they_were() {
+    // A provider asked one name at a time: the host may never list `images`, so a number the
+    // kernel let go of goes once a notice took the host's entry of the name.
+    const CYCLES: usize = 10_000;
+    let tree = Arc::new(Tree::default());
+    images(&tree, ["base".to_string()]);
+    let provider = Arc::new(LookingUp {
+        tree: tree.clone(),
+        lookups: AtomicU64::new(0),
+    });
+    let host = Arc::new(Host::new(provider.clone(), Duration::from_secs(600), OWNER));
+    let kernel = Arc::new(RecordingKernel::default());
+    let folder = ino_of(&host, "images").await;
+    ino_of(&host, "images/base").await;
+    let start = host.table_sizes();
+    for cycle in 0..CYCLES {
+        let tag = format!("tag-{cycle}");
+        images(&tree, ["base".to_string(), tag.clone()]);
+        apply_to_node(&host, &kernel, &NodePath::parse("images"));
+        let ino = host
+            .lookup(folder, OsStr::new(&tag))
+            .await
+            .unwrap()
+            .attrs
+            .ino;
+        images(&tree, ["base".to_string()]);
+        if cycle % 2 == 0 {
+            // The kernel lets go before the removal: the name is still known then.
+            host.forget(&[(ino, 1)]);
+            apply(&host, &kernel, &NodePath::parse(&format!("images/{tag}")));
+            apply_to_node(&host, &kernel, &NodePath::parse("images"));
+        } else {
+            apply(&host, &kernel, &NodePath::parse(&format!("images/{tag}")));
+            apply_to_node(&host, &kernel, &NodePath::parse("images"));
+            host.forget(&[(ino, 1)]);
+        }
+    }
+    assert_eq!(
+        provider.tree.lists.load(Ordering::SeqCst),
+        0,
+        "never listed"
+    );
+    ino_of(&host, "images/base").await;
+    assert_eq!(host.table_sizes(), start);
+}

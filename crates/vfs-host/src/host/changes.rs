@@ -22,6 +22,7 @@ impl Host {
         }
         let mut tables = self.tables();
         let now = Instant::now();
+        let one_by_one = self.provider.prefers_lookup();
         for notice in coalesce(notices) {
             let before = ops.len();
             match notice.reach {
@@ -29,6 +30,15 @@ impl Host {
                 Reach::Node => drop_node(&mut tables, &notice.path, now, &mut ops),
             }
             tracing::debug!(%notice, operations = ops.len() - before, "change notice");
+            if one_by_one {
+                // Its names may never be listed again: those the kernel let go of go now if
+                // the notice took the host's entry of them.
+                let candidates = match notice.reach {
+                    Reach::Subtree => tables.inodes.at_or_below(&notice.path),
+                    Reach::Node => tables.inodes.children_of(&notice.path),
+                };
+                tables.drop_gone(candidates, one_by_one, now);
+            }
         }
         ops
     }

@@ -2,6 +2,7 @@
 //! lookup the kernel holds, FORGET gives them back, and a number neither the kernel nor a
 //! listing holds goes (see `inodes` for the rule), so the tables shrink with the churn.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use vfs_core::NodePath;
@@ -23,19 +24,16 @@ impl Host {
     }
 
     /// FORGET: the kernel gives back `count` lookups of each number. One it no longer holds
-    /// goes if the host's listing of its folder lacks it; without a listing, the next one
-    /// decides ([`Tables::listed_anew`]).
+    /// goes once its name is known to be gone ([`Tables::gone`]).
     pub(crate) fn forget(&self, forgotten: &[(u64, u64)]) {
+        let one_by_one = self.provider.prefers_lookup();
+        let now = Instant::now();
         let mut tables = self.tables();
         for (ino, count) in forgotten {
             let Some((path, kind)) = tables.inodes.forget(*ino, *count) else {
                 continue;
             };
-            if tables
-                .cache
-                .listed(&path)
-                .is_some_and(|listed| listed != Some(kind))
-            {
+            if tables.gone(&path, kind, one_by_one, now) {
                 let dropped = tables.inodes.drop_number(*ino);
                 tables.dropped(&dropped);
             }
@@ -53,6 +51,7 @@ pub(crate) struct TableSizes {
     pub(crate) served_listings: usize,
     pub(crate) listings: usize,
     pub(crate) learnt_sizes: usize,
+    pub(crate) looked_up: usize,
     pub(crate) pending: usize,
 }
 
@@ -60,7 +59,7 @@ pub(crate) struct TableSizes {
 impl Host {
     pub(crate) fn table_sizes(&self) -> TableSizes {
         let tables = self.tables();
-        let (listings, learnt_sizes) = tables.cache.sizes();
+        let (listings, learnt_sizes, looked_up) = tables.cache.sizes();
         TableSizes {
             numbers: tables.inodes.len(),
             paths: tables.inodes.paths(),
@@ -68,6 +67,7 @@ impl Host {
             served_listings: tables.served_listings.len(),
             listings,
             learnt_sizes,
+            looked_up,
             pending: self.pending.lock().len(),
         }
     }
@@ -79,6 +79,47 @@ impl Host {
 }
 
 impl Tables {
+    /// Whether the name `path` (as a `kind`) is known to be gone: the host's listing of its
+    /// folder lacks it; without a listing, for a provider asked one name at a time
+    /// (`one_by_one`), when the host holds no looked-up entry of it (a notice dropped it, or it
+    /// expired). Otherwise the next listing of the folder decides ([`Tables::listed_anew`]).
+    pub(super) fn gone(
+        &self,
+        path: &NodePath,
+        kind: EntryKind,
+        one_by_one: bool,
+        now: Instant,
+    ) -> bool {
+        match self.cache.listed(path) {
+            Some(listed) => listed != Some(kind),
+            None => {
+                let (Some(dir), Some(name)) = (path.parent(), path.name()) else {
+                    return false;
+                };
+                one_by_one
+                    && !self
+                        .cache
+                        .looked_up(&dir, name, now)
+                        .is_some_and(|(node, _)| EntryKind::of(&node) == kind)
+            }
+        }
+    }
+
+    /// Drops, of `candidates`, the numbers the kernel does not hold whose names are gone.
+    pub(super) fn drop_gone(
+        &mut self,
+        candidates: Vec<(u64, Arc<NodePath>, EntryKind)>,
+        one_by_one: bool,
+        now: Instant,
+    ) {
+        for (ino, path, kind) in candidates {
+            if self.inodes.lookups(ino) == Some(0) && self.gone(&path, kind, one_by_one, now) {
+                let dropped = self.inodes.drop_number(ino);
+                self.dropped(&dropped);
+            }
+        }
+    }
+
     /// A new listing of `dir` was stored: the numbers of names it no longer has (as that
     /// kind) that the kernel does not hold go.
     pub(super) fn listed_anew(&mut self, dir: &NodePath, listing: &Listing) {
