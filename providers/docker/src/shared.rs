@@ -1,7 +1,9 @@
 //! What the provider, its watcher task and its background loader share: the tree served, the
 //! image inspects, and how far the tree is up to date.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use parking_lot::RwLock;
@@ -17,6 +19,10 @@ use crate::tree::Tree;
 /// How many image inspects the background loader has in flight: fewer than a lookup-driven
 /// listing's, so that the inspects a reader waits for are not queued behind it.
 const BACKGROUND_INSPECTS: usize = 4;
+/// How long the background loader holds off after a reader last waited for an inspect: a
+/// `make` over the mount asks for its images one after another, and each should have the
+/// engine to itself rather than queue behind the background's inspects.
+const READER_QUIET: Duration = Duration::from_millis(50);
 
 pub struct Shared {
     tree: RwLock<Arc<Tree>>,
@@ -32,6 +38,9 @@ pub struct Shared {
     wake_loader: Notify,
     /// Wakes the watcher: the background loader has inspected what it found waiting.
     pub loaded: Notify,
+    /// When a reader last waited for an inspect, in nanoseconds since `epoch`.
+    demand: AtomicU64,
+    epoch: Instant,
 }
 
 impl Default for Shared {
@@ -44,6 +53,8 @@ impl Default for Shared {
             inspects: Arc::default(),
             wake_loader: Notify::new(),
             loaded: Notify::new(),
+            demand: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 }
@@ -97,7 +108,10 @@ impl Shared {
                 .map(|waiting| {
                     let shared = &self;
                     let engine = &engine;
-                    async move { shared.inspects.inspect(engine, &waiting.id, None).await }
+                    async move {
+                        shared.reader_quiet().await;
+                        shared.inspects.inspect(engine, &waiting.id, None).await
+                    }
                 })
                 .buffer_unordered(BACKGROUND_INSPECTS)
                 .any(|answer| async move {
@@ -126,7 +140,27 @@ impl Shared {
             engine: "(not started)".into(),
             reason: "the Docker provider is not started".into(),
         })?;
-        let inspected = self.inspects.inspect(engine, id, None).await?;
-        Ok(inspected.details.times)
+        self.reader_waits();
+        let inspected = self.inspects.inspect(engine, id, None).await;
+        self.reader_waits();
+        Ok(inspected?.details.times)
+    }
+
+    /// A reader waits for an inspect now.
+    fn reader_waits(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.demand.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Returns once no reader has waited for an inspect for [`READER_QUIET`].
+    async fn reader_quiet(&self) {
+        loop {
+            let last = Duration::from_nanos(self.demand.load(Ordering::Relaxed));
+            let since = self.epoch.elapsed().saturating_sub(last);
+            if last.is_zero() || since >= READER_QUIET {
+                return;
+            }
+            tokio::time::sleep(READER_QUIET - since).await;
+        }
     }
 }
