@@ -5,7 +5,7 @@
 //! A generation number counts the notices: an answer fetched while a notice arrived may
 //! predate the change, so it is used once but not kept.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
@@ -56,11 +56,11 @@ pub(crate) struct RootEntry {
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
     /// By folder, in path order: what is at or below a path is one range of it.
-    listings: BTreeMap<NodePath, Arc<Listing>>,
+    listings: PathMap<Arc<Listing>>,
     root: Option<Arc<RootEntry>>,
     /// True sizes of files whose node says "unknown", valid while the node keeps its mtime; in
     /// path order like `listings`.
-    learnt_sizes: BTreeMap<NodePath, (SystemTime, u64)>,
+    learnt_sizes: PathMap<(SystemTime, u64)>,
     generation: u64,
     /// Nodes found changed when a listing was replaced without a notice (it had expired):
     /// directories whose entries differ and symlinks whose target differs. The kernel keeps
@@ -70,7 +70,7 @@ pub(crate) struct Cache {
     /// path order like the listings, so that a notice costs its subtree):
     /// trusted like a listing's entries until they expire, a listing of their folder
     /// supersedes them, or a notice drops them.
-    looked_up: BTreeMap<NodePath, HashMap<OsString, (Node, Instant)>>,
+    looked_up: PathMap<HashMap<OsString, (Node, Instant)>>,
     /// Entries stored in `looked_up` since expired ones were last swept.
     looked_up_since_sweep: usize,
 }
@@ -147,8 +147,7 @@ impl Cache {
             self.looked_up_since_sweep = 0;
         }
         self.looked_up
-            .entry(dir.clone())
-            .or_default()
+            .get_or_default(dir)
             .insert(node.name.clone(), (node, expires));
     }
 
@@ -235,10 +234,10 @@ impl Cache {
         if let Some(parent) = path.parent() {
             self.listings.remove(&parent);
         }
-        remove_at_or_below(&mut self.listings, path);
-        remove_at_or_below(&mut self.looked_up, path);
+        self.listings.remove_at_or_below(path);
+        self.looked_up.remove_at_or_below(path);
         self.forget_looked_up(path);
-        remove_at_or_below(&mut self.learnt_sizes, path);
+        self.learnt_sizes.remove_at_or_below(path);
         if path.is_root() {
             self.root = None;
         }
@@ -289,16 +288,88 @@ impl Cache {
     }
 }
 
-/// Removes the entries of `map` at or below `path`: one range, since every path below another
-/// sorts right after it. Costs the subtree, not the map.
-fn remove_at_or_below<V>(map: &mut BTreeMap<NodePath, V>, path: &NodePath) {
-    let below: Vec<NodePath> = map
-        .range(path.clone()..)
-        .take_while(|(key, _)| key.starts_with(path))
-        .map(|(key, _)| key.clone())
-        .collect();
-    for key in below {
-        map.remove(&key);
+/// A map by path that also keeps its paths in order, so that what is at or below a path is one
+/// range: found in the time its subtree takes, while a lookup stays a hash lookup.
+#[derive(Debug)]
+struct PathMap<V> {
+    by_path: HashMap<NodePath, V>,
+    /// Every path below another sorts right after it.
+    order: BTreeSet<NodePath>,
+}
+
+impl<V> Default for PathMap<V> {
+    fn default() -> Self {
+        PathMap {
+            by_path: HashMap::new(),
+            order: BTreeSet::new(),
+        }
+    }
+}
+
+impl<V> PathMap<V> {
+    fn get(&self, path: &NodePath) -> Option<&V> {
+        self.by_path.get(path)
+    }
+
+    fn get_mut(&mut self, path: &NodePath) -> Option<&mut V> {
+        self.by_path.get_mut(path)
+    }
+
+    fn get_or_default(&mut self, path: &NodePath) -> &mut V
+    where
+        V: Default,
+    {
+        if !self.by_path.contains_key(path) {
+            self.order.insert(path.clone());
+        }
+        self.by_path.entry(path.clone()).or_default()
+    }
+
+    fn insert(&mut self, path: NodePath, value: V) -> Option<V> {
+        if !self.by_path.contains_key(&path) {
+            self.order.insert(path.clone());
+        }
+        self.by_path.insert(path, value)
+    }
+
+    fn remove(&mut self, path: &NodePath) -> Option<V> {
+        let value = self.by_path.remove(path)?;
+        self.order.remove(path);
+        Some(value)
+    }
+
+    /// Removes the entries at or below `path`: one range of `order`.
+    fn remove_at_or_below(&mut self, path: &NodePath) {
+        let below: Vec<NodePath> = self
+            .order
+            .range(path.clone()..)
+            .take_while(|key| key.starts_with(path))
+            .cloned()
+            .collect();
+        for key in below {
+            self.remove(&key);
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&NodePath, &mut V) -> bool) {
+        let order = &mut self.order;
+        self.by_path.retain(|path, value| {
+            let kept = keep(path, value);
+            if !kept {
+                order.remove(path);
+            }
+            kept
+        });
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.by_path.len()
+    }
+
+    #[cfg(test)]
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.by_path.values()
     }
 }
 
