@@ -131,6 +131,8 @@ pub enum ChangeNotices {
     /// Every change is announced as it happens, also after an outage of the source (a provider
     /// that loses its source announces what changed meanwhile once it is back). Declare this only
     /// when it holds: a change without a notice would then stay unseen for the long time-to-live.
+    /// A provider that answers from a [`crate::Poller`]'s snapshots holds it (its answers change
+    /// only at a poll, and each poll announces its changes; see there for the interval).
     Complete,
 }
 
