@@ -343,3 +343,19 @@ fn the_hosts_modules_form_no_circle() {
         "modules that name each other: {uses:#?}"
     );
 }
+
+#[test]
+fn gitconfig_modules_form_no_circle() {
+    // docs/architecture.md: GitConfigFS's watcher knows the provider through its WatchedSource
+    // trait; the provider uses the watcher, not the other way round.
+    let uses = module_uses(&workspace_root().join("providers/gitconfig/src"));
+    assert!(
+        uses.len() > 8,
+        "expected GitConfigFS's modules, found {uses:?}"
+    );
+    assert_eq!(
+        module_circle(&uses),
+        None,
+        "modules that name each other: {uses:#?}"
+    );
+}
