@@ -6,7 +6,7 @@
 //! handles, and the kernel's own caches.
 //!
 //! The pieces:
-//! - [`mount`] / [`Mounted`] / [`unmount_path`]: the entry points.
+//! - [`mount()`] / [`Mounted`] / [`unmount_path`]: the entry points.
 //! - [`mounted_at`], [`MountEntry`]: the mount table, re-exported from `vfs-mounts` (what is
 //!   mounted where, and whether it is a vfs mount).
 //! - `host`: the FUSE-free core answering by inode number, built from `inodes`, `cache`,

@@ -90,8 +90,8 @@ impl Host {
     }
 
     /// The mount's barrier, what reading the marker file does: the provider announces every
-    /// change of its source completed before now ([`Provider::settle`]), then the notices
-    /// thread applies them all. Bounded by [`PROVIDER_TIMEOUT`] as a whole.
+    /// change of its source completed before now ([`vfs_core::Provider::settle`]), then the notices
+    /// thread applies them all. Bounded by [`PROVIDER_TIMEOUT`](super::PROVIDER_TIMEOUT) as a whole.
     pub(crate) async fn settle(&self) -> Result<Vec<u8>, ProviderError> {
         let path = NodePath::root().join(OsStr::new(MARKER_NAME));
         self.bounded("settle", &path, async {
