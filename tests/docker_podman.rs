@@ -3,6 +3,12 @@
 //! `podman import` of a busybox rootfs. A cached rebuild, a tag, an rmi and a container create
 //! move the same files as on Docker; where Podman's API differs (no `LastTagTime`, names in full)
 //! docs/docker.md says what DockerFS does instead.
+//!
+//! Every change is awaited by polling the mount (bounded), not with `vfs wait`: Podman 4.3's
+//! events API answers a question about the past (`until` before now) with nothing, and writes
+//! the events of image tags and removals made through its service after the call returned, so
+//! the barrier cannot be exact there (docs/docker.md). What is promised and checked is that a
+//! change shows within a second.
 
 mod common;
 
@@ -11,24 +17,68 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use common::{fuse_available, vfs_binary, within, VfsMount};
+use common::{fuse_available, within, VfsMount};
 use vfs_testkit::throwaway::{program_available, Throwaway};
 
-/// `vfs wait MOUNTPOINT`: returns once the mount has applied every engine change made before.
-fn vfs_wait(mountpoint: &Path) {
-    let mountpoint = mountpoint.to_path_buf();
-    let output = within(Duration::from_secs(30), "vfs wait", move || {
-        Command::new(vfs_binary())
-            .arg("wait")
-            .arg(&mountpoint)
-            .output()
-            .expect("run vfs wait")
-    });
-    assert!(
-        output.status.success(),
-        "vfs wait: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+/// How soon a change must show through the mount.
+const SHOWS_WITHIN: Duration = Duration::from_secs(1);
+
+/// Waits (bounded by [`SHOWS_WITHIN`]) until `check` holds, polling through the mount; panics
+/// with `what` otherwise. Returns how long it took.
+fn eventually(what: &str, check: impl Fn() -> bool + Send + 'static) -> Duration {
+    let what_owned = what.to_string();
+    within(SHOWS_WITHIN + Duration::from_secs(10), what, move || {
+        let started = std::time::Instant::now();
+        while !check() {
+            assert!(
+                started.elapsed() < SHOWS_WITHIN,
+                "not within {SHOWS_WITHIN:?}: {what_owned}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        started.elapsed()
+    })
+}
+
+fn stat_mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+}
+
+/// Waits (bounded by [`SHOWS_WITHIN`]) until `path`'s time (symlinks followed) is later than
+/// `than`: `Ok` with it, or `Err` with the last time seen.
+fn poll_newer(path: &Path, than: SystemTime) -> Result<SystemTime, Option<SystemTime>> {
+    let watched = path.to_path_buf();
+    within(
+        SHOWS_WITHIN + Duration::from_secs(10),
+        "poll a time",
+        move || {
+            let started = std::time::Instant::now();
+            loop {
+                let seen = stat_mtime(&watched);
+                match seen {
+                    Some(time) if time > than => return Ok(time),
+                    _ if started.elapsed() >= SHOWS_WITHIN => return Err(seen),
+                    _ => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        },
+    )
+}
+
+/// Waits until `path`'s time is later than `than`; returns it.
+fn newer_than(what: &str, path: &Path, than: SystemTime) -> SystemTime {
+    poll_newer(path, than)
+        .unwrap_or_else(|seen| panic!("not within {SHOWS_WITHIN:?}: {what} ({seen:?})"))
+}
+
+fn shows(what: &str, path: PathBuf) -> Duration {
+    eventually(what, move || std::fs::symlink_metadata(&path).is_ok())
+}
+
+fn goes(what: &str, path: PathBuf) -> Duration {
+    eventually(what, move || std::fs::symlink_metadata(&path).is_err())
 }
 
 /// The modification time of `path` (symlinks followed, as make's stat does), or `None`.
@@ -153,22 +203,18 @@ fn podman_tags_rmis_and_creates_move_the_same_files_as_on_docker() {
     std::thread::sleep(Duration::from_millis(20));
     let before_tag = now();
     scene.docker(&["tag", "localhost/pod/base:1", "pod/tagged:1"]);
-    vfs_wait(&scene.mnt);
-    assert!(exists(&scene.path("images/pod/tagged/1")), "tag not shown");
-    let tagged = mtime(&image_file).unwrap();
+    let took = shows("the tag", scene.path("images/pod/tagged/1"));
+    eprintln!("tag shown after {took:?}");
+    let tagged = newer_than("the image's time after the tag", &image_file, created);
     assert!(
-        tagged > created && tagged >= before_tag - Duration::from_secs(1),
-        "the tag did not move the image's time: created {created:?}, after the tag {tagged:?}"
+        tagged >= before_tag - Duration::from_secs(1),
+        "the tag moved the image's time to before it: {tagged:?} < {before_tag:?}"
     );
     assert_eq!(mtime(&scene.path("images/pod/tagged/1")), Some(tagged));
 
     // An rmi of that tag: the name goes, the image stays.
     scene.docker(&["rmi", "pod/tagged:1"]);
-    vfs_wait(&scene.mnt);
-    assert!(
-        !exists(&scene.path("images/pod/tagged/1")),
-        "untag not shown"
-    );
+    goes("the untag", scene.path("images/pod/tagged/1"));
     assert!(!exists(&scene.path("images/pod/tagged:1")));
     assert!(exists(&image_file));
 
@@ -176,7 +222,7 @@ fn podman_tags_rmis_and_creates_move_the_same_files_as_on_docker() {
     let before_create = now();
     let container_id = scene.docker(&["create", "--name", "podbox", "localhost/pod/base:1"]);
     let container_id = container_id.trim().to_string();
-    vfs_wait(&scene.mnt);
+    shows("the new container", scene.path("containers/podbox"));
     let container_time = mtime(&scene.path("containers/podbox")).expect("containers/podbox");
     assert!(exists(&scene.path(&format!("containers/.{container_id}"))));
     assert!(container_time >= before_create - Duration::from_secs(1));
@@ -190,16 +236,17 @@ fn podman_tags_rmis_and_creates_move_the_same_files_as_on_docker() {
         .engine
         .cli(&["import", "--quiet", &tar, "pod/alone:1"]);
     let gone_id = gone_id.trim().trim_start_matches("sha256:").to_string();
-    vfs_wait(&scene.mnt);
-    assert!(exists(&scene.path(&format!("images/.{gone_id}"))));
+    shows(
+        "the imported image",
+        scene.path(&format!("images/.{gone_id}")),
+    );
     scene.docker(&["rmi", "localhost/pod/alone:1"]);
-    vfs_wait(&scene.mnt);
-    assert!(
-        !exists(&scene.path(&format!("images/.{gone_id}"))),
-        "rmi not shown"
+    goes(
+        "the removed image",
+        scene.path(&format!("images/.{gone_id}")),
     );
     assert!(!exists(&scene.path("images/localhost/pod/alone/1")));
-    assert!(!exists(&scene.path("containers/podbox")));
+    goes("the removed container", scene.path("containers/podbox"));
 }
 
 /// A fully cached `podman build` (and one through the docker CLI) gives the same image id
@@ -222,24 +269,25 @@ fn a_cached_podman_rebuild_moves_the_image_time() {
             .cli(&["build", "--quiet", "-t", "pod/app:1", &context])
     };
     let first = build();
-    vfs_wait(&scene.mnt);
     let link = scene.path("images/localhost/pod/app/1");
-    let first_time = mtime(&link).expect("the built image");
+    shows("the built image", link.clone());
+    let mut last_time = mtime(&link).expect("the built image");
 
     for round in 0..2 {
         std::thread::sleep(Duration::from_millis(50));
         let before = now();
         let again = build();
         assert_eq!(again.trim(), first.trim(), "the rebuild was not cached");
-        vfs_wait(&scene.mnt);
-        let rebuilt = mtime(&link).unwrap();
-        assert!(
-            rebuilt > first_time && rebuilt >= before - Duration::from_secs(1),
-            "round {round}: the cached rebuild did not move the image's time \
-             (first {first_time:?}, rebuild started {before:?}, now {rebuilt:?}); \
-             the engine's image events:\n{}",
-            scene.image_events()
-        );
+        let rebuilt = poll_newer(&link, last_time).unwrap_or_else(|seen| {
+            panic!(
+                "round {round}: the cached rebuild did not move the image's time within \
+                 {SHOWS_WITHIN:?} (before {last_time:?}, rebuild started {before:?}, now \
+                 {seen:?}); the engine's image events:\n{}",
+                scene.image_events()
+            )
+        });
+        assert!(rebuilt >= before - Duration::from_secs(1));
+        last_time = rebuilt;
         let meta = std::fs::metadata(&link).unwrap();
         assert_eq!(meta.ctime(), meta.mtime());
     }
@@ -262,19 +310,19 @@ fn a_cached_podman_rebuild_moves_the_image_time() {
         );
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     };
-    docker_build("app:2");
-    vfs_wait(&scene.mnt);
+    let id = docker_build("app:2");
     let link = scene.path("images/app/2");
+    shows("the image docker build made", link.clone());
     let built = mtime(&link).expect("images/app/2");
     std::thread::sleep(Duration::from_millis(50));
     let before = now();
-    docker_build("app:2");
-    vfs_wait(&scene.mnt);
-    let rebuilt = mtime(&link).unwrap();
-    assert!(
-        rebuilt > built && rebuilt >= before - Duration::from_secs(1),
-        "docker build: the cached rebuild did not move the image's time ({built:?} -> {rebuilt:?}); \
-         the engine's image events:\n{}",
-        scene.image_events()
-    );
+    assert_eq!(docker_build("app:2"), id, "the rebuild was not cached");
+    let rebuilt = poll_newer(&link, built).unwrap_or_else(|seen| {
+        panic!(
+            "docker build: the cached rebuild did not move the image's time within \
+             {SHOWS_WITHIN:?} ({built:?} -> {seen:?}); the engine's image events:\n{}",
+            scene.image_events()
+        )
+    });
+    assert!(rebuilt >= before - Duration::from_secs(1));
 }
