@@ -106,3 +106,40 @@ impl Negatives {
         taken
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn at_most_so_many_unexpired_names_are_kept() {
+        let mut negatives = Negatives::default();
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        for index in 0..Negatives::MOST {
+            let folder = (index % 100) as u64;
+            assert!(negatives.record(folder, OsStr::new(&format!("n{index}")), later, now));
+        }
+        assert_eq!(negatives.len(), Negatives::MOST);
+        assert!(
+            !negatives.record(7, OsStr::new("one more"), later, now),
+            "full: not remembered, so not to be kept by the kernel"
+        );
+        // Names that expired make room.
+        let after = later + Duration::from_secs(1);
+        assert!(negatives.record(
+            7,
+            OsStr::new("one more"),
+            after + Duration::from_secs(60),
+            after
+        ));
+        assert_eq!(negatives.len(), 1);
+        assert_eq!(
+            negatives.take_children(7, after),
+            vec![(7, OsString::from("one more"))]
+        );
+        assert_eq!(negatives.len(), 0);
+    }
+}
