@@ -68,7 +68,7 @@ DOCKERD_PID=$!
 for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
 docker info >/dev/null || { echo "the benchmark's dockerd did not start: $WORK/dockerd.log" >&2; exit 1; }
 
-echo "vfs: $VFS ($(git -C "$ROOT" rev-parse --short HEAD)); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "vfs: $VFS (built $(date -r "$VFS" +%FT%T); the tree is at $(git -C "$ROOT" rev-parse --short HEAD)); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 say "loading $IMAGES images (one docker load)"
 started=$(now)
