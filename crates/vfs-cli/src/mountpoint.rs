@@ -11,18 +11,35 @@ use anyhow::{bail, Context as _};
 /// that already holds a FUSE mount (mounting over it would hide it, and `unmount` could not tell
 /// them apart).
 pub fn prepare(program: &str, path: &Path, mkdir: bool) -> anyhow::Result<PathBuf> {
+    prepare_among(program, path, mkdir, &default_names())
+}
+
+/// [`prepare`], with `defaults` as the names created without `--mkdir`.
+fn prepare_among(
+    program: &str,
+    path: &Path,
+    mkdir: bool,
+    defaults: &[&str],
+) -> anyhow::Result<PathBuf> {
     let absolute = std::path::absolute(path)
         .with_context(|| format!("cannot resolve mountpoint {}", path.display()))?;
     match std::fs::metadata(&absolute) {
         Ok(metadata) if metadata.is_dir() => {}
         Ok(_) => bail!("mountpoint {} is not a directory", absolute.display()),
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            if !mkdir && !is_default_name(&absolute) {
+            if !mkdir && !is_named_as(&absolute, defaults) {
+                if defaults.is_empty() {
+                    bail!(
+                        "mountpoint {} does not exist: create it, or pass --mkdir",
+                        absolute.display()
+                    );
+                }
                 bail!(
                     "mountpoint {} does not exist: create it, or pass --mkdir \
-                     (only {} are created without asking)",
+                     (only {} {} created without asking)",
                     absolute.display(),
-                    DEFAULT_NAMES.join(" and ")
+                    defaults.join(" and "),
+                    if defaults.len() == 1 { "is" } else { "are" }
                 );
             }
             return resolve_missing(&absolute)
@@ -56,15 +73,28 @@ pub fn prepare(program: &str, path: &Path, mkdir: bool) -> anyhow::Result<PathBu
     Ok(canonical)
 }
 
-/// The mountpoints the documentation uses (`vfs mount docker .dockerfs`, `vfs mount gitconfig
-/// ./repo .cfgfs`): created when missing. Any other missing mountpoint is refused unless
-/// `--mkdir` is given, so that a typo in a Makefile or a unit file fails instead of silently
-/// mounting somewhere nobody looks.
-pub const DEFAULT_NAMES: [&str; 2] = [".dockerfs", ".cfgfs"];
+/// The names of the providers' default mountpoints this binary links (for `vfs`:
+/// `.dockerfs` and `.cfgfs`, the names the documentation uses), in registry order: created when
+/// missing. Any other missing mountpoint is refused unless `--mkdir` is given, so that a typo in
+/// a Makefile or a unit file fails instead of silently mounting somewhere nobody looks.
+pub fn default_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = vfs_core::registrations()
+        .into_iter()
+        .filter_map(|registration| registration.default_mountpoint)
+        .filter_map(|default| Path::new(default).file_name()?.to_str())
+        .collect();
+    names.dedup();
+    names
+}
 
-fn is_default_name(path: &Path) -> bool {
+/// Whether `path` is named as one of the providers' default mountpoints.
+pub fn is_default_name(path: &Path) -> bool {
+    is_named_as(path, &default_names())
+}
+
+fn is_named_as(path: &Path, names: &[&str]) -> bool {
     path.file_name()
-        .is_some_and(|name| DEFAULT_NAMES.iter().any(|default| name == *default))
+        .is_some_and(|name| names.iter().any(|default| name == *default))
 }
 
 /// The canonical path a missing folder will have once created: its nearest existing ancestor
@@ -136,7 +166,8 @@ mod tests {
     fn a_missing_mountpoint_needs_mkdir_unless_it_is_a_default_name() {
         let dir = tempfile::tempdir().unwrap();
         let typo = dir.path().join(".dokcerfs");
-        let error = prepare("vfs", &typo, false).unwrap_err();
+        let defaults = [".dockerfs", ".cfgfs"];
+        let error = prepare_among("vfs", &typo, false, &defaults).unwrap_err();
         assert_eq!(
             format!("{error:#}"),
             format!(
@@ -145,13 +176,26 @@ mod tests {
                 typo.display()
             )
         );
-        for name in DEFAULT_NAMES {
+        for name in defaults {
             assert!(
-                prepare("vfs", &dir.path().join(name), false).is_ok(),
+                prepare_among("vfs", &dir.path().join(name), false, &defaults).is_ok(),
                 "{name}"
             );
         }
-        assert!(prepare("vfs", &typo, true).is_ok(), "--mkdir");
+        assert!(
+            prepare_among("vfs", &typo, true, &defaults).is_ok(),
+            "--mkdir"
+        );
+        let alone = prepare_among("hello-vfs", &typo, false, &[".hello"]).unwrap_err();
+        assert!(
+            format!("{alone:#}").ends_with("(only .hello is created without asking)"),
+            "{alone:#}"
+        );
+        let none = prepare_among("hello-vfs", &typo, false, &[]).unwrap_err();
+        assert!(
+            format!("{none:#}").ends_with("create it, or pass --mkdir"),
+            "{none:#}"
+        );
     }
 
     #[test]

@@ -82,4 +82,5 @@ vfs_core::register_provider! {
     about: "A directory mirrored read-only; YAML, JSON, TOML, INI and .env files as folders of sections timed by their meaning's history",
     command: arguments,
     build: build,
+    default_mountpoint: ".cfgfs",
 }

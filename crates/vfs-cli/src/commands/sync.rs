@@ -57,7 +57,7 @@ pub fn run(
     let options = vfs_sync::SyncOptions {
         name: name.to_owned(),
         contents: flags.contents,
-        create_missing: flags.mkdir || is_default_name(&dir),
+        create_missing: flags.mkdir || mountpoint::is_default_name(&dir),
         ttl: context.options.ttl,
     };
     if flags.once {
@@ -135,13 +135,4 @@ fn sync_error(name: &str, error: vfs_sync::SyncError) -> anyhow::Error {
         }
         other => other.into(),
     }
-}
-
-/// `.dockerfs` and `.cfgfs` are created when missing, as for `mount`.
-fn is_default_name(dir: &Path) -> bool {
-    dir.file_name().is_some_and(|name| {
-        mountpoint::DEFAULT_NAMES
-            .iter()
-            .any(|default| name == *default)
-    })
 }
