@@ -331,7 +331,10 @@ fn the_hosts_modules_form_no_circle() {
     // docs/architecture.md: vfs-host's modules depend on each other one way (the tables below
     // `host`, `host` below the notices thread and the fuser glue; `host` does not know them).
     let uses = module_uses(&workspace_root().join("crates/vfs-host/src"));
-    assert!(uses.len() > 8, "expected vfs-host's modules, found {uses:?}");
+    assert!(
+        uses.len() > 8,
+        "expected vfs-host's modules, found {uses:?}"
+    );
     assert!(
         uses.get("notices")
             .is_some_and(|named| named.contains("host")),
