@@ -276,11 +276,17 @@ impl Host {
         // the size is learnt only by opening it, and the open invalidates the kernel's copy then
         // (`Opened::size_learnt`); kept, its attributes spare every later `stat` (each prerequisite
         // `make` checks) a round trip.
-        let provisional = match node.kind {
-            NodeKind::Directory { .. } => known.subdirectories.is_none(),
-            NodeKind::File { .. } | NodeKind::Symlink { .. } => false,
-        };
-        (attributes(node, ino, self.owner, known), provisional)
+        let unlisted = node.is_directory() && known.subdirectories.is_none();
+        let mut attrs = attributes(node, ino, self.owner, known);
+        if unlisted && self.provider.prefers_lookup() {
+            // A folder of a provider that answers names one at a time may never be listed (a
+            // `make` of tags walks through `images/` without reading it): a link count of 1,
+            // "not counted" (as `find` takes it), kept like any attribute rather than asked
+            // again at every path walk; listing the folder makes the kernel ask anew.
+            attrs.nlink = 1;
+            return (attrs, false);
+        }
+        (attrs, unlisted)
     }
 
     fn answer(

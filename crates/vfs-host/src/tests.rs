@@ -1296,6 +1296,14 @@ async fn a_provider_that_prefers_lookups_is_asked_one_name_and_never_lists_for_i
 
     let a = ino_of(&host, "lazy/a").await;
     assert_eq!((lookups(), lists()), (2, 0), "`lazy`, then `a`: no listing");
+    // A folder never listed: its link count is "not counted", kept like any attribute.
+    let folder = host.lookup(ROOT_INO, OsStr::new("lazy")).await.unwrap();
+    assert_eq!(folder.attrs.nlink, 1);
+    assert!(
+        folder.attr_ttl > Duration::from_secs(59),
+        "{:?}",
+        folder.attr_ttl
+    );
     assert_eq!(host.getattr(a, None).await.unwrap().attrs.mtime, at(8));
     // Within the TTL: from the host's memory, the kernel's questions and getattr alike.
     let lazy = ino_of(&host, "lazy").await;
