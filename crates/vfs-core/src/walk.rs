@@ -49,10 +49,12 @@ pub async fn walk(provider: &dyn Provider) -> Result<Vec<WalkEntry>, ProviderErr
 }
 
 /// What `vfs tree` does: [`Provider::start`] with a notifier whose notices go nowhere,
-/// [`walk`], then [`Provider::stop`] (also when the walk fails). An error of `start` is
-/// returned as it is, before anything is walked.
+/// [`Provider::settle`] (an error of it is ignored: the tree is walked as it is), [`walk`],
+/// then [`Provider::stop`] (also when the walk fails). An error of `start` is returned as it
+/// is, before anything is walked.
 pub async fn walk_started(provider: &dyn Provider) -> Result<Vec<WalkEntry>, ProviderError> {
     provider.start(ChangeNotifier::detached()).await?;
+    let _ = provider.settle().await;
     let walked = walk(provider).await;
     provider.stop().await;
     walked

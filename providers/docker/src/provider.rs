@@ -22,6 +22,8 @@ use crate::watch::{subscription_start, Watcher};
 
 /// How many image inspects a listing that waits for them has in flight.
 const LISTING_INSPECTS: usize = 8;
+/// How long [`Provider::settle`] waits for the images' inspects after the events.
+const SETTLE_INSPECTS: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A Docker engine's containers, images, volumes, networks and compose services as files.
 pub struct DockerProvider {
@@ -45,6 +47,32 @@ impl DockerProvider {
 
     pub fn source(&self) -> &DockerSource {
         &self.source
+    }
+
+    /// The event barrier of [`Provider::settle`].
+    async fn settle_events(&self) -> Result<(), ProviderError> {
+        let engine = self.shared.engine.get().ok_or_else(|| {
+            ProviderError::Unavailable("the Docker provider is not started".into())
+        })?;
+        let unavailable = |error: EngineError| ProviderError::Unavailable(error.to_string());
+        let now = engine.now_nanos().await.map_err(unavailable)?;
+        let since = *self.shared.applied.borrow();
+        if since >= now {
+            return Ok(());
+        }
+        let Some(newest) = engine
+            .newest_event_between(since, now)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(());
+        };
+        let mut applied = self.shared.applied.subscribe();
+        applied
+            .wait_for(|applied| *applied >= newest)
+            .await
+            .map(|_| ())
+            .map_err(|_| ProviderError::Unavailable("the Docker provider stopped".into()))
     }
 
     /// How many requests this provider has made to the engine so far (lists, inspects, pings,
@@ -192,29 +220,15 @@ impl Provider for DockerProvider {
     /// an event at least as new: its tree is swapped and its notices sent by then. Nothing in
     /// between: nothing to wait for. Only the engine's clock is used (event times are the
     /// engine's), so a skewed host clock does no harm. An unreachable engine is an error.
+    /// Then waits (up to [`SETTLE_INSPECTS`]) until no image waits for its inspect: the times
+    /// of the folders over such images are provisional until then (see `tree/lazy`).
     async fn settle(&self) -> Result<(), ProviderError> {
-        let engine = self.shared.engine.get().ok_or_else(|| {
-            ProviderError::Unavailable("the Docker provider is not started".into())
-        })?;
-        let unavailable = |error: EngineError| ProviderError::Unavailable(error.to_string());
-        let now = engine.now_nanos().await.map_err(unavailable)?;
-        let since = *self.shared.applied.borrow();
-        if since >= now {
-            return Ok(());
+        self.settle_events().await?;
+        let deadline = Instant::now() + SETTLE_INSPECTS;
+        while self.shared.tree().is_waiting() && Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        let Some(newest) = engine
-            .newest_event_between(since, now)
-            .await
-            .map_err(unavailable)?
-        else {
-            return Ok(());
-        };
-        let mut applied = self.shared.applied.subscribe();
-        applied
-            .wait_for(|applied| *applied >= newest)
-            .await
-            .map(|_| ())
-            .map_err(|_| ProviderError::Unavailable("the Docker provider stopped".into()))
+        Ok(())
     }
 
     /// A tag's time costs one inspect; `images/` costs one per image.

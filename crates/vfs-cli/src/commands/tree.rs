@@ -74,6 +74,11 @@ pub fn run(
             .start(ChangeNotifier::detached())
             .await
             .with_context(|| format!("{name}: cannot start"))?;
+        // What the source holds before the walk, announced and shown (DockerFS: the images'
+        // times, inspected after start); a provider that cannot tell is walked as it is.
+        if let Err(error) = provider.settle().await {
+            tracing::debug!(%error, "{name}: not settled before the walk");
+        }
         let walked = subtree::walk(provider.as_ref(), &start, options.depth).await;
         provider.stop().await;
         walked.with_context(|| format!("{name}: cannot walk the tree"))
