@@ -326,6 +326,92 @@ fn a_warm_make_asks_no_name_time_or_link_long_after_the_short_default_ttl() {
     tag_and_see(&mut cleanup, &mnt, &format!("{name}/base"));
 }
 
+/// The kind of each FUSE request in a `--debug-fuse` log (`LOOKUP`, `OPENDIR`, …).
+fn request_kinds<'a>(requests: &[&'a str]) -> Vec<&'a str> {
+    requests
+        .iter()
+        .filter_map(|line| {
+            let after = line.split(" ino 0x").nth(1)?;
+            after.split_whitespace().nth(1)
+        })
+        .collect()
+}
+
+#[test]
+fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
+    // Alone on the engine: another test's objects would (rightly) invalidate what is cached.
+    let _lock = common::EngineLock::exclusive();
+    if !fuse_available() || !docker_available() {
+        return;
+    }
+    let mut cleanup = Cleanup::default();
+    let name = unique("vfse", "zero");
+    import_busybox(&mut cleanup, &format!("{name}/base:1"), &["sh"], &[]);
+    let project = tempfile::tempdir().unwrap();
+    let mnt = project.path().join(".dockerfs");
+    std::fs::create_dir(&mnt).unwrap();
+    std::fs::write(
+        project.path().join("Makefile"),
+        format!(
+            "all: out/image out/repository out/images\n\
+             out/image: .dockerfs/images/{name}/base/1 ; mkdir -p out && touch $@\n\
+             out/repository: .dockerfs/images/{name}/base ; mkdir -p out && touch $@\n\
+             out/images: .dockerfs/images ; mkdir -p out && touch $@\n"
+        ),
+    )
+    .unwrap();
+    let log = project.path().join("vfs.log");
+    let mnt_arg = mnt.to_str().unwrap();
+    let _mount = VfsMount::start_command(
+        common::vfs_command_logged(&["--debug-fuse", "mount", "docker", mnt_arg], &log),
+        &mnt,
+    );
+    assert!(shell("make", project.path()).0, "first make");
+    let find = format!("find {mnt_arg} -printf '%T@ %p\\n' >/dev/null");
+    let ls = format!("ls -lR {mnt_arg} >/dev/null");
+    let walks = [
+        ("make -q", "make -q"),
+        ("find", find.as_str()),
+        ("ls -lR", ls.as_str()),
+    ];
+    // Cold, then once more: the kernel holds every name, attribute, link and listing after it.
+    for _ in 0..2 {
+        for (what, script) in walks {
+            assert!(shell(script, project.path()).0, "{what}");
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    for (what, script) in walks {
+        let before = std::fs::read_to_string(&log).unwrap().len();
+        assert!(shell(script, project.path()).0, "warm {what}");
+        std::thread::sleep(Duration::from_millis(200));
+        let text = std::fs::read_to_string(&log).unwrap();
+        // statfs(2) has no kernel cache in FUSE, and find asks it once per run (for its leaf
+        // optimisation): the one request a warm walk cannot avoid.
+        let asked: Vec<&str> = fuse_requests(&text[before..])
+            .into_iter()
+            .filter(|line| !(what == "find" && request_kinds(&[line]) == ["STATFS"]))
+            .collect();
+        assert!(
+            asked.is_empty(),
+            "a warm {what} made {} FUSE requests ({:?}): {asked:#?}",
+            asked.len(),
+            request_kinds(&asked)
+        );
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let all = fuse_requests(&text);
+    let kinds = request_kinds(&all);
+    assert!(
+        kinds.contains(&"READDIRPLUS") || kinds.contains(&"READDIR"),
+        "the log shows the cold walks' requests (else this test proves nothing): {kinds:?}"
+    );
+    assert!(
+        kinds.iter().filter(|kind| **kind == "OPENDIR").count() <= 1,
+        "OPENDIR is answered ENOSYS once, and the kernel sends no other: {kinds:?}"
+    );
+}
+
 /// Tags `repository:1` as `repository:2` and waits until the mount at `mnt` shows it (within the
 /// second issue 3 allows, whatever the TTL).
 fn tag_and_see(cleanup: &mut Cleanup, mnt: &Path, repository: &str) {

@@ -21,7 +21,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::attrs::{Attributes, EntryKind, BLOCK_SIZE};
-use crate::host::{EntryAnswer, Host, Lookup, OpenedDir};
+use crate::host::{EntryAnswer, Host, ListedAt, Lookup, OpenedDir};
 use crate::kernel::KernelCache;
 
 const GENERATION: Generation = Generation(0);
@@ -34,6 +34,12 @@ pub(crate) struct FuseHost {
     /// The kernel's caches, for the one invalidation made while answering a request (see
     /// `open`); set once the session exists.
     kernel: Arc<OnceLock<KernelNotifier>>,
+    /// The provider announces every change ([`vfs_core::ChangeNotices::Complete`]): the kernel
+    /// may keep listings until a notice drops them, without asking at each opendir.
+    notices_complete: bool,
+    /// OPENDIR is answered ENOSYS, after which the kernel sends neither OPENDIR nor RELEASEDIR
+    /// and reads folders with handle 0 (decided at `init`).
+    without_opendir: bool,
 }
 
 impl FuseHost {
@@ -42,12 +48,15 @@ impl FuseHost {
         runtime: Handle,
         ended: watch::Sender<bool>,
         kernel: Arc<OnceLock<KernelNotifier>>,
+        notices_complete: bool,
     ) -> FuseHost {
         FuseHost {
             host,
             runtime,
             ended,
             kernel,
+            notices_complete,
+            without_opendir: false,
         }
     }
 }
@@ -154,6 +163,35 @@ fn wants_write(flags: OpenFlags) -> bool {
     flags.0 & libc::O_ACCMODE != libc::O_RDONLY || flags.0 & libc::O_TRUNC != 0
 }
 
+/// The handle of a folder the kernel reads without opening it (see `FuseHost::without_opendir`).
+const NO_HANDLE: u64 = 0;
+
+impl FuseHost {
+    /// A readdir without a handle: `serve` gets where to serve it from (or the errno), on the
+    /// FUSE thread when the cache has the listing, else in a task once it is loaded. A listing
+    /// loaded here changes the folder's link count, so its kernel attributes are forgotten
+    /// first, as `opendir` does with a handle.
+    fn readdir_listed(
+        &self,
+        ino: INodeNo,
+        offset: u64,
+        serve: impl FnOnce(&Host, Result<ListedAt, i32>) + Send + 'static,
+    ) {
+        if let Some(answer) = self.host.cached_listed(ino.0, offset) {
+            return serve(&self.host, answer);
+        }
+        let host = self.host.clone();
+        let kernel = self.kernel.clone();
+        self.runtime.spawn(async move {
+            let answer = host.listed(ino.0, offset).await;
+            if let Ok((_, true)) = answer {
+                forget_attributes_before_open_returns(&kernel, ino.0);
+            }
+            serve(&host, answer.map(|(at, _)| at));
+        });
+    }
+}
+
 impl Filesystem for FuseHost {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
         // Each is optional: an older kernel lacking one still mounts.
@@ -169,6 +207,21 @@ impl Filesystem for FuseHost {
                 tracing::debug!(?missing, "kernel lacks a FUSE capability");
             }
         }
+        // Since Linux 5.1 an OPENDIR answered ENOSYS tells the kernel to send no OPENDIR or
+        // RELEASEDIR again; it then keeps each listing it reads until the notices thread drops
+        // it. Only complete notices make that safe: nothing else would tell it of a change.
+        let capable = config
+            .capabilities()
+            .contains(InitFlags::FUSE_NO_OPENDIR_SUPPORT);
+        self.without_opendir = self.notices_complete && capable;
+        if self.without_opendir {
+            self.host.set_without_handles();
+        }
+        tracing::debug!(
+            without_opendir = self.without_opendir,
+            capable,
+            "listings read without opendir"
+        );
         Ok(())
     }
 
@@ -227,6 +280,10 @@ impl Filesystem for FuseHost {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if self.without_opendir {
+            // Once: the kernel opens folders itself from now on (see `init`).
+            return reply.error(Errno::from_i32(libc::ENOSYS));
+        }
         if let Some(answer) = self.host.cached_opendir(ino.0) {
             return reply_opendir(reply, answer);
         }
@@ -253,6 +310,22 @@ impl Filesystem for FuseHost {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        if fh.0 == NO_HANDLE {
+            return self.readdir_listed(ino, offset, move |host, at| match at {
+                Ok(at) => {
+                    host.each_listed(&at, |item| {
+                        reply.add(
+                            INodeNo(item.attrs.ino),
+                            item.next,
+                            file_type(item.attrs.kind),
+                            item.name,
+                        )
+                    });
+                    reply.ok();
+                }
+                Err(errno) => reply.error(Errno::from_i32(errno)),
+            });
+        }
         let Some(snapshot) = self.host.dir_snapshot(fh.0) else {
             return reply.error(Errno::EBADF);
         };
@@ -280,6 +353,31 @@ impl Filesystem for FuseHost {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
+        if fh.0 == NO_HANDLE {
+            return self.readdir_listed(ino, offset, move |host, at| match at {
+                Ok(at) => {
+                    let mut handed_out = Vec::new();
+                    host.each_listed(&at, |item| {
+                        let full = reply.add(
+                            INodeNo(item.attrs.ino),
+                            item.next,
+                            item.name,
+                            &item.ttl,
+                            &file_attr(&item.attrs),
+                            GENERATION,
+                        );
+                        // The kernel counts a lookup for every entry but `.` and `..`.
+                        if !full && item.name != "." && item.name != ".." {
+                            handed_out.push(item.attrs.ino);
+                        }
+                        full
+                    });
+                    host.handed_out(&handed_out);
+                    reply.ok();
+                }
+                Err(errno) => reply.error(Errno::from_i32(errno)),
+            });
+        }
         let Some(snapshot) = self.host.dir_snapshot(fh.0) else {
             return reply.error(Errno::EBADF);
         };
@@ -429,15 +527,15 @@ impl Filesystem for FuseHost {
         _size: u32,
         reply: ReplyXattr,
     ) {
-        reply.error(Errno::from_i32(libc::ENODATA));
+        // No extended attributes: ENOSYS once, and the kernel answers every later getxattr
+        // itself (EOPNOTSUPP, as a filesystem without them does), so `ls -l`'s probe of each
+        // entry for ACLs and labels never reaches the mount.
+        reply.error(Errno::from_i32(libc::ENOSYS));
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
-        if size == 0 {
-            reply.size(0);
-        } else {
-            reply.data(&[]);
-        }
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
+        // As `getxattr`: the kernel stops asking.
+        reply.error(Errno::from_i32(libc::ENOSYS));
     }
 
     // ---- everything that writes: a vfs mount is read-only ---------------------------------

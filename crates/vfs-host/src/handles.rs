@@ -1,8 +1,8 @@
 //! Open files and open directories: what `open` fetched and what `opendir` saw, kept until
 //! the kernel releases them so that reads are consistent while the provider changes.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
+use std::collections::{HashMap, VecDeque};
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io;
@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::attrs::Attributes;
+use crate::attrs::{Attributes, EntryKind};
+use crate::cache::Listing;
 
 /// The content of an open file.
 #[derive(Debug)]
@@ -110,13 +111,128 @@ pub(crate) struct DirSnapshot {
 impl DirSnapshot {
     /// A hash of what a readdir hands the kernel to cache: each item's name, number and type.
     pub(crate) fn fingerprint_of(items: &[DirItem]) -> u64 {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        for item in items {
-            item.name.hash(&mut hasher);
-            item.attrs.ino.hash(&mut hasher);
-            (item.attrs.kind as u8).hash(&mut hasher);
+        fingerprint(
+            items
+                .iter()
+                .map(|item| (item.name.as_os_str(), item.attrs.ino, item.attrs.kind)),
+        )
+    }
+}
+
+/// A hash of the names, numbers and types a listing hands the kernel, in order.
+pub(crate) fn fingerprint<'a>(items: impl Iterator<Item = (&'a OsStr, u64, EntryKind)>) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for (name, ino, kind) in items {
+        name.hash(&mut hasher);
+        ino.hash(&mut hasher);
+        (kind as u8).hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// The low bits of a handle-less readdir offset: the index of the next entry, plus one.
+const INDEX_BITS: u32 = 32;
+/// Serials stay below 2^31, so that an offset stays a positive `loff_t`.
+const SERIAL_LIMIT: u64 = 1 << 31;
+
+/// One version of a folder's names as readdirs without a handle see them (once OPENDIR is
+/// answered ENOSYS the kernel sends none, and every READDIR comes with handle 0): the listing
+/// it serves, with a serial of its own that every offset it hands out carries. A readdir at
+/// such an offset continues in this very version, even after the folder changed, so a listing
+/// read in pieces (or across `telldir`/`seekdir`) never skips or repeats a name.
+#[derive(Debug)]
+pub(crate) struct ListedDir {
+    pub(crate) serial: u64,
+    /// Of the names, numbers and types served, `.` and `..` first (see [`fingerprint`]).
+    pub(crate) fingerprint: u64,
+    /// The numbers of `.` and `..`, served before the listing's entries.
+    pub(crate) dots: [u64; 2],
+    pub(crate) listing: Arc<Listing>,
+}
+
+impl ListedDir {
+    /// How many items it serves, `.` and `..` included.
+    pub(crate) fn len(&self) -> usize {
+        self.listing.entries().len() + 2
+    }
+
+    /// The offset a readdir continues at after item `index`.
+    pub(crate) fn offset_after(&self, index: usize) -> u64 {
+        (self.serial << INDEX_BITS) | (index as u64 + 1)
+    }
+}
+
+/// Where a handle-less readdir at `offset` starts: the serial of the version that handed the
+/// offset out (0 for the start of a listing) and the index of the next item in it.
+pub(crate) fn position(offset: u64) -> (u64, usize) {
+    let index = usize::try_from(offset & ((1 << INDEX_BITS) - 1)).unwrap_or(usize::MAX);
+    (offset >> INDEX_BITS, index)
+}
+
+/// The versions of each folder's names that handle-less readdirs may still continue in, the
+/// newest last.
+#[derive(Debug, Default)]
+pub(crate) struct ListedDirs {
+    by_dir: HashMap<u64, VecDeque<Arc<ListedDir>>>,
+    last_serial: u64,
+    /// The kernel reads listings without a handle and keeps them until told (set once the
+    /// session told it to send no OPENDIR).
+    pub(crate) without_handles: bool,
+}
+
+impl ListedDirs {
+    /// Versions kept per folder: a reader that paused in an older one still finds it.
+    const KEPT: usize = 4;
+
+    pub(crate) fn newest(&self, ino: u64) -> Option<&Arc<ListedDir>> {
+        self.by_dir.get(&ino).and_then(|versions| versions.back())
+    }
+
+    /// Forgets every version of folder `ino` (its number is gone).
+    pub(crate) fn forget(&mut self, ino: u64) {
+        self.by_dir.remove(&ino);
+    }
+
+    /// The version of folder `ino` with `serial`, and whether it is the newest.
+    pub(crate) fn version(&self, ino: u64, serial: u64) -> Option<(Arc<ListedDir>, bool)> {
+        let versions = self.by_dir.get(&ino)?;
+        let found = versions.iter().rposition(|dir| dir.serial == serial)?;
+        Some((versions[found].clone(), found + 1 == versions.len()))
+    }
+
+    /// Keeps `listing` as the newest version of folder `ino`. The same names, numbers and types
+    /// as the newest version keep its serial (and so its offsets, which the kernel may hold);
+    /// anything else gets a new one.
+    pub(crate) fn keep(
+        &mut self,
+        ino: u64,
+        fingerprint: u64,
+        dots: [u64; 2],
+        listing: Arc<Listing>,
+    ) -> Arc<ListedDir> {
+        let versions = self.by_dir.entry(ino).or_default();
+        let serial = match versions.back() {
+            Some(newest) if newest.fingerprint == fingerprint => {
+                let serial = newest.serial;
+                versions.pop_back();
+                serial
+            }
+            _ => {
+                self.last_serial = self.last_serial % (SERIAL_LIMIT - 1) + 1;
+                self.last_serial
+            }
+        };
+        let kept = Arc::new(ListedDir {
+            serial,
+            fingerprint,
+            dots,
+            listing,
+        });
+        versions.push_back(kept.clone());
+        while versions.len() > Self::KEPT {
+            versions.pop_front();
         }
-        hasher.finish()
+        kept
     }
 }
 

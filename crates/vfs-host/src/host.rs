@@ -4,10 +4,11 @@
 //!
 //! This file holds the host's state and what every request shares (inode numbers, the node an
 //! inode stands for, attributes and TTLs); each kind of request has a module of its own:
-//! `lookup` (lookup, getattr, readlink), `dirs` (opendir and readdir snapshots), `files` (open),
-//! `access`, `changes` (what a notice drops), `forget` (the kernel's lookup counts), `loading`
-//! (provider calls, bounded), `negatives` (names the kernel was told are missing) and `marker`
-//! (the `.vfs` file and the barrier).
+//! `lookup` (lookup, getattr, readlink), `dirs` (opendir and readdir snapshots), `listed`
+//! (readdir without a handle, when the kernel sends no opendir), `files` (open), `access`,
+//! `changes` (what a notice drops), `forget` (the kernel's lookup counts), `loading` (provider
+//! calls, bounded), `negatives` (names the kernel was told are missing) and `marker` (the `.vfs`
+//! file and the barrier).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -21,7 +22,7 @@ use vfs_core::{ChangeNotifier, Node, NodeKind, NodePath, Provider, ProviderError
 
 use crate::attrs::{attributes, Attributes, EntryKind, Known, Owner};
 use crate::cache::Cache;
-use crate::handles::Handles;
+use crate::handles::{Handles, ListedDirs};
 use crate::inodes::InodeTable;
 use crate::kernel::KernelOp;
 
@@ -30,12 +31,14 @@ mod changes;
 mod dirs;
 mod files;
 mod forget;
+mod listed;
 mod loading;
 mod lookup;
 mod marker;
 mod negatives;
 
 pub(crate) use dirs::OpenedDir;
+pub(crate) use listed::ListedAt;
 use loading::Gate;
 pub(crate) use loading::{ProviderCalls, PROVIDER_TIMEOUT};
 pub(crate) use lookup::Lookup;
@@ -76,6 +79,8 @@ struct Tables {
     /// For each directory inode, the fingerprint of the last listing `opendir` handed out: the
     /// kernel's cached listing (FOPEN_CACHE_DIR) can only hold that one.
     served_listings: HashMap<u64, u64>,
+    /// The versions of each folder's names that readdirs without a handle are served from.
+    listed: ListedDirs,
 }
 
 pub(crate) struct Host {

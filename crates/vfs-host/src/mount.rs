@@ -59,9 +59,8 @@ pub async fn mount(
         CreatedDirs::default()
     };
 
-    let ttl = config
-        .ttl
-        .unwrap_or_else(|| crate::default_ttl(provider.change_notices()));
+    let announced = provider.change_notices();
+    let ttl = config.ttl.unwrap_or_else(|| crate::default_ttl(announced));
     let name = config
         .fs_name
         .strip_prefix("vfs-")
@@ -77,6 +76,7 @@ pub async fn mount(
         runtime.clone(),
         ended_sender,
         kernel_for_requests.clone(),
+        announced == vfs_core::ChangeNotices::Complete,
     );
     let options = session_config(&config);
     let target = mountpoint.to_path_buf();

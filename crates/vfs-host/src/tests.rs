@@ -1397,3 +1397,120 @@ async fn tags_looked_up_one_by_one_made_and_removed_leave_the_tables_as_they_wer
     ino_of(&host, "images/base").await;
     assert_eq!(host.table_sizes(), start);
 }
+
+// ---- readdir without a handle ------------------------------------------------------------------
+
+/// The names a handle-less readdir of `ino` at `offset` serves (all of them: no reply limit),
+/// with the offset after each.
+async fn listed_from(host: &Host, ino: u64, offset: u64) -> Vec<(String, u64)> {
+    let (at, _) = host.listed(ino, offset).await.unwrap();
+    let mut names = Vec::new();
+    host.each_listed(&at, |item| {
+        names.push((item.name.to_string_lossy().into_owned(), item.next));
+        false
+    });
+    names
+}
+
+#[tokio::test]
+async fn handle_less_offsets_continue_in_the_version_that_handed_them_out() {
+    let tree = sample();
+    let (host, queued) = host_with_queue(&tree);
+    let lazy = ino_of(&host, "lazy").await;
+    let first = listed_from(&host, lazy, 0).await;
+    let names: Vec<&str> = first.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, [".", "..", "a", "sub"]);
+    // Read in pieces: every offset continues right after its item.
+    for (index, (_, next)) in first.iter().enumerate() {
+        let rest = listed_from(&host, lazy, *next).await;
+        assert_eq!(rest, first[index + 1..], "after item {index}");
+    }
+    // The same names again (the TTL ran out): the same offsets.
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(listed_from(&host, lazy, 0).await, first);
+
+    // The folder changes: its start serves the new names, with offsets of their own, while an
+    // offset of the old version goes on in the old names (and the kernel is told to drop what
+    // it reads from it).
+    tree.set(
+        "/lazy",
+        vec![
+            Node::file("0", at(9), Some(1)),
+            Node::file("a", at(8), Some(1)),
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let second = listed_from(&host, lazy, 0).await;
+    let names: Vec<&str> = second.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, [".", "..", "0", "a"]);
+    queued.try_iter().count();
+    let old_rest = listed_from(&host, lazy, first[2].1).await;
+    assert_eq!(old_rest, first[3..], "the old version after `a`");
+    assert!(queued
+        .try_iter()
+        .any(|work| matches!(work, KernelOp::Inode(ino) if ino == lazy)));
+    assert!(second
+        .iter()
+        .all(|(_, next)| first.iter().all(|(_, old)| old != next)));
+    let new_rest = listed_from(&host, lazy, second[2].1).await;
+    assert_eq!(new_rest, second[3..]);
+    assert_eq!(
+        queued.try_iter().count(),
+        0,
+        "reading the newest drops nothing"
+    );
+}
+
+#[tokio::test]
+async fn handle_less_readdir_serves_every_item_of_a_large_listing_once() {
+    let tree = sample();
+    let many: Vec<Node> = (0..5000)
+        .map(|n| Node::file(format!("file-{n:05}"), at(1), Some(1)))
+        .collect();
+    tree.set("/lazy", many);
+    let host = host(&tree, Duration::from_secs(60));
+    let lazy = ino_of(&host, "lazy").await;
+    // Replies of 100 items, as a small kernel buffer would take them.
+    let mut offset = 0;
+    let mut seen = Vec::new();
+    loop {
+        let (at, _) = host.listed(lazy, offset).await.unwrap();
+        let mut piece = Vec::new();
+        host.each_listed(&at, |item| {
+            piece.push((item.name.to_string_lossy().into_owned(), item.next));
+            piece.len() == 100
+        });
+        let Some((_, last)) = piece.last() else { break };
+        offset = *last;
+        seen.extend(piece.into_iter().map(|(name, _)| name));
+    }
+    assert_eq!(seen.len(), 5002);
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 5002, "no item twice");
+    assert!(
+        listed_from(&host, lazy, offset).await.is_empty(),
+        "then the end"
+    );
+}
+
+#[tokio::test]
+async fn without_handles_a_subtree_notice_drops_the_kernels_listing_of_the_folder_holding_it() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let lazy = ino_of(&host, "lazy").await;
+    let a = ino_of(&host, "lazy/a").await;
+    let drops_folder = |host: &Host| {
+        host.invalidate(&NodePath::parse("lazy/a"))
+            .contains(&KernelOp::Inode(lazy))
+    };
+    assert!(
+        !drops_folder(&host),
+        "with handles, opendir compares listings"
+    );
+    host.set_without_handles();
+    assert!(
+        drops_folder(&host),
+        "without, the folder's listing goes: `a` may be gone"
+    );
+    assert!(a > 0);
+}

@@ -69,6 +69,14 @@ fn drop_subtree(tables: &mut Tables, path: &NodePath, now: Instant, ops: &mut Ve
             .into_iter()
             .map(|(parent, name)| KernelOp::Entry { parent, name }),
     );
+    // The folder holding `path` may have gained or lost it. Without handles no opendir
+    // compares the kernel's listing of it with the host's (see `listed`): it goes now.
+    if tables.listed.without_handles {
+        let holder = path
+            .parent()
+            .and_then(|parent| tables.inodes.get(&parent, EntryKind::Directory));
+        ops.extend(holder.map(KernelOp::Inode));
+    }
 }
 
 /// A notice for the node at `path` alone: the kernel forgets the numbers of the path

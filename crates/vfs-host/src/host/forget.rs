@@ -132,11 +132,13 @@ impl Tables {
     }
 
     /// What the host kept about numbers it just dropped: the listing it last served for a
-    /// folder, the missing names the kernel was told of in it.
+    /// folder and the versions handle-less readdirs read, the missing names the kernel was told
+    /// of in it.
     pub(super) fn dropped(&mut self, inos: &[u64]) {
         let now = Instant::now();
         for ino in inos {
             self.served_listings.remove(ino);
+            self.listed.forget(*ino);
             self.negatives.take_children(*ino, now);
         }
     }
