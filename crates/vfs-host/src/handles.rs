@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -148,6 +148,8 @@ pub(crate) struct ListedDir {
     /// The numbers of `.` and `..`, served before the listing's entries.
     pub(crate) dots: [u64; 2],
     pub(crate) listing: Arc<Listing>,
+    /// When it was kept.
+    kept: Instant,
 }
 
 impl ListedDir {
@@ -175,6 +177,8 @@ pub(crate) fn position(offset: u64) -> (u64, usize) {
 pub(crate) struct ListedDirs {
     by_dir: HashMap<u64, VecDeque<Arc<ListedDir>>>,
     last_serial: u64,
+    /// Folders are swept (see [`ListedDirs::sweep`]) when this many hold versions.
+    sweep_at: usize,
     /// The kernel reads listings without a handle and keeps them until told (set once the
     /// session told it to send no OPENDIR).
     pub(crate) without_handles: bool,
@@ -183,6 +187,9 @@ pub(crate) struct ListedDirs {
 impl ListedDirs {
     /// Versions kept per folder: a reader that paused in an older one still finds it.
     const KEPT: usize = 4;
+    /// How long a version the host's cache no longer holds is kept for readers in it.
+    const GRACE: Duration = Duration::from_secs(60);
+    const MIN_SWEEP: usize = 1024;
 
     pub(crate) fn newest(&self, ino: u64) -> Option<&Arc<ListedDir>> {
         self.by_dir.get(&ino).and_then(|versions| versions.back())
@@ -210,6 +217,11 @@ impl ListedDirs {
         dots: [u64; 2],
         listing: Arc<Listing>,
     ) -> Arc<ListedDir> {
+        let now = Instant::now();
+        if self.by_dir.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
+            self.sweep(now);
+            self.sweep_at = self.by_dir.len() * 2;
+        }
         let versions = self.by_dir.entry(ino).or_default();
         let serial = match versions.back() {
             Some(newest) if newest.fingerprint == fingerprint => {
@@ -227,12 +239,33 @@ impl ListedDirs {
             fingerprint,
             dots,
             listing,
+            kept: now,
         });
         versions.push_back(kept.clone());
         while versions.len() > Self::KEPT {
             versions.pop_front();
         }
         kept
+    }
+
+    /// Forgets the versions whose listing the host's cache no longer holds (a notice dropped it,
+    /// or it was replaced) and that were kept longer than [`ListedDirs::GRACE`] ago, so that
+    /// folders gone or changed long ago hold no memory. A reader still in such a version goes
+    /// on at the same place in the newest one.
+    pub(crate) fn sweep(&mut self, now: Instant) {
+        self.by_dir.retain(|_, versions| {
+            versions.retain(|version| {
+                Arc::strong_count(&version.listing) > 1
+                    || now.saturating_duration_since(version.kept) < Self::GRACE
+            });
+            !versions.is_empty()
+        });
+    }
+
+    /// How many folders hold versions.
+    #[cfg(test)]
+    pub(crate) fn folders(&self) -> usize {
+        self.by_dir.len()
     }
 }
 

@@ -1514,3 +1514,31 @@ async fn without_handles_a_subtree_notice_drops_the_kernels_listing_of_the_folde
     );
     assert!(a > 0);
 }
+
+#[tokio::test]
+async fn versions_of_listings_the_cache_dropped_are_swept_after_a_grace() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(600));
+    let lazy = ino_of(&host, "lazy").await;
+    let eager = ino_of(&host, "eager").await;
+    for folder in [ROOT_INO, lazy, eager] {
+        listed_from(&host, folder, 0).await;
+    }
+    let later = std::time::Instant::now() + Duration::from_secs(120);
+    assert_eq!(host.sweep_listed(later), 3, "every listing is still cached");
+    // Drops the listings of `lazy` and of the root (which holds its attributes).
+    host.invalidate(&NodePath::parse("lazy"));
+    assert_eq!(
+        host.sweep_listed(std::time::Instant::now()),
+        3,
+        "a reader may still be in a dropped one"
+    );
+    assert_eq!(
+        host.sweep_listed(later),
+        1,
+        "gone after the grace: only the version of `eager` is left"
+    );
+    // Listed again: a version of its own, from the start.
+    let again = listed_from(&host, lazy, 0).await;
+    assert_eq!(again.len(), 4);
+}

@@ -190,6 +190,14 @@ impl Host {
         }
     }
 
+    /// Sweeps the versions as if at `now`; returns how many folders still hold some.
+    #[cfg(test)]
+    pub(crate) fn sweep_listed(&self, now: Instant) -> usize {
+        let mut tables = self.tables();
+        tables.listed.sweep(now);
+        tables.listed.folders()
+    }
+
     /// What `.` and `..` carry in a listing: their number and type are what counts (the kernel
     /// takes no attributes from them).
     fn dot_attributes(&self, ino: u64) -> Attributes {
