@@ -140,6 +140,11 @@ def report(results, markdown=None, plot=None):
             value = row["median"] * (1.048576 if row["unit"] == "MiB" else 1)
             lines.append(f"| {text} ({row['contender']}, {row['metric']}) | {row['size']} | {show(row['median'], row['unit'])} | "
                          f"{'met' if value < limit else 'MISSED'} |")
+        if row["workload"] == "calls" and row["metric"] == "fuse requests" and row["contender"] != "warm make -q":
+            # find asks statfs once per run, which FUSE never caches (issue 17).
+            allowed = 1 if row["contender"] == "warm find" else 0
+            lines.append(f"| zero FUSE requests ({row['contender']}; find: its one statfs) | {row['size']} | "
+                         f"{row['median']:g} | {'met' if row['median'] <= allowed else 'MISSED'} |")
         if row["workload"] == "calls" and row["metric"] == "engine calls" and "warm" in row["contender"]:
             lines.append(f"| zero engine calls warm ({row['contender']}) | {row['size']} | {row['median']:g} | "
                          f"{'met' if row['median'] == 0 else 'MISSED'} |")
