@@ -1,6 +1,7 @@
 //! Mounting a provider and taking the mount down again.
 
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -94,6 +95,8 @@ pub async fn mount(
     };
     let kernel = KernelNotifier(session.notifier());
     let _ = kernel_for_requests.set(KernelNotifier(session.notifier()));
+    host.set_kernel(Box::new(KernelNotifier(session.notifier())));
+    let ours = OurMount::of(&session);
     let background = match session.spawn() {
         Ok(background) => background,
         Err(error) => {
@@ -105,7 +108,7 @@ pub async fn mount(
     let notice_thread = match NoticeThread::start(host.clone(), notices, kernel) {
         Ok(thread) => thread,
         Err(error) => {
-            let _ = unmount_session(background, mountpoint);
+            let _ = unmount_session(background, mountpoint, &ours);
             provider.stop().await;
             created.remove();
             return Err(HostError::mounting(mountpoint.to_path_buf(), error));
@@ -114,6 +117,7 @@ pub async fn mount(
     tracing::info!(mountpoint = %mountpoint.display(), ?ttl, "mounted");
     Ok(Mounted {
         mountpoint: mountpoint.to_path_buf(),
+        ours,
         session: Some(background),
         notice_thread: Some(notice_thread),
         provider: Some(provider),
@@ -212,8 +216,62 @@ impl CreatedDirs {
     }
 }
 
+/// This session's FUSE connection, through a duplicate of its `/dev/fuse` descriptor: whether
+/// the kernel still serves it is how the host tells its own mount from one made at the same path
+/// since.
+struct OurMount(Option<OwnedFd>);
+
+impl OurMount {
+    fn of(session: &Session<FuseHost>) -> OurMount {
+        OurMount(session.as_fd().try_clone_to_owned().ok())
+    }
+
+    /// Whether the kernel ended this connection: the mount was unmounted (`vfs unmount`,
+    /// `fusermount3 -u`) or its connection aborted. `/dev/fuse` then polls as `POLLERR`, as
+    /// libfuse's `fuse_kern_unmount` checks. Unknown (no descriptor) counts as alive.
+    fn ended(&self) -> bool {
+        let Some(device) = &self.0 else {
+            return false;
+        };
+        let mut poll = libc::pollfd {
+            fd: device.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        loop {
+            // SAFETY: `poll` is one valid pollfd for the call's duration; the descriptor is
+            // owned by `self` and open.
+            let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+            if ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return ready == 1 && poll.revents & libc::POLLERR != 0;
+        }
+    }
+}
+
 /// Unmounts a session, detaching it lazily when it is busy so that it goes away once unused.
-fn unmount_session(session: BackgroundSession, mountpoint: &Path) -> Result<(), HostError> {
+///
+/// fuser 0.18 unmounts by path, after a check meant to skip a session the kernel already ended
+/// that does not work (it takes the device's `POLLERR`, which says the connection is dead, for
+/// "mounted": cberner/fuser#703). So after `vfs unmount` and a new mount at the same path (a
+/// restart), the old process's exit would unmount the new one. When the kernel has ended this
+/// session's connection, nothing at the path is touched, as libfuse does (an aborted mount left
+/// behind is for `vfs unmount`); the session is let go without fuser's unmount (its thread ends
+/// with the connection; what leaks is the closed connection's descriptor, once).
+fn unmount_session(
+    session: BackgroundSession,
+    mountpoint: &Path,
+    ours: &OurMount,
+) -> Result<(), HostError> {
+    if ours.ended() {
+        tracing::debug!(
+            mountpoint = %mountpoint.display(),
+            "the kernel ended this mount already: nothing at the path is touched"
+        );
+        std::mem::forget(session);
+        return Ok(());
+    }
     match session.umount_and_join() {
         Ok(()) => Ok(()),
         // Someone else unmounted it already (`fusermount3 -u`, `vfs unmount`).
@@ -231,6 +289,7 @@ fn unmount_session(session: BackgroundSession, mountpoint: &Path) -> Result<(), 
 /// A mounted provider. Dropping it unmounts too.
 pub struct Mounted {
     mountpoint: PathBuf,
+    ours: OurMount,
     session: Option<BackgroundSession>,
     notice_thread: Option<NoticeThread>,
     provider: Option<Arc<dyn Provider>>,
@@ -258,8 +317,11 @@ impl Mounted {
         let session = self.session.take();
         let notice_thread = self.notice_thread.take();
         let mountpoint = self.mountpoint.clone();
+        let ours = std::mem::replace(&mut self.ours, OurMount(None));
         let result = tokio::task::spawn_blocking(move || {
-            let result = session.map_or(Ok(()), |session| unmount_session(session, &mountpoint));
+            let result = session.map_or(Ok(()), |session| {
+                unmount_session(session, &mountpoint, &ours)
+            });
             if let Some(thread) = notice_thread {
                 thread.stop();
             }
@@ -290,7 +352,7 @@ impl Mounted {
 impl Drop for Mounted {
     fn drop(&mut self) {
         if let Some(session) = self.session.take() {
-            if let Err(error) = unmount_session(session, &self.mountpoint) {
+            if let Err(error) = unmount_session(session, &self.mountpoint, &self.ours) {
                 tracing::warn!("{error}");
             }
         }

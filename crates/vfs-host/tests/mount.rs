@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use support::{at, is_mounted, run, Fixture, TestProvider};
 use vfs_core::Node;
-use vfs_host::HostError;
+use vfs_host::{HostError, MountConfig};
 
 const HELLO: &[u8] = b"hello world\n";
 const HELLO_MTIME: (u64, u32) = (1_700_000_000, 123_456_789);
@@ -798,6 +798,48 @@ fn make_rebuilds_exactly_the_target_whose_source_changed() {
     assert!(!stderr.contains("in the future"), "{stderr}");
     let (up_to_date, _, _) = make(&["-q"]);
     assert!(up_to_date);
+}
+
+/// A restart: `vfs unmount` ends a mount, a new one is made at the same path, and only then
+/// does the old process let its session go. fuser 0.18 alone would unmount by path there, taking
+/// the new mount away (cberner/fuser#703); the host leaves a path alone once the kernel ended
+/// its own connection.
+#[test]
+fn letting_go_of_an_ended_mount_leaves_a_new_mount_at_the_same_path_alone() {
+    let Some(mut old) = Fixture::mount(sample_provider(), Duration::from_secs(5)) else {
+        return;
+    };
+    vfs_host::unmount_path(&old.mountpoint).unwrap();
+    assert!(!is_mounted(&old.mountpoint));
+    let new = old
+        .runtime
+        .block_on(vfs_host::mount(
+            sample_provider(),
+            &old.mountpoint,
+            MountConfig {
+                fs_name: "vfs-test".into(),
+                ..MountConfig::default()
+            },
+        ))
+        .expect("a new mount at the same path");
+    assert!(
+        fs::metadata(old.path("hello.txt")).is_ok(),
+        "the new mount serves"
+    );
+
+    old.unmount().expect("letting go of the ended session");
+    assert!(
+        is_mounted(&old.mountpoint),
+        "the new mount at the same path is still there"
+    );
+    assert!(
+        fs::metadata(old.path("hello.txt")).is_ok(),
+        "and still serves"
+    );
+    old.runtime
+        .block_on(new.unmount())
+        .expect("the new mount unmounts");
+    assert!(!is_mounted(&old.mountpoint));
 }
 
 #[test]
