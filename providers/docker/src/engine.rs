@@ -92,6 +92,15 @@ pub struct ImageTimes {
     pub last_tag_time: Option<SystemTime>,
 }
 
+/// The engine's clock, read from `/info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineClock {
+    /// Nanoseconds since the epoch, by the engine's clock.
+    pub now_nanos: i64,
+    /// The engine is Podman's Docker-compatible service (its `/info` has `BuildahVersion`).
+    pub podman: bool,
+}
+
 /// An image id without its `sha256:` (events and lists write it with, the tree without).
 pub fn strip_digest_prefix(id: &str) -> &str {
     id.strip_prefix("sha256:").unwrap_or(id)
@@ -241,9 +250,9 @@ impl Engine {
         self.docker.events(Some(options))
     }
 
-    /// The engine's own clock, in nanoseconds since the epoch (`SystemTime` of `/info`): event
-    /// times are the engine's, so a barrier must not use the host's clock.
-    pub async fn now_nanos(&self) -> Result<i64, EngineError> {
+    /// The engine's own clock (`SystemTime` of `/info`): event times are the engine's, so a
+    /// barrier must not use the host's clock. The same answer tells Podman apart.
+    pub async fn clock(&self) -> Result<EngineClock, EngineError> {
         self.count("info (the engine's clock)");
         let failed = |reason: String| EngineError::Failed {
             engine: self.source.to_string(),
@@ -261,24 +270,25 @@ impl Engine {
         if status != 200 {
             return Err(failed(format!("info: HTTP {status}")));
         }
-        #[derive(Deserialize)]
-        struct Info<'body> {
-            #[serde(rename = "SystemTime", borrow, default)]
-            system_time: Option<Cow<'body, str>>,
-        }
         let info: Info<'_> = serde_json::from_slice(&body)
             .map_err(|error| failed(format!("unreadable info JSON: {error}")))?;
-        info.system_time
+        let now_nanos = info
+            .system_time
             .as_deref()
             .and_then(parse_rfc3339)
             .and_then(|time| time.duration_since(SystemTime::UNIX_EPOCH).ok())
             .and_then(|elapsed| i64::try_from(elapsed.as_nanos()).ok())
-            .ok_or_else(|| failed("info has no readable SystemTime".into()))
+            .ok_or_else(|| failed("info has no readable SystemTime".into()))?;
+        Ok(EngineClock {
+            now_nanos,
+            podman: info.is_podman(),
+        })
     }
 
     /// The time (nanoseconds, the engine's clock) of the newest event of the kinds the watcher
-    /// follows between `since` and `until` (inclusive, the engine's clock), if any: the past
-    /// only, so the engine answers from its buffer and ends the answer at once.
+    /// follows between `since` and `until` (inclusive, the engine's clock), if any. On Docker
+    /// `until` is the past, so the engine answers from its buffer and ends the answer at once;
+    /// a later `until` (Podman's) is answered as a stream that ends when `until` comes.
     pub async fn newest_event_between(
         &self,
         since: i64,
@@ -332,6 +342,12 @@ impl Engine {
         let encoded = percent_encode(id);
         let path = match kind {
             ObjectKind::Container => format!("{}/containers/{encoded}/json", self.api_prefix),
+            // An id asked as `sha256:<id>`: Docker and Podman both take it, and Podman answers
+            // a bare id of a removed image with HTTP 500 (it tries it as a name) where this
+            // gets the 404 that Docker gives either way.
+            ObjectKind::Image if is_bare_image_id(id) => {
+                format!("{}/images/sha256:{encoded}/json", self.api_prefix)
+            }
             ObjectKind::Image => format!("{}/images/{encoded}/json", self.api_prefix),
             ObjectKind::Volume => format!("{}/volumes/{encoded}", self.api_prefix),
             ObjectKind::Network => format!("{}/networks/{encoded}", self.api_prefix),
@@ -401,6 +417,24 @@ impl Engine {
     }
 }
 
+/// What the barrier reads of `/info`.
+#[derive(Deserialize)]
+struct Info<'body> {
+    #[serde(rename = "SystemTime", borrow, default)]
+    system_time: Option<Cow<'body, str>>,
+    /// Podman's alone (its compat `/info` adds it to Docker's fields).
+    #[serde(rename = "BuildahVersion", borrow, default)]
+    buildah_version: Option<Cow<'body, str>>,
+}
+
+impl Info<'_> {
+    fn is_podman(&self) -> bool {
+        self.buildah_version
+            .as_deref()
+            .is_some_and(|version| !version.is_empty())
+    }
+}
+
 /// The few fields of an inspect answer that the tree needs. Read into borrowed strings and
 /// skipping the rest: a start inspects every image and container, and a generic JSON value per
 /// answer (a map per object) cost more CPU than the engine's own work on it.
@@ -465,6 +499,11 @@ fn nanos_text(nanos: i64) -> String {
     )
 }
 
+/// 64 hex digits: an image id without `sha256:` (the engine refuses such a string as a name).
+fn is_bare_image_id(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
 fn count(calls: &AtomicU64, what: &str) {
     let total = calls.fetch_add(1, Ordering::Relaxed) + 1;
     tracing::debug!(engine_calls = total, "engine call: {what}");
@@ -520,6 +559,29 @@ mod tests {
             took < FIRST_CONTACT_TIMEOUT + Duration::from_secs(5),
             "{took:?}"
         );
+    }
+
+    #[test]
+    fn podman_is_told_apart_by_the_buildah_version_of_its_info() {
+        let podman: Info<'_> = serde_json::from_str(
+            r#"{"SystemTime":"2026-11-30T09:50:15.830220576Z","ServerVersion":"4.3.1","BuildahVersion":"1.28.2"}"#,
+        )
+        .unwrap();
+        assert!(podman.is_podman());
+        let docker: Info<'_> = serde_json::from_str(
+            r#"{"SystemTime":"2026-11-30T09:50:15.830220576Z","ServerVersion":"20.10.24+dfsg1"}"#,
+        )
+        .unwrap();
+        assert!(!docker.is_podman());
+    }
+
+    #[test]
+    fn only_a_bare_image_id_is_asked_with_its_digest_prefix() {
+        let id = "9acc7cc13e99969636714b938f40d79369fb08cccdca8a995cc1f90c0fcf3d0a";
+        assert!(is_bare_image_id(id));
+        assert!(!is_bare_image_id(&format!("sha256:{id}")));
+        assert!(!is_bare_image_id("app:1"));
+        assert!(!is_bare_image_id(&id[..12]));
     }
 
     #[test]

@@ -25,6 +25,15 @@ const LISTING_INSPECTS: usize = 8;
 /// How long [`Provider::settle`] waits for the images' inspects after the events.
 const SETTLE_INSPECTS: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How far past its clock the barrier asks a Podman engine for events, in nanoseconds. Podman
+/// 4.3 answers an events request whose `until` has passed with nothing at all, so the question
+/// must reach into the future: it then streams, and ends the answer when `until` comes. It also
+/// writes the events of image tags and removals made through its service after the call
+/// returned (measured here: ~85 ms later, 23-108 ms under load), which a question about
+/// the present alone would miss. One second covers that delay many times over; it is what
+/// each `vfs wait` on Podman costs.
+const PODMAN_LATE_EVENTS_NANOS: i64 = 1_000_000_000;
+
 /// A Docker engine's containers, images, volumes, networks and compose services as files.
 pub struct DockerProvider {
     source: DockerSource,
@@ -55,13 +64,18 @@ impl DockerProvider {
             ProviderError::Unavailable("the Docker provider is not started".into())
         })?;
         let unavailable = |error: EngineError| ProviderError::Unavailable(error.to_string());
-        let now = engine.now_nanos().await.map_err(unavailable)?;
+        let clock = engine.clock().await.map_err(unavailable)?;
+        let until = if clock.podman {
+            clock.now_nanos.saturating_add(PODMAN_LATE_EVENTS_NANOS)
+        } else {
+            clock.now_nanos
+        };
         let since = *self.shared.applied.borrow();
-        if since >= now {
+        if since >= until {
             return Ok(());
         }
         let Some(newest) = engine
-            .newest_event_between(since, now)
+            .newest_event_between(since, until)
             .await
             .map_err(unavailable)?
         else {
@@ -220,6 +234,7 @@ impl Provider for DockerProvider {
     /// an event at least as new: its tree is swapped and its notices sent by then. Nothing in
     /// between: nothing to wait for. Only the engine's clock is used (event times are the
     /// engine's), so a skewed host clock does no harm. An unreachable engine is an error.
+    /// On Podman "that time" is a second after its clock (see [`PODMAN_LATE_EVENTS_NANOS`]).
     /// Then waits (up to [`SETTLE_INSPECTS`]) until no image waits for its inspect: the times
     /// of the folders over such images are provisional until then (see `tree/lazy`).
     async fn settle(&self) -> Result<(), ProviderError> {
