@@ -417,6 +417,123 @@ fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
     );
 }
 
+/// The inode number a request line of `--debug-fuse` names.
+fn request_ino(line: &str) -> Option<u64> {
+    let hex = line.split(" ino 0x").nth(1)?.split_whitespace().next()?;
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// The inode numbers of the folders under `root` (itself included) that hold nothing.
+fn empty_folders(root: &Path) -> std::collections::HashSet<u64> {
+    let mut empty = std::collections::HashSet::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let mut entries = 0;
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let entry = entry.unwrap();
+            entries += 1;
+            if entry.file_type().unwrap().is_dir() {
+                folders.push(entry.path());
+            }
+        }
+        if entries == 0 {
+            empty.insert(std::fs::metadata(&folder).unwrap().ino());
+        }
+    }
+    empty
+}
+
+/// The walk right after a cold one (issue 17): a folder first looked up and then listed learns its
+/// link count when it is listed, and the kernel's copy of its attributes is forgotten before the
+/// request that listed it is answered, so the cold walk's own `stat` sees the new count. Left to
+/// the notices thread, that refresh landed after the cold walk, and the next `make -q` asked
+/// again for the attributes of every folder it had listed.
+#[test]
+fn the_walk_right_after_a_cold_one_reaches_the_mount_with_no_request() {
+    // Alone on the engine: another test's objects would (rightly) invalidate what is cached.
+    let _lock = common::EngineLock::exclusive();
+    if !fuse_available() || !docker_available() {
+        return;
+    }
+    let mut cleanup = Cleanup::default();
+    let name = unique("vfse", "second");
+    import_busybox(&mut cleanup, &format!("{name}/base:1"), &["sh"], &[]);
+    docker(&["tag", &format!("{name}/base:1"), &format!("{name}/other:1")]);
+    cleanup.images.push(format!("{name}/other:1"));
+    let project = tempfile::tempdir().unwrap();
+    let mnt = project.path().join(".dockerfs");
+    std::fs::create_dir(&mnt).unwrap();
+    std::fs::write(
+        project.path().join("Makefile"),
+        format!(
+            "all: out/image out/other out/repository out/images\n\
+             out/image: .dockerfs/images/{name}/base/1 ; mkdir -p out && touch $@\n\
+             out/other: .dockerfs/images/{name}/other/1 ; mkdir -p out && touch $@\n\
+             out/repository: .dockerfs/images/{name}/base ; mkdir -p out && touch $@\n\
+             out/images: .dockerfs/images ; mkdir -p out && touch $@\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(project.path().join("out")).unwrap();
+    let mnt_arg = mnt.to_str().unwrap();
+    let find = format!("find {mnt_arg} -printf '%T@ %p\\n' >/dev/null");
+    let ls = format!("ls -lR {mnt_arg} >/dev/null");
+    let walks = [
+        ("make -q", "make -q"),
+        ("find", find.as_str()),
+        ("ls -lR", ls.as_str()),
+    ];
+    for (index, (what, script)) in walks.into_iter().enumerate() {
+        let log = project.path().join(format!("vfs-{index}.log"));
+        let mount = VfsMount::start_command(
+            common::vfs_command_logged(&["--debug-fuse", "mount", "docker", mnt_arg], &log),
+            &mnt,
+        );
+        // The barrier first (every engine event so far applied, the inspects done), then the
+        // cold walk on a kernel that holds nothing of the mount.
+        std::fs::read(mnt.join(".vfs")).unwrap();
+        // Every target newer than what it depends on: `make -q` has nothing to do.
+        for target in ["image", "other", "repository", "images"] {
+            std::fs::write(project.path().join("out").join(target), "").unwrap();
+        }
+        assert!(shell(script, project.path()).0, "cold {what}");
+        let cold = std::fs::read_to_string(&log).unwrap();
+        let cold_kinds = request_kinds(&fuse_requests(&cold));
+        assert!(
+            cold_kinds.contains(&"READDIRPLUS") || cold_kinds.contains(&"READDIR"),
+            "the cold {what} listed folders (else this test proves nothing): {cold_kinds:?}"
+        );
+        // Time for a refresh left to the notices thread to land, as it would between two runs.
+        std::thread::sleep(Duration::from_millis(200));
+        let before = std::fs::read_to_string(&log).unwrap().len();
+        assert!(shell(script, project.path()).0, "second {what}");
+        std::thread::sleep(Duration::from_millis(200));
+        let text = std::fs::read_to_string(&log).unwrap();
+        // What the kernel may still ask: find's one statfs(2) a run (no kernel cache in FUSE, see
+        // the warm test), and the attributes of an empty folder. A folder's link count changes
+        // when it is listed, so its attributes are forgotten then; in a folder with entries the
+        // cold walk's next look (a lookup in it checks its permissions) fetches them again, but
+        // in an empty one nothing does, and the next walk asks once (the readdir's time check).
+        let empty = empty_folders(&mnt);
+        let asked: Vec<&str> = fuse_requests(&text[before..])
+            .into_iter()
+            .filter(|line| !(what == "find" && request_kinds(&[line]) == ["STATFS"]))
+            .filter(|line| {
+                let getattr_of_empty = request_kinds(&[line]) == ["GETATTR"]
+                    && request_ino(line).is_some_and(|ino| empty.contains(&ino));
+                !getattr_of_empty
+            })
+            .collect();
+        assert!(
+            asked.is_empty(),
+            "the {what} right after a cold one made {} FUSE requests ({:?}): {asked:#?}",
+            asked.len(),
+            request_kinds(&asked)
+        );
+        drop(mount);
+    }
+}
+
 /// Tags `repository:1` as `repository:2` and waits until the mount at `mnt` shows it (within the
 /// second issue 3 allows, whatever the TTL).
 fn tag_and_see(cleanup: &mut Cleanup, mnt: &Path, repository: &str) {

@@ -31,8 +31,9 @@ pub(crate) struct FuseHost {
     runtime: Handle,
     /// Set when the session ends, whoever ended it.
     ended: watch::Sender<bool>,
-    /// The kernel's caches, for the one invalidation made while answering a request (see
-    /// `open`); set once the session exists.
+    /// The kernel's caches, for the invalidation made while answering an `open` that learnt a
+    /// file's length (the host makes the other, of a folder's attributes); set once the
+    /// session exists.
     kernel: Arc<OnceLock<KernelNotifier>>,
     /// The provider announces every change ([`vfs_core::ChangeNotices::Complete`]): the kernel
     /// may keep listings until a notice drops them, without asking at each opendir.
@@ -168,9 +169,8 @@ const NO_HANDLE: u64 = 0;
 
 impl FuseHost {
     /// A readdir without a handle: `serve` gets where to serve it from (or the errno), on the
-    /// FUSE thread when the cache has the listing, else in a task once it is loaded. A listing
-    /// loaded here changes the folder's link count, so its kernel attributes are forgotten
-    /// first, as `opendir` does with a handle.
+    /// FUSE thread when the cache has the listing, else in a task once it is loaded (the host
+    /// forgets the folder's attributes in the kernel then, before the answer: the link count).
     fn readdir_listed(
         &self,
         ino: INodeNo,
@@ -181,13 +181,9 @@ impl FuseHost {
             return serve(&self.host, answer);
         }
         let host = self.host.clone();
-        let kernel = self.kernel.clone();
         self.runtime.spawn(async move {
             let answer = host.listed(ino.0, offset).await;
-            if let Ok((_, true)) = answer {
-                forget_attributes_before_open_returns(&kernel, ino.0);
-            }
-            serve(&host, answer.map(|(at, _)| at));
+            serve(&host, answer);
         });
     }
 }
@@ -288,17 +284,10 @@ impl Filesystem for FuseHost {
             return reply_opendir(reply, answer);
         }
         let host = self.host.clone();
-        let kernel = self.kernel.clone();
         self.runtime.spawn(async move {
-            let answer = host.opendir(ino.0).await;
-            if answer.is_ok() {
-                // The listing was just loaded: the kernel may hold this folder's attributes from
-                // before it (a link count of 2). A `stat` right after this open must see the
-                // real count, so they are forgotten before the open returns, as `open` does for
-                // a length it learnt (attributes only, which takes no lock an open holds).
-                forget_attributes_before_open_returns(&kernel, ino.0);
-            }
-            reply_opendir(reply, answer);
+            // A listing loaded here forgets the folder's attributes in the kernel before the
+            // open returns (the link count; see the host's `forget_attributes_now`).
+            reply_opendir(reply, host.opendir(ino.0).await);
         });
     }
 

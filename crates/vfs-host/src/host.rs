@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ use crate::attrs::{attributes, Attributes, EntryKind, Known, Owner};
 use crate::cache::Cache;
 use crate::handles::{Handles, ListedDirs};
 use crate::inodes::InodeTable;
-use crate::kernel::KernelOp;
+use crate::kernel::{KernelCache, KernelOp};
 
 mod access;
 mod changes;
@@ -92,6 +92,10 @@ pub(crate) struct Host {
     /// from the tables, so that waking the thread for it takes no lock a request needs; the
     /// order against notices does not matter (each is a forgetting).
     pending: Mutex<Vec<KernelOp>>,
+    /// The kernel's caches, for the one invalidation made while a request is answered (a
+    /// folder's attributes once its listing is loaded, see [`Host::forget_attributes_now`]);
+    /// set once the session exists.
+    kernel: OnceLock<Box<dyn KernelCache + Sync>>,
     handles: Handles,
     /// One loader per directory at a time: eight `make` jobs missing the same directory ask
     /// the provider once. Only callers wanting that very directory wait on its gate.
@@ -130,6 +134,7 @@ impl Host {
             owner,
             tables: Mutex::new(Tables::default()),
             pending: Mutex::new(Vec::new()),
+            kernel: OnceLock::new(),
             handles: Handles::default(),
             gates: Mutex::new(HashMap::new()),
             calls: ProviderCalls::default(),
@@ -155,6 +160,30 @@ impl Host {
             self.wake_notices();
         }
         pending.push(op);
+    }
+
+    /// Gives the host the kernel's caches for [`Host::forget_attributes_now`].
+    pub(crate) fn set_kernel(&self, kernel: Box<dyn KernelCache + Sync>) {
+        if self.kernel.set(kernel).is_err() {
+            tracing::debug!("the kernel's caches were already set");
+        }
+    }
+
+    /// The documented exception to "no kernel invalidation from a request": the attributes (never
+    /// an entry, never data) of `ino`, forgotten before the request that learnt something new of
+    /// them is answered, so a `stat` right after it asks again. Takes no lock the kernel holds
+    /// for a request (only its inode's spin lock), and no lock of the host. Without a session
+    /// (unit tests) it is left to the notices thread instead.
+    fn forget_attributes_now(&self, ino: u64) {
+        let Some(kernel) = self.kernel.get() else {
+            return self.queue(KernelOp::Attributes(ino));
+        };
+        if let Err(error) = kernel.forget_attributes(ino) {
+            // ENOENT: the kernel holds no such inode; nothing to forget.
+            if error.raw_os_error() != Some(libc::ENOENT) {
+                tracing::debug!(ino, "the kernel refused to forget attributes: {error}");
+            }
+        }
     }
 
     /// The inode number of `path` as a `kind`. When the path just changed kind, the kernel is
@@ -276,11 +305,13 @@ impl Host {
             },
             _ => Known::default(),
         };
-        // Provisional attributes (a directory's link count before it is listed) must be asked
-        // for again rather than kept by the kernel. A file of unknown size is not provisional:
-        // the size is learnt only by opening it, and the open invalidates the kernel's copy then
-        // (`Opened::size_learnt`); kept, its attributes spare every later `stat` (each prerequisite
-        // `make` checks) a round trip.
+        // A directory's link count before it is listed is provisional. Loading its listing is
+        // what changes it, and every load forgets the kernel's copy of the folder's attributes
+        // before the request that loaded it is answered (`loading`); until then the host would
+        // answer the same again, so the kernel keeps them for the full TTL like any attribute
+        // (only a readdir snapshot, taken at opendir and read later, hands them over for a
+        // moment: `dirs`). A file of unknown size is not provisional: the size is learnt only by
+        // opening it, and the open invalidates the kernel's copy then (`Opened::size_learnt`).
         let unlisted = node.is_directory() && known.subdirectories.is_none();
         let mut attrs = attributes(node, ino, self.owner, known);
         if unlisted && self.provider.prefers_lookup() {
@@ -302,13 +333,13 @@ impl Host {
         expires: Instant,
         now: Instant,
     ) -> EntryAnswer {
-        let (attrs, provisional) = self.attributes_of(tables, path, node, now);
-        let entry_ttl = self.ttl_until(expires, now);
-        let attr_ttl = if provisional { MIN_TTL } else { entry_ttl };
+        // Provisional or not, see `attributes_of`.
+        let (attrs, _) = self.attributes_of(tables, path, node, now);
+        let ttl = self.ttl_until(expires, now);
         EntryAnswer {
             attrs,
-            entry_ttl,
-            attr_ttl,
+            entry_ttl: ttl,
+            attr_ttl: ttl,
         }
     }
 

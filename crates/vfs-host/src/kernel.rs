@@ -1,6 +1,8 @@
 //! What the host asks of the kernel's caches, as values: the host decides which operations a
-//! notice (or a fresh answer) calls for, and only the notices thread performs them, never a
-//! request handler (invalidating the kernel from inside a request can deadlock it).
+//! notice (or a fresh answer) calls for, and the notices thread performs them, never a request
+//! handler (invalidating the kernel from inside a request can deadlock it), but for the one
+//! documented exception: an inode's attributes alone, forgotten before the request that
+//! changed them is answered (`Host::forget_attributes_now`, and `fuse`'s open).
 
 use std::ffi::{OsStr, OsString};
 use std::io;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use vfs_core::NodePath;
 
-use super::{errno_of, Errno, Host, Tables, MIN_TTL};
+use super::{errno_of, Errno, Host, Tables};
 use crate::attrs::{Attributes, EntryKind};
 use crate::cache::Listing;
 use crate::handles::{fingerprint, position, ListedDir};
@@ -80,11 +80,12 @@ impl Host {
         Some(Ok(ListedAt { dir, start: index }))
     }
 
-    /// [`Host::cached_listed`], loading the folder's listing when the cache has none; true with
-    /// it when this call loaded it (the folder's link count may have changed with it).
-    pub(crate) async fn listed(&self, ino: u64, offset: u64) -> Result<(ListedAt, bool), Errno> {
+    /// [`Host::cached_listed`], loading the folder's listing when the cache has none (which
+    /// forgets the kernel's copy of the folder's attributes, whose link count it may change,
+    /// before this returns).
+    pub(crate) async fn listed(&self, ino: u64, offset: u64) -> Result<ListedAt, Errno> {
         if let Some(found) = self.cached_listed(ino, offset) {
-            return found.map(|at| (at, false));
+            return found;
         }
         let (path, node, _) = self.node_of(ino, "readdir").await?;
         if !node.is_directory() {
@@ -97,7 +98,7 @@ impl Host {
         let mut tables = self.tables();
         let dir = self.newest_version(&mut tables, ino, &path, listing);
         let (_, start) = position(offset);
-        Ok((ListedAt { dir, start }, true))
+        Ok(ListedAt { dir, start })
     }
 
     /// The version of folder `ino` serving `listing`: the newest one if it serves that very
@@ -169,12 +170,13 @@ impl Host {
                 None => {
                     let entry = &dir.listing.entries()[index - DOTS.len()];
                     let child = path.join(&entry.node.name);
-                    let (attrs, provisional) =
-                        self.attributes_of(&mut tables, &child, &entry.node, now);
-                    let ttl = match (current, provisional) {
-                        (false, _) => Duration::ZERO,
-                        (true, true) => MIN_TTL,
-                        (true, false) => self.ttl_until(dir.listing.expires, now),
+                    // Made now: a provisional link count is kept like the rest (the folder's
+                    // listing, once loaded, forgets it in the kernel; see `attributes_of`).
+                    let (attrs, _) = self.attributes_of(&mut tables, &child, &entry.node, now);
+                    let ttl = if current {
+                        self.ttl_until(dir.listing.expires, now)
+                    } else {
+                        Duration::ZERO
                     };
                     ListedItem {
                         next,

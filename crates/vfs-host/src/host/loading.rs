@@ -72,12 +72,14 @@ impl Host {
     }
 
     /// The kernel may hold provisional attributes of `dir` (a link count from before it was
-    /// listed): have them asked for again.
+    /// listed): forgotten before the request that listed it is answered, so a `stat` right after
+    /// sees the real count (a refresh left to the notices thread would land later, and make
+    /// the next walk ask again).
     pub(super) fn refresh_kernel_attributes(&self, dir: &NodePath) {
         let Some(ino) = self.tables().inodes.get(dir, EntryKind::Directory) else {
             return;
         };
-        self.queue(KernelOp::Attributes(ino));
+        self.forget_attributes_now(ino);
     }
 
     /// Asks the kernel to drop what it keeps beyond the TTL (a symlink's target, a directory's
