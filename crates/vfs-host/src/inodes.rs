@@ -6,7 +6,8 @@
 //! back) or while the host's listing of its folder still has it. A number the kernel let go of
 //! goes when the host learns the name is gone (the folder's listing lacks it, at FORGET or when
 //! a new listing is stored; for a provider asked one name at a time, also when a notice took
-//! the host's looked-up entry of it: `host/forget`), and the numbers below a folder go with it;
+//! the host's looked-up entry of it: `host/forget`), or, at FORGET, when its folder has no number
+//! any more (the kernel let go of the folder first), and the numbers below a folder go with it;
 //! the path gets a new number if it comes back. A path that changes kind (a YAML file turning from folder into
 //! plain file) gets another number: the kernel marks an inode bad when its number comes back
 //! with another file type.

@@ -1325,6 +1325,36 @@ impl Provider for LookingUp {
     }
 }
 
+/// A folder of a provider that prefers lookups counts no link, listed or not: listing it changes
+/// none of its attributes, so the kernel is not told to forget them (and asks nothing more).
+#[tokio::test]
+async fn a_folder_of_a_provider_that_prefers_lookups_keeps_its_attributes_when_listed() {
+    let provider = Arc::new(LookingUp {
+        tree: sample(),
+        lookups: AtomicU64::new(0),
+    });
+    let host = Arc::new(Host::new(provider, Duration::from_secs(60), OWNER));
+    let kernel = Arc::new(RecordingKernel::default());
+    host.set_kernel(Box::new(kernel.clone()));
+    let lazy = ino_of(&host, "lazy").await;
+    let before = host.getattr(lazy, None).await.unwrap();
+    let at = host.listed(lazy, 0).await.unwrap();
+    let mut names = Vec::new();
+    host.each_listed(&at, |item| {
+        names.push(item.name.to_os_string());
+        false
+    });
+    assert!(names.contains(&"sub".into()), "listed: {names:?}");
+    let after = host.getattr(lazy, None).await.unwrap();
+    assert_eq!(after.attrs, before.attrs);
+    assert_eq!(
+        after.attrs.nlink, 1,
+        "not counted, though it holds a folder"
+    );
+    assert!(kernel.attributes.lock().unwrap().is_empty());
+    assert!(host.apply_notices(Vec::new()).is_empty());
+}
+
 #[tokio::test]
 async fn a_provider_that_prefers_lookups_is_asked_one_name_and_never_lists_for_it() {
     let provider = Arc::new(LookingUp {
@@ -1582,4 +1612,142 @@ async fn versions_of_listings_the_cache_dropped_are_swept_after_a_grace() {
     // Listed again: a version of its own, from the start.
     let again = listed_from(&host, lazy, 0).await;
     assert_eq!(again.len(), 4);
+}
+
+/// What the kernel holds of a churn's cycle: lookups by number, to give back at its end.
+#[derive(Default)]
+struct Held(HashMap<u64, u64>);
+
+impl Held {
+    /// A path walk as the kernel makes it: one lookup of each name on the way.
+    async fn walk(&mut self, host: &Host, path: &str) -> u64 {
+        let mut ino = ROOT_INO;
+        for name in NodePath::parse(path).names() {
+            ino = host.lookup(ino, name).await.unwrap().attrs.ino;
+            *self.0.entry(ino).or_default() += 1;
+        }
+        ino
+    }
+
+    /// A handle-less READDIRPLUS of folder `ino` from its start: each entry but `.` and `..`
+    /// is one more lookup the kernel holds.
+    async fn readdirplus(&mut self, host: &Host, ino: u64) {
+        let at = host.listed(ino, 0).await.unwrap();
+        let mut inos = Vec::new();
+        host.each_listed(&at, |item| {
+            if item.name != "." && item.name != ".." {
+                inos.push(item.attrs.ino);
+            }
+            false
+        });
+        host.handed_out(&inos);
+        for ino in inos {
+            *self.0.entry(ino).or_default() += 1;
+        }
+    }
+
+    /// The kernel lets go of everything it was handed.
+    fn forget(self, host: &Host) {
+        host.forget(&self.0.into_iter().collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
+async fn the_soaks_churn_of_tags_and_containers_read_without_handles_leaves_the_tables_as_they_were(
+) {
+    // scripts/bench.d/soak.sh's shape: a tag `soak/tN` (in a folder that comes and goes with
+    // it) and a container `soak-cN` (a folder) made and removed, under a make that looks names
+    // up and an `ls images/soak containers` served without handles (Linux >= 5.1).
+    const CYCLES: usize = 2_000;
+    let tree = Arc::new(Tree::default());
+    let containers = |extra: Option<&str>| -> Vec<Node> {
+        (0..10)
+            .map(|n| format!("c{n}"))
+            .chain(extra.map(str::to_string))
+            .map(|name| Node::directory(name, at(3)))
+            .collect()
+    };
+    tree.set(
+        "/",
+        vec![
+            Node::directory("images", at(1)),
+            Node::directory("containers", at(1)),
+        ],
+    );
+    tree.set("/images", vec![Node::directory("base", at(2))]);
+    tree.set("/images/base", vec![Node::file("latest", at(2), Some(1))]);
+    tree.set("/containers", containers(None));
+    let host = host(&tree, Duration::from_secs(600));
+    host.set_without_handles();
+    let kernel = Arc::new(RecordingKernel::default());
+    // What stays held throughout: the folders, the image make stats, a miss, a listing.
+    let mut kept = Held::default();
+    let images = kept.walk(&host, "images").await;
+    let folder = kept.walk(&host, "containers").await;
+    kept.walk(&host, "images/base/latest").await;
+    host.lookup_entry(images, OsStr::new("soak")).await.unwrap();
+    kept.readdirplus(&host, folder).await;
+    let start = host.table_sizes();
+    let start_listed = host.sweep_listed(std::time::Instant::now());
+    for cycle in 0..CYCLES {
+        let (tag, container) = (format!("t{cycle}"), format!("soak-c{cycle}"));
+        // Made, and announced as DockerFS does: the folders whose names changed.
+        tree.set(
+            "/images",
+            vec![
+                Node::directory("base", at(2)),
+                Node::directory("soak", at(4)),
+            ],
+        );
+        tree.set(
+            "/images/soak",
+            vec![Node::file(tag.as_str(), at(4), Some(1))],
+        );
+        tree.set("/containers", containers(Some(&container)));
+        tree.set(
+            &format!("/containers/{container}"),
+            vec![Node::file("id", at(4), Some(1))],
+        );
+        for path in ["images", "containers"] {
+            apply_to_node(&host, &kernel, &NodePath::parse(path));
+        }
+        apply(&host, &kernel, &NodePath::parse("images/soak"));
+        // The looping make and ls: lookups and handle-less listings.
+        let mut held = Held::default();
+        held.walk(&host, "images/base/latest").await;
+        let soak = held.walk(&host, &format!("images/soak/{tag}")).await;
+        held.walk(&host, &format!("containers/{container}/id"))
+            .await;
+        let soak_folder = host.lookup(images, OsStr::new("soak")).await.unwrap();
+        *held.0.entry(soak_folder.attrs.ino).or_default() += 1;
+        held.readdirplus(&host, soak_folder.attrs.ino).await;
+        held.readdirplus(&host, folder).await;
+        assert_ne!(soak, soak_folder.attrs.ino);
+        // Removed: the notices, then the kernel lets go of what it was handed.
+        tree.set("/images", vec![Node::directory("base", at(2))]);
+        tree.listings.lock().unwrap().remove("/images/soak");
+        tree.set("/containers", containers(None));
+        tree.listings
+            .lock()
+            .unwrap()
+            .remove(&format!("/containers/{container}"));
+        apply(&host, &kernel, &NodePath::parse("images/soak"));
+        apply(
+            &host,
+            &kernel,
+            &NodePath::parse(&format!("containers/{container}")),
+        );
+        for path in ["images", "containers"] {
+            apply_to_node(&host, &kernel, &NodePath::parse(path));
+        }
+        // The next make misses the tag's folder; the next ls reads the containers anew.
+        host.lookup_entry(images, OsStr::new("soak")).await.unwrap();
+        held.readdirplus(&host, folder).await;
+        held.forget(&host);
+    }
+    // What requests left for the notices thread (none runs here) is not kept memory.
+    let mut end = host.table_sizes();
+    end.pending = start.pending;
+    assert_eq!(end, start);
+    assert_eq!(host.sweep_listed(std::time::Instant::now()), start_listed);
 }

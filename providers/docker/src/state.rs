@@ -173,6 +173,7 @@ impl Loader {
         self.take_inspected(&mut records);
         let live: HashSet<&str> = records.iter().map(|record| record.id.as_str()).collect();
         self.images.retain(&live);
+        engine.tag_times.retain(&live);
         records.sort_by(|a, b| a.id.cmp(&b.id));
         Ok((records, listed_at))
     }
@@ -325,6 +326,7 @@ impl Loader {
                 Err(EngineError::NotFound { .. }) if is_image_id(&reference) => {
                     images.retain(|image| image.id != reference);
                     self.images.remove(&reference);
+                    engine.tag_times.forget(&reference);
                 }
                 Err(EngineError::NotFound { .. }) => return Ok(ImageUpdate::NeedsFullList),
                 Err(error @ EngineError::Unreachable { .. }) => return Err(error),

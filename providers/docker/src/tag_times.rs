@@ -11,7 +11,7 @@
 //! has its `Created` time, which can make one extra (cached) rebuild after a remount, never a
 //! skipped one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
 use bollard::models::{EventMessage, EventMessageTypeEnum};
@@ -91,6 +91,27 @@ impl TagTimes {
         entry.lacks_last_tag_time = true;
         entry.tagged
     }
+
+    /// Forgets `id` (the image is gone). An image tagged and removed before any inspect
+    /// (a Docker build's intermediate tag, a CI image removed at once) would stay otherwise.
+    pub fn forget(&self, id: &str) {
+        let id = id.strip_prefix("sha256:").unwrap_or(id);
+        self.entries.lock().remove(id);
+    }
+
+    /// Forgets every image but those in `live` (the engine's last list, ids without
+    /// `sha256:`): never more entries than the engine has images.
+    pub fn retain(&self, live: &HashSet<&str>) {
+        self.entries
+            .lock()
+            .retain(|id, _| live.contains(id.as_str()));
+    }
+
+    /// How many images have an entry (for tests of the bound).
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
 }
 
 #[cfg(test)]
@@ -155,5 +176,35 @@ mod tests {
         assert_eq!(times.fill(ID, Some(at(19))), Some(at(19)));
         assert!(!times.note(ID, at(30)));
         assert_eq!(times.fill(ID, Some(at(19))), Some(at(19)));
+    }
+
+    #[test]
+    fn images_tagged_and_removed_leave_no_entry() {
+        // On Docker: a tag event, then the image is gone before any inspect (or inspected
+        // with its own LastTagTime); on Podman: inspected without one, then removed.
+        const CYCLES: u64 = 100_000;
+        let times = TagTimes::default();
+        let kept = format!("{:064x}", u64::MAX);
+        assert!(!times.note(&kept, at(1)));
+        assert_eq!(times.len(), 1);
+        for cycle in 0..CYCLES {
+            let id = format!("{cycle:064x}");
+            times.note(&format!("sha256:{id}"), at(cycle));
+            match cycle % 3 {
+                // Gone before an inspect: the event that says so.
+                0 => times.forget(&format!("sha256:{id}")),
+                // Inspected on Docker: the engine's own time, nothing kept.
+                1 => assert_eq!(times.fill(&id, Some(at(cycle))), Some(at(cycle))),
+                // Inspected on Podman, then gone: the next list no longer has it.
+                _ => {
+                    assert_eq!(times.fill(&id, None), Some(at(cycle)));
+                    times.retain(&HashSet::from([kept.as_str(), id.as_str()]));
+                    assert_eq!(times.len(), 2);
+                    times.retain(&HashSet::from([kept.as_str()]));
+                }
+            }
+        }
+        assert_eq!(times.len(), 1);
+        assert_eq!(times.fill(&kept, None), Some(at(1)));
     }
 }

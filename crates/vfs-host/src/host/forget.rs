@@ -33,7 +33,7 @@ impl Host {
             let Some((path, kind)) = tables.inodes.forget(*ino, *count) else {
                 continue;
             };
-            if tables.gone(&path, kind, one_by_one, now) {
+            if tables.gone(&path, kind, one_by_one, now) || tables.orphaned(&path) {
                 let dropped = tables.inodes.drop_number(*ino);
                 tables.dropped(&dropped);
             }
@@ -103,6 +103,16 @@ impl Tables {
                         .is_some_and(|(node, _)| EntryKind::of(&node) == kind)
             }
         }
+    }
+
+    /// Whether `path`'s folder has no number any more: the kernel let go of the folder (and
+    /// the host dropped it) while it still held `path`, as it may in one FORGET batch or for an
+    /// inode it keeps longer than its name. No lookup can reach `path` again but through a new
+    /// number of the folder, so a `path` the kernel no longer holds is unreachable: nothing
+    /// would ever list that folder to find `path` gone.
+    fn orphaned(&self, path: &NodePath) -> bool {
+        path.parent()
+            .is_some_and(|dir| self.inodes.get(&dir, EntryKind::Directory).is_none())
     }
 
     /// Drops, of `candidates`, the numbers the kernel does not hold whose names are gone.
