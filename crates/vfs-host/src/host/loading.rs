@@ -76,6 +76,10 @@ impl Host {
     /// sees the real count (a refresh left to the notices thread would land later, and make
     /// the next walk ask again).
     pub(super) fn refresh_kernel_attributes(&self, dir: &NodePath) {
+        if self.provider.prefers_lookup() {
+            // Its folders' link counts are never counted: nothing to refresh (`attributes_of`).
+            return;
+        }
         let Some(ino) = self.tables().inodes.get(dir, EntryKind::Directory) else {
             return;
         };
