@@ -3,7 +3,7 @@
 //! nodes below it down to a depth, in `vfs_core::walk`'s order.
 
 use thiserror::Error;
-use vfs_core::{Node, NodeKind, NodePath, Provider, ProviderError, WalkEntry};
+use vfs_core::{Node, NodePath, Provider, ProviderError, WalkEntry};
 
 #[derive(Debug, Error)]
 pub enum SubtreeError {
@@ -15,19 +15,16 @@ pub enum SubtreeError {
     Provider(#[from] ProviderError),
 }
 
-/// The children of `dir` (at `path`), from its eager listing or from the provider.
+/// The children of `dir` (at `path`) from the provider; `None` when `dir` is not a folder.
 async fn children(
     provider: &dyn Provider,
     path: &NodePath,
     dir: &Node,
 ) -> Result<Option<Vec<Node>>, ProviderError> {
-    match &dir.kind {
-        NodeKind::Directory {
-            children: Some(children),
-        } => Ok(Some(children.clone())),
-        NodeKind::Directory { children: None } => provider.list(path).await.map(Some),
-        _ => Ok(None),
+    if !dir.is_directory() {
+        return Ok(None);
     }
+    provider.list(path).await.map(Some)
 }
 
 /// The node at `path`, looked up name by name from the root.

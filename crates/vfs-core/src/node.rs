@@ -23,9 +23,9 @@ pub struct Node {
 /// What kind of entry a [`Node`] is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeKind {
-    /// A directory. `children` is `Some` when the provider hands over the listing at once
-    /// (the host then never calls `Provider::list` for it); `None` to list on demand.
-    Directory { children: Option<Vec<Node>> },
+    /// A directory: its entries are asked for with [`crate::Provider::list`] (or, one name at a
+    /// time, [`crate::Provider::lookup`]) when someone looks inside.
+    Directory,
     /// A regular file. `size` is `None` when unknown until the content is read: the host then
     /// serves it with direct I/O so that every reader gets the whole content.
     File { size: Option<u64> },
@@ -45,9 +45,9 @@ impl Node {
         }
     }
 
-    /// A directory whose children are listed on demand.
+    /// A directory; its entries are listed on demand ([`crate::Provider::list`]).
     pub fn directory(name: impl Into<OsString>, mtime: SystemTime) -> Self {
-        Node::new(name, NodeKind::Directory { children: None }, mtime)
+        Node::new(name, NodeKind::Directory, mtime)
     }
 
     /// A regular file of known (`Some`) or unknown (`None`) size.
@@ -70,15 +70,6 @@ impl Node {
             },
             mtime,
         )
-    }
-
-    /// Hands over a directory's listing at once (see [`NodeKind::Directory`]).
-    /// Has no effect on a node that is not a directory.
-    pub fn with_children(mut self, children: Vec<Node>) -> Self {
-        if let NodeKind::Directory { children: slot } = &mut self.kind {
-            *slot = Some(children);
-        }
-        self
     }
 
     /// Sets the permission bits (`0o640`, …; only the low 12 bits count). The host clears the
@@ -106,7 +97,7 @@ impl Node {
     }
 
     pub fn is_directory(&self) -> bool {
-        matches!(self.kind, NodeKind::Directory { .. })
+        matches!(self.kind, NodeKind::Directory)
     }
 
     pub fn is_file(&self) -> bool {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 
-use crate::{Node, NodeKind, NodePath, Notice, Provider, ProviderError, WalkEntry};
+use crate::{Node, NodePath, Notice, Provider, ProviderError, WalkEntry};
 
 /// A tree at one moment: the root node and the listing of every folder, by the folder's path.
 ///
@@ -204,11 +204,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Notice> {
 
 /// Same kind, size, target and attributes (a folder's listing is compared on its own).
 fn same_entry(a: &Node, b: &Node) -> bool {
-    let kind_matches = match (&a.kind, &b.kind) {
-        (NodeKind::Directory { .. }, NodeKind::Directory { .. }) => true,
-        (left, right) => left == right,
-    };
-    kind_matches
+    a.kind == b.kind
         && a.mtime == b.mtime
         && a.ctime == b.ctime
         && a.atime == b.atime

@@ -26,15 +26,12 @@ pub async fn walk(provider: &dyn Provider) -> Result<Vec<WalkEntry>, ProviderErr
     }];
     while let Some(entry) = pending.pop() {
         let children = match &entry.node.kind {
-            NodeKind::Directory {
-                children: Some(children),
-            } => Some(children.clone()),
-            NodeKind::Directory { children: None } => match provider.list(&entry.path).await {
+            NodeKind::Directory => match provider.list(&entry.path).await {
                 Ok(children) => Some(children),
                 Err(ProviderError::NotFound(_)) if !entry.path.is_root() => None,
                 Err(error) => return Err(error),
             },
-            _ => None,
+            NodeKind::File { .. } | NodeKind::Symlink { .. } => None,
         };
         let path = entry.path.clone();
         entries.push(entry);
@@ -82,14 +79,11 @@ mod tests {
             match dir.to_string().as_str() {
                 "/" => Ok(vec![
                     Node::directory("lazy", at(2)),
-                    Node::directory("eager", at(1)).with_children(vec![Node::file(
-                        "inner",
-                        at(1),
-                        Some(3),
-                    )]),
+                    Node::directory("second", at(1)),
                     Node::symlink("link", at(1), "lazy"),
                 ]),
                 "/lazy" => Ok(vec![Node::file("leaf", at(2), None)]),
+                "/second" => Ok(vec![Node::file("inner", at(1), Some(3))]),
                 _ => Err(ProviderError::NotFound(dir.clone())),
             }
         }
@@ -99,7 +93,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn walks_lazy_and_eager_directories_in_order() {
+    async fn walks_directories_depth_first_in_the_providers_order() {
         let entries = walk(&TwoLevels).await.unwrap();
         let paths: Vec<String> = entries.iter().map(|e| e.path.to_string()).collect();
         assert_eq!(
@@ -108,8 +102,8 @@ mod tests {
                 "/",
                 "/lazy",
                 "/lazy/leaf",
-                "/eager",
-                "/eager/inner",
+                "/second",
+                "/second/inner",
                 "/link"
             ]
         );

@@ -16,7 +16,7 @@ pub(crate) enum EntryKind {
 impl EntryKind {
     pub(crate) fn of(node: &Node) -> EntryKind {
         match node.kind {
-            NodeKind::Directory { .. } => EntryKind::Directory,
+            NodeKind::Directory => EntryKind::Directory,
             NodeKind::File { .. } => EntryKind::File,
             NodeKind::Symlink { .. } => EntryKind::Symlink,
         }
@@ -69,7 +69,7 @@ pub(crate) struct Known {
 pub(crate) fn attributes(node: &Node, ino: u64, owner: Owner, known: Known) -> Attributes {
     let kind = EntryKind::of(node);
     let (default_perm, size, nlink) = match &node.kind {
-        NodeKind::Directory { .. } => (0o555, 0, 2 + known.subdirectories.unwrap_or(0)),
+        NodeKind::Directory => (0o555, 0, 2 + known.subdirectories.unwrap_or(0)),
         NodeKind::File { size } => (0o444, size.or(known.size).unwrap_or(0), 1),
         NodeKind::Symlink { target } => (0o777, target.len() as u64, 1),
     };

@@ -15,28 +15,20 @@ use vfs_core::{Node, NodeKind, NodePath};
 
 use crate::attrs::EntryKind;
 
-/// One child in a listing. A directory handed over with its children (`eager`) has them
-/// stored as its own listing; the node here never carries them.
-#[derive(Debug)]
-pub(crate) struct Entry {
-    pub(crate) node: Node,
-    pub(crate) eager: bool,
-}
-
 #[derive(Debug)]
 pub(crate) struct Listing {
-    entries: Vec<Entry>,
+    entries: Vec<Node>,
     by_name: HashMap<OsString, usize>,
     subdirectories: u32,
     pub(crate) expires: Instant,
 }
 
 impl Listing {
-    pub(crate) fn get(&self, name: &OsStr) -> Option<&Entry> {
+    pub(crate) fn get(&self, name: &OsStr) -> Option<&Node> {
         self.by_name.get(name).map(|index| &self.entries[*index])
     }
 
-    pub(crate) fn entries(&self) -> &[Entry] {
+    pub(crate) fn entries(&self) -> &[Node] {
         &self.entries
     }
 
@@ -45,11 +37,10 @@ impl Listing {
     }
 }
 
-/// The root node (its children, when handed over, live in the root listing).
+/// The root node.
 #[derive(Debug)]
 pub(crate) struct RootEntry {
     pub(crate) node: Node,
-    pub(crate) eager: bool,
     pub(crate) expires: Instant,
 }
 
@@ -104,11 +95,7 @@ impl Cache {
     /// and as which kind: `None` when the host holds no such listing (or `path` is the root).
     pub(crate) fn listed(&self, path: &NodePath) -> Option<Option<EntryKind>> {
         let listing = self.listings.get(&path.parent()?)?;
-        Some(
-            listing
-                .get(path.name()?)
-                .map(|entry| EntryKind::of(&entry.node)),
-        )
+        Some(listing.get(path.name()?).map(EntryKind::of))
     }
 
     /// The entry `name` of `dir` that the provider answered alone, if it has not expired.
@@ -171,9 +158,8 @@ impl Cache {
             .cloned()
     }
 
-    /// Stores the provider's answer for `dir` (and the listings of directories handed over
-    /// with their children) unless a notice arrived since `generation`; returns the listing of
-    /// `dir` either way.
+    /// Stores the provider's answer for `dir` unless a notice arrived since `generation`;
+    /// returns the listing of `dir` either way.
     pub(crate) fn install(
         &mut self,
         dir: &NodePath,
@@ -183,43 +169,28 @@ impl Cache {
     ) -> Arc<Listing> {
         let current = generation == self.generation;
         let expires = if current { expires } else { Instant::now() };
-        let mut handed_over = Vec::new();
-        let listing = Arc::new(build_listings(dir, nodes, expires, &mut handed_over));
+        let listing = Arc::new(build_listing(dir, nodes, expires));
         if current {
-            let handed_over = handed_over
-                .into_iter()
-                .map(|(path, listing)| (path, Arc::new(listing)));
-            for (path, listing) in handed_over.chain([(dir.clone(), listing.clone())]) {
-                if let Some(old) = self.listings.get(&path) {
-                    note_changes(&path, old, &listing, &mut self.changed);
-                }
-                // The listing answers for every name of the folder from now on.
-                self.looked_up.remove(&path);
-                self.listings.insert(path, listing);
+            if let Some(old) = self.listings.get(dir) {
+                note_changes(dir, old, &listing, &mut self.changed);
             }
+            // The listing answers for every name of the folder from now on.
+            self.looked_up.remove(dir);
+            self.listings.insert(dir.clone(), listing.clone());
         }
         listing
     }
 
-    /// Stores the root node (and its listing when handed over) like [`Cache::install`].
+    /// Stores the root node like [`Cache::install`].
     pub(crate) fn install_root(
         &mut self,
-        mut root: Node,
+        root: Node,
         expires: Instant,
         generation: u64,
     ) -> Arc<RootEntry> {
         let current = generation == self.generation;
-        let children = match &mut root.kind {
-            NodeKind::Directory { children } => children.take(),
-            _ => None,
-        };
-        let eager = children.is_some();
-        if let Some(children) = children {
-            self.install(&NodePath::root(), children, expires, generation);
-        }
         let entry = Arc::new(RootEntry {
             node: root,
-            eager,
             expires: if current { expires } else { Instant::now() },
         });
         if current {
@@ -382,37 +353,33 @@ fn note_changes(
     changed: &mut Vec<(NodePath, EntryKind)>,
 ) {
     let same_entries = old.entries.len() == new.entries.len()
-        && old.entries.iter().zip(&new.entries).all(|(old, new)| {
-            old.node.name == new.node.name && EntryKind::of(&old.node) == EntryKind::of(&new.node)
-        });
+        && old
+            .entries
+            .iter()
+            .zip(&new.entries)
+            .all(|(old, new)| old.name == new.name && EntryKind::of(old) == EntryKind::of(new));
     if !same_entries {
         changed.push((dir.clone(), EntryKind::Directory));
     }
-    for entry in &new.entries {
-        let NodeKind::Symlink { target } = &entry.node.kind else {
+    for node in &new.entries {
+        let NodeKind::Symlink { target } = &node.kind else {
             continue;
         };
-        let was = old.get(&entry.node.name).map(|old| &old.node.kind);
+        let was = old.get(&node.name).map(|old| &old.kind);
         if let Some(NodeKind::Symlink { target: old_target }) = was {
             if old_target != target {
-                changed.push((dir.join(&entry.node.name), EntryKind::Symlink));
+                changed.push((dir.join(&node.name), EntryKind::Symlink));
             }
         }
     }
 }
 
-/// The listing of `dir`; the listings of directories handed over with their children (and
-/// theirs) go to `handed_over`.
-fn build_listings(
-    dir: &NodePath,
-    nodes: Vec<Node>,
-    expires: Instant,
-    handed_over: &mut Vec<(NodePath, Listing)>,
-) -> Listing {
+/// The listing of `dir`.
+fn build_listing(dir: &NodePath, nodes: Vec<Node>, expires: Instant) -> Listing {
     let mut entries = Vec::with_capacity(nodes.len());
     let mut by_name = HashMap::with_capacity(nodes.len());
     let mut subdirectories = 0;
-    for mut node in nodes {
+    for node in nodes {
         if is_bad_name(&node.name) {
             tracing::warn!(dir = %dir, name = ?node.name, "provider listed an unusable name; skipped");
             continue;
@@ -421,18 +388,11 @@ fn build_listings(
             tracing::warn!(dir = %dir, name = ?node.name, "provider listed a name twice; kept the first");
             continue;
         }
-        let mut eager = false;
-        if let NodeKind::Directory { children } = &mut node.kind {
+        if node.is_directory() {
             subdirectories += 1;
-            if let Some(children) = children.take() {
-                eager = true;
-                let below = dir.join(&node.name);
-                let listing = build_listings(&below, children, expires, handed_over);
-                handed_over.push((below, listing));
-            }
         }
         by_name.insert(node.name.clone(), entries.len());
-        entries.push(Entry { node, eager });
+        entries.push(node);
     }
     Listing {
         entries,
@@ -457,31 +417,19 @@ mod tests {
     }
 
     #[test]
-    fn eager_children_become_listings_of_their_own() {
+    fn a_listing_counts_its_subdirectories_and_lists_nothing_below() {
         let mut cache = Cache::default();
         let generation = cache.generation();
         let nodes = vec![
-            Node::directory("eager", at(1)).with_children(vec![
-                Node::file("inner", at(2), Some(3)),
-                Node::directory("sub", at(2)),
-            ]),
-            Node::directory("lazy", at(1)),
+            Node::directory("one", at(1)),
+            Node::directory("two", at(1)),
             Node::file("f", at(1), None),
         ];
         let root = cache.install(&NodePath::root(), nodes, later(60), generation);
         assert_eq!(root.entries().len(), 3);
         assert_eq!(root.subdirectories(), 2);
-        let eager = root.get(OsStr::new("eager")).unwrap();
-        assert!(eager.eager);
-        assert_eq!(eager.node.kind, NodeKind::Directory { children: None });
-        assert!(!root.get(OsStr::new("lazy")).unwrap().eager);
-        let inner = cache
-            .listing(&NodePath::parse("eager"), Instant::now())
-            .unwrap();
-        assert_eq!(inner.subdirectories(), 1);
-        assert!(inner.get(OsStr::new("inner")).is_some());
         assert!(cache
-            .listing(&NodePath::parse("lazy"), Instant::now())
+            .listing(&NodePath::parse("one"), Instant::now())
             .is_none());
     }
 
@@ -580,7 +528,7 @@ mod tests {
         let root = NodePath::root();
         let listing = cache.install(&root, nodes, later(60), generation);
         assert_eq!(listing.entries().len(), 1);
-        assert_eq!(listing.get(OsStr::new("ok")).unwrap().node.mtime, at(1));
+        assert_eq!(listing.get(OsStr::new("ok")).unwrap().mtime, at(1));
     }
 
     #[test]
@@ -635,23 +583,20 @@ mod tests {
     }
 
     #[test]
-    fn root_handed_over_with_children_fills_the_root_listing() {
+    fn a_notice_on_the_root_drops_the_root_node_and_its_listing() {
         let mut cache = Cache::default();
         let generation = cache.generation();
-        let root = Node::directory("", at(5)).with_children(vec![Node::file("f", at(1), Some(1))]);
-        let entry = cache.install_root(root, later(60), generation);
-        assert!(entry.eager);
-        assert_eq!(
-            cache
-                .listing(&NodePath::root(), Instant::now())
-                .unwrap()
-                .entries()
-                .len(),
-            1
+        cache.install_root(Node::directory("", at(5)), later(60), generation);
+        cache.install(
+            &NodePath::root(),
+            vec![Node::file("f", at(1), Some(1))],
+            later(60),
+            generation,
         );
         assert!(cache.root(Instant::now()).is_some());
         assert!(cache.listing(&NodePath::root(), Instant::now()).is_some());
         cache.invalidate(&NodePath::root());
         assert!(cache.root(Instant::now()).is_none());
+        assert!(cache.listing(&NodePath::root(), Instant::now()).is_none());
     }
 }

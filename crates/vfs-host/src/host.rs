@@ -292,7 +292,7 @@ impl Host {
     ) -> (Attributes, bool) {
         let ino = self.number(tables, path, EntryKind::of(node));
         let known = match node.kind {
-            NodeKind::Directory { .. } => Known {
+            NodeKind::Directory => Known {
                 subdirectories: tables
                     .cache
                     .listing(path, now)
@@ -370,8 +370,8 @@ impl Host {
         Some(
             listing
                 .get(name)
-                .filter(|entry| EntryKind::of(&entry.node) == kind)
-                .map(|entry| (entry.node.clone(), listing.expires))
+                .filter(|node| EntryKind::of(node) == kind)
+                .map(|node| (node.clone(), listing.expires))
                 .ok_or(libc::ENOENT),
         )
     }
@@ -389,7 +389,7 @@ impl Host {
         let listing = self.listing(&parent).await?;
         listing
             .get(name)
-            .map(|entry| (entry.node.clone(), listing.expires))
+            .map(|node| (node.clone(), listing.expires))
             .ok_or_else(|| ProviderError::NotFound(path.clone()))
     }
 }

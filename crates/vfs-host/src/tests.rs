@@ -76,14 +76,7 @@ fn sample() -> Arc<Tree> {
         "/",
         vec![
             Node::directory("lazy", at(1)),
-            Node::directory("eager", at(2)).with_children(vec![
-                Node::file("inner", at(3), Some(5)),
-                Node::directory("deeper", at(3)).with_children(vec![Node::file(
-                    "leaf",
-                    at(4),
-                    Some(1),
-                )]),
-            ]),
+            Node::directory("nested", at(2)),
             Node::file("sized", at(5), Some(3)),
             Node::file("unsized", at(6), None),
             Node::symlink("link", at(7), "sized"),
@@ -96,6 +89,14 @@ fn sample() -> Arc<Tree> {
             Node::directory("sub", at(8)),
         ],
     );
+    tree.set(
+        "/nested",
+        vec![
+            Node::file("inner", at(3), Some(5)),
+            Node::directory("deeper", at(3)),
+        ],
+    );
+    tree.set("/nested/deeper", vec![Node::file("leaf", at(4), Some(1))]);
     tree.contents
         .lock()
         .unwrap()
@@ -191,37 +192,34 @@ async fn lookups_within_the_ttl_are_answered_from_the_cache() {
 }
 
 #[tokio::test]
-async fn directories_handed_over_whole_are_never_listed() {
+async fn a_listed_folder_has_its_link_count_and_a_notice_has_it_listed_anew() {
     let tree = sample();
     let host = host(&tree, Duration::from_secs(60));
-    let leaf = ino_of(&host, "eager/deeper/leaf").await;
+    let leaf = ino_of(&host, "nested/deeper/leaf").await;
     assert_eq!(host.getattr(leaf, None).await.unwrap().attrs.mtime, at(4));
     assert_eq!(
         tree.lists.load(Ordering::SeqCst),
-        1,
-        "only the root was listed"
+        3,
+        "each folder on the way was listed once"
     );
-    let eager = host
-        .cached_lookup(ROOT_INO, OsStr::new("eager"))
+    let nested = host
+        .cached_lookup(ROOT_INO, OsStr::new("nested"))
         .unwrap()
         .unwrap();
-    assert_eq!(eager.attrs.nlink, 3, "its one subdirectory is known");
-    assert_eq!(eager.attr_ttl, eager.entry_ttl);
+    assert_eq!(nested.attrs.nlink, 3, "its one subdirectory is known");
+    assert_eq!(nested.attr_ttl, nested.entry_ttl);
 
-    // After a notice, the eager directory is asked for through its parent.
-    host.invalidate(&NodePath::parse("eager"));
-    tree.set(
-        "/",
-        vec![
-            Node::directory("eager", at(20)).with_children(vec![Node::file(
-                "new",
-                at(21),
-                Some(1),
-            )]),
-        ],
+    // After a notice, the folder's attributes come from its parent's new listing, and its
+    // entries from a new listing of its own.
+    host.invalidate(&NodePath::parse("nested"));
+    tree.set("/", vec![Node::directory("nested", at(20))]);
+    tree.set("/nested", vec![Node::file("new", at(21), Some(1))]);
+    let nested_ino = ino_of(&host, "nested").await;
+    assert_eq!(
+        host.getattr(nested_ino, None).await.unwrap().attrs.mtime,
+        at(20)
     );
-    let eager_ino = ino_of(&host, "eager").await;
-    let handle = host.opendir(eager_ino).await.unwrap().handle;
+    let handle = host.opendir(nested_ino).await.unwrap().handle;
     let names: Vec<_> = host
         .dir_snapshot(handle)
         .unwrap()
@@ -230,7 +228,11 @@ async fn directories_handed_over_whole_are_never_listed() {
         .map(|item| item.name.clone())
         .collect();
     assert_eq!(names, [".", "..", "new"]);
-    assert_eq!(tree.lists.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        tree.lists.load(Ordering::SeqCst),
+        5,
+        "the root and the folder"
+    );
 }
 
 #[tokio::test]
@@ -339,7 +341,7 @@ async fn attributes_follow_the_host_rules() {
     assert!(root.attr_ttl > MIN_TTL);
     ino_of(&host, "lazy").await;
     let root = host.getattr(ROOT_INO, None).await.unwrap();
-    assert_eq!(root.attrs.nlink, 4, "lazy and eager");
+    assert_eq!(root.attrs.nlink, 4, "lazy and nested");
     assert!(root.attr_ttl > MIN_TTL);
 
     let link = ino_of(&host, "link").await;
@@ -827,6 +829,14 @@ async fn a_node_notice_drops_the_node_and_its_names_but_keeps_what_is_below() {
             Node::directory("sub", at(8)),
         ],
     );
+    tree.set(
+        "/nested",
+        vec![
+            Node::file("inner", at(3), Some(5)),
+            Node::directory("deeper", at(3)),
+        ],
+    );
+    tree.set("/nested/deeper", vec![Node::file("leaf", at(4), Some(1))]);
     let kernel = Arc::new(RecordingKernel::default());
     apply_to_node(&host, &kernel, &NodePath::parse("lazy"));
     assert_eq!(*kernel.inodes.lock().unwrap(), vec![lazy], "the node alone");
@@ -891,7 +901,7 @@ async fn a_missing_name_is_a_negative_entry_the_next_notice_takes_back() {
     );
 
     let kernel = Arc::new(RecordingKernel::default());
-    apply(&host, &kernel, &NodePath::parse("eager"));
+    apply(&host, &kernel, &NodePath::parse("nested"));
     assert!(
         !kernel
             .entries
@@ -1591,8 +1601,8 @@ async fn versions_of_listings_the_cache_dropped_are_swept_after_a_grace() {
     let tree = sample();
     let host = host(&tree, Duration::from_secs(600));
     let lazy = ino_of(&host, "lazy").await;
-    let eager = ino_of(&host, "eager").await;
-    for folder in [ROOT_INO, lazy, eager] {
+    let nested = ino_of(&host, "nested").await;
+    for folder in [ROOT_INO, lazy, nested] {
         listed_from(&host, folder, 0).await;
     }
     let later = std::time::Instant::now() + Duration::from_secs(120);
@@ -1607,7 +1617,7 @@ async fn versions_of_listings_the_cache_dropped_are_swept_after_a_grace() {
     assert_eq!(
         host.sweep_listed(later),
         1,
-        "gone after the grace: only the version of `eager` is left"
+        "gone after the grace: only the version of `nested` is left"
     );
     // Listed again: a version of its own, from the start.
     let again = listed_from(&host, lazy, 0).await;

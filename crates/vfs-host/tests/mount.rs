@@ -25,7 +25,7 @@ fn unknown_size_content() -> Vec<u8> {
         .collect()
 }
 
-/// A small tree: files of known and unknown size, a symlink, a lazy and an eager directory.
+/// A small tree: files of known and unknown size, a symlink, a folder and a folder with a folder.
 fn sample_provider() -> Arc<TestProvider> {
     let provider = TestProvider::new();
     provider.set_listing(
@@ -39,19 +39,24 @@ fn sample_provider() -> Arc<TestProvider> {
             Node::file("unknown.log", at(1_700_000_001, 5), None),
             Node::symlink("link", at(1_700_000_002, 0), "hello.txt"),
             Node::directory("docs", at(1_700_000_003, 0)),
-            Node::directory("eager", at(1_700_000_004, 0)).with_children(vec![
-                Node::file("inner", at(1_700_000_005, 0), Some(3)),
-                Node::directory("sub", at(1_700_000_006, 0)).with_children(vec![]),
-            ]),
+            Node::directory("nested", at(1_700_000_004, 0)),
         ],
     );
+    provider.set_listing(
+        "/nested",
+        vec![
+            Node::file("inner", at(1_700_000_005, 0), Some(3)),
+            Node::directory("sub", at(1_700_000_006, 0)),
+        ],
+    );
+    provider.set_listing("/nested/sub", vec![]);
     provider.set_listing(
         "/docs",
         vec![Node::file("a.md", at(1_700_000_007, 0), Some(2)).with_perm(0o640)],
     );
     provider.set_content("/hello.txt", HELLO);
     provider.set_content("/unknown.log", unknown_size_content());
-    provider.set_content("/eager/inner", "abc");
+    provider.set_content("/nested/inner", "abc");
     provider.set_content("/docs/a.md", "md");
     provider
 }
@@ -84,9 +89,12 @@ fn stat_shows_owner_read_only_modes_link_counts_and_nanosecond_times() {
     let a_md = fs::metadata(fixture.path("docs/a.md")).unwrap();
     assert_eq!(a_md.mode() & 0o7777, 0o440, "write bits are cleared");
 
-    // Handed over with its children, so its one subdirectory is known.
-    assert_eq!(fs::metadata(fixture.path("eager")).unwrap().nlink(), 3);
-    assert_eq!(fs::read(fixture.path("eager/inner")).unwrap(), b"abc");
+    // Its one subdirectory is known once it is listed, and `stat` right after sees it.
+    let nested = fixture.path("nested");
+    assert_eq!(fs::metadata(&nested).unwrap().nlink(), 2, "not listed yet");
+    assert_eq!(fs::read_dir(&nested).unwrap().count(), 2);
+    assert_eq!(fs::metadata(&nested).unwrap().nlink(), 3);
+    assert_eq!(fs::read(fixture.path("nested/inner")).unwrap(), b"abc");
 
     let link = fs::symlink_metadata(fixture.path("link")).unwrap();
     assert!(link.file_type().is_symlink());
@@ -130,7 +138,7 @@ fn readdir_ls_and_find_see_the_tree() {
     // `.vfs` is the host's marker at the root of every mount.
     assert_eq!(
         names,
-        [".vfs", "docs", "eager", "hello.txt", "link", "unknown.log"]
+        [".vfs", "docs", "hello.txt", "link", "nested", "unknown.log"]
     );
 
     let (ok, listing, stderr) = run(Command::new("ls").arg("-la").arg(&fixture.mountpoint));
@@ -151,7 +159,10 @@ fn readdir_ls_and_find_see_the_tree() {
         "{listing}"
     );
     assert!(line_of(" docs").starts_with("dr-xr-xr-x 2 "), "{listing}");
-    assert!(line_of(" eager").starts_with("dr-xr-xr-x 3 "), "{listing}");
+    assert!(
+        line_of(" nested").starts_with("dr-xr-xr-x 2 "),
+        "not listed yet: {listing}"
+    );
     assert!(
         line_of(" .").starts_with("dr-xr-xr-x 4 "),
         "root has two subdirectories: {listing}"
@@ -171,14 +182,18 @@ fn readdir_ls_and_find_see_the_tree() {
             "./.vfs",
             "./docs",
             "./docs/a.md",
-            "./eager",
-            "./eager/inner",
-            "./eager/sub",
             "./hello.txt",
             "./link",
+            "./nested",
+            "./nested/inner",
+            "./nested/sub",
             "./unknown.log"
         ]
     );
+    // `find` listed it: its one subdirectory is known.
+    let (ok, listing, stderr) = run(Command::new("ls").arg("-ld").arg(fixture.path("nested")));
+    assert!(ok, "{stderr}");
+    assert!(listing.starts_with("dr-xr-xr-x 3 "), "{listing}");
 }
 
 #[test]
@@ -546,9 +561,9 @@ fn a_cached_symlink_target_changes_with_its_notice_or_after_the_ttl() {
     for _ in 0..3 {
         assert_eq!(link_target(&link), "hello.txt");
     }
-    retarget(&provider, "eager/inner");
+    retarget(&provider, "nested/inner");
     let seen = time_until(Duration::from_secs(3), || {
-        link_target(&link) == "eager/inner"
+        link_target(&link) == "nested/inner"
     })
     .expect("a changed target is seen without a notice");
     assert!(seen <= ttl * 2, "seen after {seen:?}");

@@ -41,7 +41,7 @@ impl Entry {
     /// The entry a provider's node asks for. Without `contents` a file is an empty stand-in.
     pub fn from_node(node: &Node, contents: bool) -> Entry {
         let kind = match &node.kind {
-            NodeKind::Directory { .. } => Kind::Dir,
+            NodeKind::Directory => Kind::Dir,
             NodeKind::File { size } => Kind::File {
                 size: if contents { *size } else { Some(0) },
             },

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::runtime::Handle;
-use vfs_core::{Node, NodeKind, NodePath, Provider, ProviderError};
+use vfs_core::{Node, NodePath, Provider, ProviderError};
 
 use crate::entry::{acceptable_name, Entry, Tree};
 
@@ -60,21 +60,17 @@ impl Source {
         Ok(listing.into_iter().find(|node| node.name == name))
     }
 
-    /// The acceptable children of the folder `node` at `path` (its eager listing, or the
-    /// provider's); a folder that vanished meanwhile has none.
+    /// The acceptable children of `node` at `path` (the provider's listing of it, when it is
+    /// a folder); a folder that vanished meanwhile has none.
     pub fn children(&self, path: &NodePath, node: &Node) -> Result<Vec<Node>, ProviderError> {
-        let children = match &node.kind {
-            NodeKind::Directory {
-                children: Some(children),
-            } => children.clone(),
-            NodeKind::Directory { children: None } => {
-                match self.call(path, self.provider.list(path)) {
-                    Ok(children) => children,
-                    Err(ProviderError::NotFound(_)) if !path.is_root() => Vec::new(),
-                    Err(error) => return Err(error),
-                }
+        let children = if node.is_directory() {
+            match self.call(path, self.provider.list(path)) {
+                Ok(children) => children,
+                Err(ProviderError::NotFound(_)) if !path.is_root() => Vec::new(),
+                Err(error) => return Err(error),
             }
-            _ => Vec::new(),
+        } else {
+            Vec::new()
         };
         Ok(children
             .into_iter()

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use vfs_core::{Node, NodeKind, NodePath, Notice, ProviderError};
+use vfs_core::{Node, NodePath, Notice, ProviderError};
 
 use crate::engine::ObjectKind;
 use crate::state::EngineState;
@@ -528,15 +528,14 @@ fn same_entry(a: &Node, b: &Node) -> bool {
 
 /// Same kind and target (a folder's listing is compared on its own).
 fn same_kind(a: &Node, b: &Node) -> bool {
-    match (&a.kind, &b.kind) {
-        (NodeKind::Directory { .. }, NodeKind::Directory { .. }) => true,
-        (left, right) => left == right,
-    }
+    a.kind == b.kind
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use vfs_core::NodeKind;
 
     use super::*;
     use crate::state::{ContainerRecord, ImageRecord, NetworkRecord, VolumeRecord};

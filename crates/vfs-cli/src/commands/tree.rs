@@ -24,7 +24,7 @@ fn line(entry: &WalkEntry) -> String {
     let time = rfc3339_utc(entry.node.mtime);
     let path = &entry.path;
     match &entry.node.kind {
-        NodeKind::Directory { .. } => format!("{time} dir  {path}"),
+        NodeKind::Directory => format!("{time} dir  {path}"),
         NodeKind::File { .. } => format!("{time} file {path}"),
         NodeKind::Symlink { target } => {
             format!("{time} link {path} -> {}", target.to_string_lossy())
@@ -47,7 +47,7 @@ struct JsonNode {
 
 fn json_line(entry: &WalkEntry) -> anyhow::Result<String> {
     let (kind, size, target) = match &entry.node.kind {
-        NodeKind::Directory { .. } => ("dir", None, None),
+        NodeKind::Directory => ("dir", None, None),
         NodeKind::File { size } => ("file", *size, None),
         NodeKind::Symlink { target } => ("link", None, Some(target.to_string_lossy().into_owned())),
     };

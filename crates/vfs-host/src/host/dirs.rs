@@ -123,10 +123,10 @@ impl Host {
             provisional: false,
         });
         for entry in listing.entries() {
-            let child = path.join(&entry.node.name);
-            let (attrs, provisional) = self.attributes_of(tables, &child, &entry.node, now);
+            let child = path.join(&entry.name);
+            let (attrs, provisional) = self.attributes_of(tables, &child, entry, now);
             items.push(DirItem {
-                name: entry.node.name.clone(),
+                name: entry.name.clone(),
                 attrs,
                 expires: listing.expires,
                 provisional,

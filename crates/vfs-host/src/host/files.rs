@@ -30,7 +30,7 @@ impl Host {
         let failed = |error| errno_of(error, "open", &path);
         let size = match node.kind {
             NodeKind::File { size } => size,
-            NodeKind::Directory { .. } => return Err(libc::EISDIR),
+            NodeKind::Directory => return Err(libc::EISDIR),
             NodeKind::Symlink { .. } => return Err(libc::ELOOP),
         };
         let content = if is_marker(&path) {

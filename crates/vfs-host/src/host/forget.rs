@@ -136,7 +136,7 @@ impl Tables {
         let dropped = self.inodes.drop_unlisted(dir, |name, kind| {
             listing
                 .get(name)
-                .is_some_and(|entry| EntryKind::of(&entry.node) == kind)
+                .is_some_and(|node| EntryKind::of(node) == kind)
         });
         self.dropped(&dropped);
     }

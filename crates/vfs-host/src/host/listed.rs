@@ -124,11 +124,8 @@ impl Host {
             .entries()
             .iter()
             .map(|entry| {
-                let kind = EntryKind::of(&entry.node);
-                (
-                    self.number(tables, &path.join(&entry.node.name), kind),
-                    kind,
-                )
+                let kind = EntryKind::of(entry);
+                (self.number(tables, &path.join(&entry.name), kind), kind)
             })
             .collect();
         let dot_items = DOTS
@@ -139,7 +136,7 @@ impl Host {
             .entries()
             .iter()
             .zip(&numbered)
-            .map(|(entry, (ino, kind))| (entry.node.name.as_os_str(), *ino, *kind));
+            .map(|(entry, (ino, kind))| (entry.name.as_os_str(), *ino, *kind));
         let fingerprint = fingerprint(dot_items.chain(entry_items));
         tables.listed.keep(ino, fingerprint, dots, listing)
     }
@@ -169,10 +166,10 @@ impl Host {
                 },
                 None => {
                     let entry = &dir.listing.entries()[index - DOTS.len()];
-                    let child = path.join(&entry.node.name);
+                    let child = path.join(&entry.name);
                     // Made now: a provisional link count is kept like the rest (the folder's
                     // listing, once loaded, forgets it in the kernel; see `attributes_of`).
-                    let (attrs, _) = self.attributes_of(&mut tables, &child, &entry.node, now);
+                    let (attrs, _) = self.attributes_of(&mut tables, &child, entry, now);
                     let ttl = if current {
                         self.ttl_until(dir.listing.expires, now)
                     } else {
@@ -180,7 +177,7 @@ impl Host {
                     };
                     ListedItem {
                         next,
-                        name: &entry.node.name,
+                        name: &entry.name,
                         attrs,
                         ttl,
                     }

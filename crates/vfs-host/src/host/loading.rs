@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vfs_core::{Node, NodeKind, NodePath, ProviderError};
+use vfs_core::{Node, NodePath, ProviderError};
 
 use crate::attrs::EntryKind;
 use crate::cache::{Listing, RootEntry};
@@ -103,13 +103,7 @@ impl Host {
         }
         let generation = self.tables().cache.generation();
         let started = Instant::now();
-        let mut node = self.provider_root().await?;
-        if let NodeKind::Directory {
-            children: Some(children),
-        } = &mut node.kind
-        {
-            *children = with_marker(std::mem::take(children), &self.name);
-        }
+        let node = self.provider_root().await?;
         let mut tables = self.tables();
         let entry = tables
             .cache
@@ -202,95 +196,30 @@ impl Host {
         }
     }
 
-    /// The children of `dir` straight from the provider. A directory handed over with its
-    /// children is asked for through the nearest ancestor listed on demand (or the root).
-    pub(super) fn fetch_children<'a>(
-        &'a self,
-        dir: &'a NodePath,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Node>, ProviderError>> + Send + 'a>> {
-        Box::pin(async move {
-            let Some(parent) = dir.parent() else {
-                return Ok(with_marker(
-                    self.fetch_root_children(dir).await?,
-                    &self.name,
-                ));
-            };
-            self.fetch_children_below(dir, &parent).await
-        })
-    }
-
-    /// The children of the root straight from the provider.
-    pub(super) async fn fetch_root_children(
-        &self,
-        dir: &NodePath,
-    ) -> Result<Vec<Node>, ProviderError> {
-        let root = self.root_entry().await?;
-        if !root.node.is_directory() {
+    /// The children of the folder `dir` straight from the provider, once `dir` is known to be
+    /// a folder (from the root node, from its parent's listing, or from its own looked-up entry
+    /// when the provider prefers lookups: listing its parent may cost much more than `dir`).
+    pub(super) async fn fetch_children(&self, dir: &NodePath) -> Result<Vec<Node>, ProviderError> {
+        let is_folder = match (dir.parent(), dir.name()) {
+            (Some(parent), Some(name)) if self.looks_up(&parent) => {
+                self.entry(&parent, name).await?.0.is_directory()
+            }
+            (Some(parent), Some(name)) => self
+                .listing(&parent)
+                .await?
+                .get(name)
+                .ok_or_else(|| ProviderError::NotFound(dir.clone()))?
+                .is_directory(),
+            _ => self.root_entry().await?.node.is_directory(),
+        };
+        if !is_folder {
             return Err(ProviderError::NotADirectory(dir.clone()));
         }
-        if !root.eager {
-            return self.provider_list(dir).await;
-        }
-        match self.provider_root().await?.kind {
-            NodeKind::Directory {
-                children: Some(children),
-            } => Ok(children),
-            NodeKind::Directory { children: None } => self.provider_list(dir).await,
-            _ => Err(ProviderError::NotADirectory(dir.clone())),
-        }
-    }
-
-    /// The children of `dir`, below `parent`, straight from the provider.
-    pub(super) fn fetch_children_below<'a>(
-        &'a self,
-        dir: &'a NodePath,
-        parent: &'a NodePath,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Node>, ProviderError>> + Send + 'a>> {
-        let parent = parent.clone();
-        Box::pin(async move {
-            let name = dir.name().unwrap_or_default();
-            if self.looks_up(&parent) {
-                // Its own entry says whether it is a folder: no need to list its parent (which
-                // for such a provider may cost much more than this folder).
-                let (node, _) = self.entry(&parent, name).await?;
-                if !node.is_directory() {
-                    return Err(ProviderError::NotADirectory(dir.clone()));
-                }
-                return self.provider_list(dir).await;
-            }
-            let parent_listing = self.listing(&parent).await?;
-            let entry = parent_listing
-                .get(name)
-                .ok_or_else(|| ProviderError::NotFound(dir.clone()))?;
-            if !entry.node.is_directory() {
-                return Err(ProviderError::NotADirectory(dir.clone()));
-            }
-            if !entry.eager {
-                return self.provider_list(dir).await;
-            }
-            let generation = self.tables().cache.generation();
-            let started = Instant::now();
-            let siblings = self.fetch_children(&parent).await?;
-            let fresh = siblings
-                .iter()
-                .find(|node| node.name == name)
-                .map(|node| node.kind.clone());
-            // Keep the parent's fresh answer too: it carries this directory's own attributes.
-            {
-                let mut tables = self.tables();
-                tables
-                    .cache
-                    .install(&parent, siblings, started + self.ttl, generation);
-                self.queue_unnoticed_changes(&mut tables);
-            }
-            match fresh {
-                Some(NodeKind::Directory {
-                    children: Some(children),
-                }) => Ok(children),
-                Some(NodeKind::Directory { children: None }) => self.provider_list(dir).await,
-                Some(_) => Err(ProviderError::NotADirectory(dir.clone())),
-                None => Err(ProviderError::NotFound(dir.clone())),
-            }
+        let children = self.provider_list(dir).await?;
+        Ok(if dir.is_root() {
+            with_marker(children, &self.name)
+        } else {
+            children
         })
     }
 }

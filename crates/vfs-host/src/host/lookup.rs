@@ -73,9 +73,9 @@ impl Host {
         now: Instant,
     ) -> Lookup {
         match listing.get(name) {
-            Some(entry) => {
+            Some(node) => {
                 let path = parent_path.join(name);
-                let answer = self.answer(tables, &path, &entry.node, listing.expires, now);
+                let answer = self.answer(tables, &path, node, listing.expires, now);
                 // The kernel holds one more lookup of the number once it has the answer.
                 tables.inodes.looked_up(answer.attrs.ino);
                 Lookup::Found(answer)

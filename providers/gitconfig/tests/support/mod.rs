@@ -109,7 +109,7 @@ pub async fn read_text(provider: &dyn Provider, path: &str) -> String {
 }
 
 pub fn is_dir(node: &Node) -> bool {
-    matches!(node.kind, NodeKind::Directory { .. })
+    matches!(node.kind, NodeKind::Directory)
 }
 
 /// A directory path that does not exist yet, for trees outside any repository.
