@@ -331,6 +331,22 @@ fn a_warm_make_asks_no_name_time_or_link_long_after_the_short_default_ttl() {
 }
 
 /// The kind of each FUSE request in a `--debug-fuse` log (`LOOKUP`, `OPENDIR`, …).
+/// The FUSE requests the mount logged (to `log`, with `--debug-fuse`) while `script` ran in
+/// `dir`, and in the 200 ms after it. Left out: find's one statfs(2) a run, which FUSE has no
+/// kernel cache for (find asks it for its leaf optimisation): the one request a warm walk
+/// cannot avoid.
+fn requests_during(log: &Path, what: &str, script: &str, dir: &Path) -> Vec<String> {
+    let before = std::fs::read_to_string(log).unwrap().len();
+    assert!(shell(script, dir).0, "{what}");
+    std::thread::sleep(Duration::from_millis(200));
+    let text = std::fs::read_to_string(log).unwrap();
+    fuse_requests(&text[before..])
+        .into_iter()
+        .filter(|line| !(what == "find" && request_kinds(&[line]) == ["STATFS"]))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn request_kinds<'a>(requests: &[&'a str]) -> Vec<&'a str> {
     requests
         .iter()
@@ -391,21 +407,12 @@ fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
     }
     std::thread::sleep(Duration::from_millis(200));
     for (what, script) in walks {
-        let before = std::fs::read_to_string(&log).unwrap().len();
-        assert!(shell(script, project.path()).0, "warm {what}");
-        std::thread::sleep(Duration::from_millis(200));
-        let text = std::fs::read_to_string(&log).unwrap();
-        // statfs(2) has no kernel cache in FUSE, and find asks it once per run (for its leaf
-        // optimisation): the one request a warm walk cannot avoid.
-        let asked: Vec<&str> = fuse_requests(&text[before..])
-            .into_iter()
-            .filter(|line| !(what == "find" && request_kinds(&[line]) == ["STATFS"]))
-            .collect();
+        let asked = requests_during(&log, what, script, project.path());
         assert!(
             asked.is_empty(),
             "a warm {what} made {} FUSE requests ({:?}): {asked:#?}",
             asked.len(),
-            request_kinds(&asked)
+            request_kinds(&asked.iter().map(String::as_str).collect::<Vec<_>>())
         );
     }
     let text = std::fs::read_to_string(&log).unwrap();
@@ -483,23 +490,15 @@ fn the_walk_right_after_a_cold_one_reaches_the_mount_with_no_request() {
         );
         // Time for a refresh left to the notices thread to land, as it would between two runs.
         std::thread::sleep(Duration::from_millis(200));
-        let before = std::fs::read_to_string(&log).unwrap().len();
-        assert!(shell(script, project.path()).0, "second {what}");
-        std::thread::sleep(Duration::from_millis(200));
-        let text = std::fs::read_to_string(&log).unwrap();
-        // What the kernel may still ask: find's one statfs(2) a run (no kernel cache in FUSE, see
-        // the warm test). DockerFS's folders count no link, so listing one changes none of its
-        // attributes: even an empty folder, in which nothing is looked up after its listing,
-        // is not asked for again.
-        let asked: Vec<&str> = fuse_requests(&text[before..])
-            .into_iter()
-            .filter(|line| !(what == "find" && request_kinds(&[line]) == ["STATFS"]))
-            .collect();
+        // DockerFS's folders count no link, so listing one changes none of its attributes:
+        // even an empty folder, in which nothing is looked up after its listing, is not asked
+        // for again.
+        let asked = requests_during(&log, what, script, project.path());
         assert!(
             asked.is_empty(),
             "the {what} right after a cold one made {} FUSE requests ({:?}): {asked:#?}",
             asked.len(),
-            request_kinds(&asked)
+            request_kinds(&asked.iter().map(String::as_str).collect::<Vec<_>>())
         );
         drop(mount);
     }
