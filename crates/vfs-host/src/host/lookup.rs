@@ -97,6 +97,7 @@ impl Host {
     pub(crate) async fn lookup_entry(&self, parent: u64, name: &OsStr) -> Result<Lookup, Errno> {
         let parent_path = self.path_of(parent)?;
         if self.looks_up(&parent_path) {
+            let generation = self.tables().cache.generation();
             return match self.entry(&parent_path, name).await {
                 Ok((node, expires)) => {
                     let now = Instant::now();
@@ -110,7 +111,12 @@ impl Host {
                 Err(ProviderError::NotFound(_)) => {
                     let now = Instant::now();
                     let ttl = self.ttl_until(now + self.ttl, now);
-                    if self.tables().negatives.record(parent, name, now + ttl, now) {
+                    let mut tables = self.tables();
+                    // A notice that arrived while the provider answered may have made the name
+                    // exist: its forgetting is done, so a negative answer kept now would
+                    // outlive it (as a positive answer fetched meanwhile is not kept either).
+                    let current = tables.cache.generation() == generation;
+                    if current && tables.negatives.record(parent, name, now + ttl, now) {
                         Ok(Lookup::Missing { ttl })
                     } else {
                         // Not remembered, so a notice could not take it back: not to be kept.
