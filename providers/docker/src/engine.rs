@@ -253,23 +253,11 @@ impl Engine {
     /// The engine's own clock (`SystemTime` of `/info`): event times are the engine's, so a
     /// barrier must not use the host's clock. The same answer tells Podman apart.
     pub async fn clock(&self) -> Result<EngineClock, EngineError> {
-        self.count("info (the engine's clock)");
+        let body = self.get_ok("info (the engine's clock)", "/info").await?;
         let failed = |reason: String| EngineError::Failed {
             engine: self.source.to_string(),
             reason,
         };
-        let path = format!("{}/info", self.api_prefix);
-        let (status, body) =
-            self.raw
-                .get(&path)
-                .await
-                .map_err(|error| EngineError::Unreachable {
-                    engine: self.source.to_string(),
-                    reason: error.to_string(),
-                })?;
-        if status != 200 {
-            return Err(failed(format!("info: HTTP {status}")));
-        }
         let info: Info<'_> = serde_json::from_slice(&body)
             .map_err(|error| failed(format!("unreadable info JSON: {error}")))?;
         let now_nanos = info
