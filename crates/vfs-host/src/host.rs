@@ -38,6 +38,8 @@ mod marker;
 mod negatives;
 
 pub(crate) use dirs::OpenedDir;
+#[cfg(test)]
+pub(crate) use forget::TableSizes;
 pub(crate) use listed::ListedAt;
 use loading::Gate;
 pub(crate) use loading::{ProviderCalls, PROVIDER_TIMEOUT};

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use vfs_core::{async_trait, Content, Node, NodeKind, NodePath, Notice, Provider, ProviderError};
 
 use crate::attrs::{EntryKind, Owner};
-use crate::host::{Host, Lookup, MIN_TTL};
+use crate::host::{Host, Lookup, TableSizes, MIN_TTL};
 use crate::inodes::ROOT_INO;
 use crate::kernel::{perform, KernelCache, KernelOp};
 
@@ -1255,31 +1255,87 @@ async fn a_folder_the_kernel_forgot_takes_its_names_with_it_once_it_is_gone() {
     );
 }
 
-#[tokio::test]
-async fn a_hundred_thousand_tags_made_and_removed_leave_the_tables_as_they_were() {
-    const CYCLES: usize = 100_000;
+/// Runs a churn: `cycles` turns of `cycle` (given its number). Returns the sizes of the host's
+/// tables before it, which they must be again once the next make has looked.
+async fn churn(host: &Host, cycles: usize, mut cycle: impl AsyncFnMut(usize)) -> TableSizes {
+    let start = host.table_sizes();
+    for number in 0..cycles {
+        cycle(number).await;
+    }
+    start
+}
+
+/// A folder `images` holding the file `base`, where tags come and go.
+fn tags_tree() -> Arc<Tree> {
     let tree = Arc::new(Tree::default());
     images(&tree, ["base".to_string()]);
-    let host = host(&tree, Duration::from_secs(600));
-    let kernel = Arc::new(RecordingKernel::default());
-    let folder = ino_of(&host, "images").await;
-    ino_of(&host, "images/base").await;
-    // A negative entry as `make` leaves them (RCS, SCCS), and an open and read folder.
-    host.lookup_entry(folder, OsStr::new("RCS")).await.unwrap();
-    let opened = host.opendir(folder).await.unwrap();
-    host.releasedir(opened.handle);
-    let start = host.table_sizes();
-    for cycle in 0..CYCLES {
+    tree
+}
+
+/// The tag churns' scene: `tags_tree`'s `tree` served by `host`, the kernel told of notices
+/// (`kernel`), `images` and `images/base` looked up; `folder` is `images`.
+struct Tags {
+    tree: Arc<Tree>,
+    host: Arc<Host>,
+    kernel: Arc<RecordingKernel>,
+    folder: u64,
+}
+
+impl Tags {
+    async fn new(tree: Arc<Tree>, host: Arc<Host>) -> Tags {
+        let folder = ino_of(&host, "images").await;
+        ino_of(&host, "images/base").await;
+        Tags {
+            tree,
+            host,
+            kernel: Arc::new(RecordingKernel::default()),
+            folder,
+        }
+    }
+
+    /// Tag `tag-CYCLE` made: the source announces the folder, and the kernel looks the tag up.
+    /// Its name and number.
+    async fn made(&self, cycle: usize) -> (String, u64) {
         let tag = format!("tag-{cycle}");
-        // Made: the source announces the folder; make looks the tag up and misses a name.
-        images(&tree, ["base".to_string(), tag.clone()]);
-        apply_to_node(&host, &kernel, &NodePath::parse("images"));
-        let ino = host
-            .lookup(folder, OsStr::new(&tag))
+        images(&self.tree, ["base".to_string(), tag.clone()]);
+        apply_to_node(&self.host, &self.kernel, &NodePath::parse("images"));
+        let ino = self
+            .host
+            .lookup(self.folder, OsStr::new(&tag))
             .await
             .unwrap()
             .attrs
             .ino;
+        (tag, ino)
+    }
+
+    /// The tags gone from the source (not announced yet).
+    fn removed(&self) {
+        images(&self.tree, ["base".to_string()]);
+    }
+
+    /// The notices of `tag`'s removal: the tag, then its folder.
+    fn announce_removal(&self, tag: &str) {
+        let (host, kernel) = (&self.host, &self.kernel);
+        apply(host, kernel, &NodePath::parse(&format!("images/{tag}")));
+        apply_to_node(host, kernel, &NodePath::parse("images"));
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_tags_made_and_removed_leave_the_tables_as_they_were() {
+    const CYCLES: usize = 100_000;
+    let tree = tags_tree();
+    let host = host(&tree, Duration::from_secs(600));
+    let tags = Tags::new(tree, host.clone()).await;
+    let folder = tags.folder;
+    // A negative entry as `make` leaves them (RCS, SCCS), and an open and read folder.
+    host.lookup_entry(folder, OsStr::new("RCS")).await.unwrap();
+    let opened = host.opendir(folder).await.unwrap();
+    host.releasedir(opened.handle);
+    let start = churn(&host, CYCLES, async |cycle| {
+        // Made: the source announces the folder; make looks the tag up and misses a name.
+        let (tag, ino) = tags.made(cycle).await;
         host.lookup_entry(folder, OsStr::new(&format!("{tag}.stamp")))
             .await
             .unwrap();
@@ -1288,11 +1344,11 @@ async fn a_hundred_thousand_tags_made_and_removed_leave_the_tables_as_they_were(
             host.releasedir(opened.handle);
         }
         // Removed: the notice, then the kernel lets the inode go.
-        images(&tree, ["base".to_string()]);
-        apply(&host, &kernel, &NodePath::parse(&format!("images/{tag}")));
-        apply_to_node(&host, &kernel, &NodePath::parse("images"));
+        tags.removed();
+        tags.announce_removal(&tag);
         host.forget(&[(ino, 1)]);
-    }
+    })
+    .await;
     // The next make looks again.
     ino_of(&host, "images/base").await;
     host.lookup_entry(folder, OsStr::new("RCS")).await.unwrap();
@@ -1437,39 +1493,26 @@ async fn tags_looked_up_one_by_one_made_and_removed_leave_the_tables_as_they_wer
     // A provider asked one name at a time: the host may never list `images`, so a number the
     // kernel let go of goes once a notice took the host's entry of the name.
     const CYCLES: usize = 10_000;
-    let tree = Arc::new(Tree::default());
-    images(&tree, ["base".to_string()]);
+    let tree = tags_tree();
     let provider = Arc::new(LookingUp {
         tree: tree.clone(),
         lookups: AtomicU64::new(0),
     });
     let host = Arc::new(Host::new(provider.clone(), Duration::from_secs(600), OWNER));
-    let kernel = Arc::new(RecordingKernel::default());
-    let folder = ino_of(&host, "images").await;
-    ino_of(&host, "images/base").await;
-    let start = host.table_sizes();
-    for cycle in 0..CYCLES {
-        let tag = format!("tag-{cycle}");
-        images(&tree, ["base".to_string(), tag.clone()]);
-        apply_to_node(&host, &kernel, &NodePath::parse("images"));
-        let ino = host
-            .lookup(folder, OsStr::new(&tag))
-            .await
-            .unwrap()
-            .attrs
-            .ino;
-        images(&tree, ["base".to_string()]);
+    let tags = Tags::new(tree, host.clone()).await;
+    let start = churn(&host, CYCLES, async |cycle| {
+        let (tag, ino) = tags.made(cycle).await;
+        tags.removed();
         if cycle % 2 == 0 {
             // The kernel lets go before the removal: the name is still known then.
             host.forget(&[(ino, 1)]);
-            apply(&host, &kernel, &NodePath::parse(&format!("images/{tag}")));
-            apply_to_node(&host, &kernel, &NodePath::parse("images"));
+            tags.announce_removal(&tag);
         } else {
-            apply(&host, &kernel, &NodePath::parse(&format!("images/{tag}")));
-            apply_to_node(&host, &kernel, &NodePath::parse("images"));
+            tags.announce_removal(&tag);
             host.forget(&[(ino, 1)]);
         }
-    }
+    })
+    .await;
     assert_eq!(
         provider.tree.lists.load(Ordering::SeqCst),
         0,
@@ -1697,9 +1740,8 @@ async fn the_soaks_churn_of_tags_and_containers_read_without_handles_leaves_the_
     kept.walk(&host, "images/base/latest").await;
     host.lookup_entry(images, OsStr::new("soak")).await.unwrap();
     kept.readdirplus(&host, folder).await;
-    let start = host.table_sizes();
     let start_listed = host.sweep_listed(std::time::Instant::now());
-    for cycle in 0..CYCLES {
+    let start = churn(&host, CYCLES, async |cycle| {
         let (tag, container) = (format!("t{cycle}"), format!("soak-c{cycle}"));
         // Made, and announced as DockerFS does: the folders whose names changed.
         tree.set(
@@ -1754,7 +1796,8 @@ async fn the_soaks_churn_of_tags_and_containers_read_without_handles_leaves_the_
         host.lookup_entry(images, OsStr::new("soak")).await.unwrap();
         held.readdirplus(&host, folder).await;
         held.forget(&host);
-    }
+    })
+    .await;
     // What requests left for the notices thread (none runs here) is not kept memory.
     let mut end = host.table_sizes();
     end.pending = start.pending;
