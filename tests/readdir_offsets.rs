@@ -10,7 +10,7 @@ mod common;
 use std::collections::{BTreeSet, HashSet};
 use std::ffi::{CStr, CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{fuse_available, vfs_command_logged, VfsMount};
@@ -121,20 +121,45 @@ fn no_repeats(listed: &[OsString], what: &str) -> BTreeSet<OsString> {
     listed.iter().cloned().collect()
 }
 
-/// A GitConfigFS mount (complete notices: inotify watches the source) of `source`, whose
-/// folder `d` (the folder the tests read: the root also holds the mount's `.vfs`) holds
-/// `FILES` files, with `--debug-fuse` logging to `log`.
-fn mount(source: &Path, mnt: &Path, log: &Path) -> VfsMount {
-    std::fs::create_dir_all(source.join("d")).unwrap();
-    for n in 0..FILES {
-        std::fs::write(source.join("d").join(name(n)), "x\n").unwrap();
+/// A GitConfigFS mount (complete notices: inotify watches the source) in a folder of its own,
+/// with `--debug-fuse` logging to `log`. The source's folder `d` (the folder the tests read: the
+/// root also holds the mount's `.vfs`) holds `FILES` files; `source` and `mnt` are that folder
+/// in the source and in the mount.
+struct Mounted {
+    source: PathBuf,
+    mnt: PathBuf,
+    log: PathBuf,
+    _mount: VfsMount,
+    _work: tempfile::TempDir,
+}
+
+impl Mounted {
+    fn new() -> Mounted {
+        let work = tempfile::tempdir().unwrap();
+        let (source, mnt, log) = (
+            work.path().join("src"),
+            work.path().join("mnt"),
+            work.path().join("vfs.log"),
+        );
+        std::fs::create_dir_all(source.join("d")).unwrap();
+        std::fs::create_dir_all(&mnt).unwrap();
+        for n in 0..FILES {
+            std::fs::write(source.join("d").join(name(n)), "x\n").unwrap();
+        }
+        let (source_text, mnt_text) = (source.to_str().unwrap(), mnt.to_str().unwrap());
+        let command = vfs_command_logged(
+            &["--debug-fuse", "mount", "gitconfig", source_text, mnt_text],
+            &log,
+        );
+        let mount = VfsMount::start_command(command, &mnt);
+        Mounted {
+            source: source.join("d"),
+            mnt: mnt.join("d"),
+            log,
+            _mount: mount,
+            _work: work,
+        }
     }
-    let (source, mnt_text) = (source.to_str().unwrap(), mnt.to_str().unwrap());
-    let command = vfs_command_logged(
-        &["--debug-fuse", "mount", "gitconfig", source, mnt_text],
-        log,
-    );
-    VfsMount::start_command(command, mnt)
 }
 
 /// How many OPENDIR requests reached the mount (FUSE requests in a `--debug-fuse` log).
@@ -162,16 +187,8 @@ fn large_listings_seekdir_and_rewinddir_stay_correct_without_opendir() {
     if !fuse_available() {
         return;
     }
-    let work = tempfile::tempdir().unwrap();
-    let (source, mnt, log) = (
-        work.path().join("src"),
-        work.path().join("mnt"),
-        work.path().join("vfs.log"),
-    );
-    std::fs::create_dir_all(&source).unwrap();
-    std::fs::create_dir_all(&mnt).unwrap();
-    let _mount = mount(&source, &mnt, &log);
-    let mnt = mnt.join("d");
+    let mounted = Mounted::new();
+    let (mnt, log) = (mounted.mnt.clone(), mounted.log.clone());
     let expected = names(0..FILES);
 
     for round in ["first, from the mount", "again, from the kernel's cache"] {
@@ -219,16 +236,12 @@ fn a_listing_changed_between_two_reads_skips_and_repeats_no_unchanged_name() {
     if !fuse_available() {
         return;
     }
-    let work = tempfile::tempdir().unwrap();
+    let mounted = Mounted::new();
     let (source, mnt, log) = (
-        work.path().join("src"),
-        work.path().join("mnt"),
-        work.path().join("vfs.log"),
+        mounted.source.clone(),
+        mounted.mnt.clone(),
+        mounted.log.clone(),
     );
-    std::fs::create_dir_all(&source).unwrap();
-    std::fs::create_dir_all(&mnt).unwrap();
-    let _mount = mount(&source, &mnt, &log);
-    let (source, mnt) = (source.join("d"), mnt.join("d"));
 
     // Twice: a listing read first from the mount (the kernel filling its cache), then one
     // read from the kernel's cache, each changed half-way.
