@@ -1,15 +1,17 @@
-//! Checks the directory a provider is to be mounted on (the host creates a missing one once the
-//! provider has started, so that a provider that cannot start leaves no folder behind).
+//! The command line's side of the mountpoint check ([`vfs_host::check_mountpoint`] decides):
+//! which missing mountpoints it creates (`--mkdir`, or a provider's default name), its words
+//! for one it does not, and the warning for a mount that hides a folder's entries.
 
-use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 
-/// The absolute, canonical path of `path` (of the folder it will be when missing). Refuses a
-/// path that is not a directory, one that still holds the mount of a process that died, and one
-/// that already holds a FUSE mount (mounting over it would hide it, and `unmount` could not tell
-/// them apart).
+use crate::host::{check_mountpoint, MountpointError};
+
+/// The absolute, canonical path of `path` (of the folder it will be when missing; the host
+/// creates it once the provider has started, so that a provider that cannot start leaves no
+/// folder behind). Refuses what [`check_mountpoint`] refuses, and a missing mountpoint without
+/// `mkdir` unless it has a default name.
 pub fn prepare(program: &str, path: &Path, mkdir: bool) -> anyhow::Result<PathBuf> {
     prepare_among(program, path, mkdir, &default_names())
 }
@@ -21,56 +23,26 @@ fn prepare_among(
     mkdir: bool,
     defaults: &[&str],
 ) -> anyhow::Result<PathBuf> {
-    let absolute = std::path::absolute(path)
-        .with_context(|| format!("cannot resolve mountpoint {}", path.display()))?;
-    match std::fs::metadata(&absolute) {
-        Ok(metadata) if metadata.is_dir() => {}
-        Ok(_) => bail!("mountpoint {} is not a directory", absolute.display()),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            if !mkdir && !is_named_as(&absolute, defaults) {
-                if defaults.is_empty() {
-                    bail!(
-                        "mountpoint {} does not exist: create it, or pass --mkdir",
-                        absolute.display()
-                    );
-                }
+    let may_create = |absolute: &Path| mkdir || is_named_as(absolute, defaults);
+    match check_mountpoint(path, may_create, program) {
+        Ok(mountpoint) => Ok(mountpoint.path),
+        Err(MountpointError::Missing(absolute)) => {
+            if defaults.is_empty() {
                 bail!(
-                    "mountpoint {} does not exist: create it, or pass --mkdir \
-                     (only {} {} created without asking)",
-                    absolute.display(),
-                    defaults.join(" and "),
-                    if defaults.len() == 1 { "is" } else { "are" }
+                    "mountpoint {} does not exist: create it, or pass --mkdir",
+                    absolute.display()
                 );
             }
-            return resolve_missing(&absolute)
-                .with_context(|| format!("cannot resolve mountpoint {}", absolute.display()));
-        }
-        Err(error) if error.raw_os_error() == Some(libc::ENOTCONN) => bail!(
-            "mountpoint {0} still holds the mount of a process that is gone ({error}): \
-             run `{program} unmount {0}` first",
-            absolute.display()
-        ),
-        Err(error) => {
-            return Err(error)
-                .with_context(|| format!("cannot use mountpoint {}", absolute.display()))
-        }
-    }
-    let canonical = absolute
-        .canonicalize()
-        .with_context(|| format!("cannot resolve mountpoint {}", absolute.display()))?;
-    // Unreadable mount table (no procfs, or not Linux): nothing to compare with, so nothing to
-    // refuse.
-    if let Ok(Some(mounted)) = vfs_mounts::mounted_at(&canonical) {
-        if mounted.is_fuse() {
             bail!(
-                "mountpoint {0} already holds a FUSE mount ({1}): \
-                 run `{program} unmount {0}` first",
-                canonical.display(),
-                mounted.source
+                "mountpoint {} does not exist: create it, or pass --mkdir \
+                 (only {} {} created without asking)",
+                absolute.display(),
+                defaults.join(" and "),
+                if defaults.len() == 1 { "is" } else { "are" }
             );
         }
+        Err(refused) => Err(refused.into()),
     }
-    Ok(canonical)
 }
 
 /// The names of the providers' default mountpoints this binary links (for `vfs`:
@@ -95,38 +67,6 @@ pub fn is_default_name(path: &Path) -> bool {
 fn is_named_as(path: &Path, names: &[&str]) -> bool {
     path.file_name()
         .is_some_and(|name| names.iter().any(|default| name == *default))
-}
-
-/// The canonical path a missing folder will have once created: its nearest existing ancestor
-/// resolved, the rest appended as written (`..` climbs, as it will once the folders exist).
-fn resolve_missing(absolute: &Path) -> io::Result<PathBuf> {
-    let mut existing = absolute;
-    let mut tail = Vec::new();
-    let mut resolved = loop {
-        match existing.canonicalize() {
-            Ok(resolved) => break resolved,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                let (Some(parent), Some(name)) =
-                    (existing.parent(), existing.components().next_back())
-                else {
-                    return Err(error);
-                };
-                tail.push(name);
-                existing = parent;
-            }
-            Err(error) => return Err(error),
-        }
-    };
-    for component in tail.into_iter().rev() {
-        match component {
-            Component::ParentDir => {
-                resolved.pop();
-            }
-            Component::Normal(name) => resolved.push(name),
-            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
-        }
-    }
-    Ok(resolved)
 }
 
 /// How many entries `dir` holds (0 when it cannot be read): a mount over it hides them.

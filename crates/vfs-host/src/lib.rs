@@ -25,6 +25,7 @@ mod host;
 mod inodes;
 mod kernel;
 mod mount;
+mod mountpoint;
 mod notices;
 mod unmount;
 
@@ -37,6 +38,7 @@ use vfs_core::ChangeNotices;
 
 pub use error::HostError;
 pub use mount::{mount, Mounted};
+pub use mountpoint::{check_mountpoint, Mountpoint, MountpointError};
 pub use unmount::unmount_path;
 pub use vfs_mounts::{mount_table_path, mounted_at, MountEntry};
 

@@ -13,6 +13,7 @@ use vfs_core::{ChangeNotifier, Provider};
 use crate::attrs::Owner;
 use crate::fuse::{FuseHost, KernelNotifier};
 use crate::host::Host;
+use crate::mountpoint::{look_at, Found};
 use crate::notices::NoticeThread;
 use crate::unmount::detach;
 use crate::{HostError, MountConfig};
@@ -146,11 +147,11 @@ fn session_config(config: &MountConfig) -> Config {
 /// Whether the mountpoint is missing (to be created once the provider has started); an error
 /// when it is something other than a directory or cannot be looked at.
 fn check_mountpoint(mountpoint: &Path) -> Result<bool, HostError> {
-    match std::fs::metadata(mountpoint) {
-        Ok(metadata) if metadata.is_dir() => Ok(false),
-        Ok(_) => Err(HostError::MountpointNotADirectory(mountpoint.to_path_buf())),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(true),
-        Err(error) => Err(HostError::mounting(mountpoint.to_path_buf(), error)),
+    match look_at(mountpoint) {
+        Found::Directory => Ok(false),
+        Found::Missing => Ok(true),
+        Found::NotADirectory => Err(HostError::MountpointNotADirectory(mountpoint.to_path_buf())),
+        Found::Unusable(error) => Err(HostError::mounting(mountpoint.to_path_buf(), error)),
     }
 }
 
