@@ -371,10 +371,14 @@ fn announce(
             event.kind,
             EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Metadata(_))
         );
-        match (content_only, node.parent()) {
-            (false, Some(parent)) => notifier.changed(parent),
-            _ => notifier.changed(node),
+        // An entry made, removed or renamed (an editor's or `sed -i`'s save, a checkout)
+        // changes the names of its folder, and the entry at its path and all below it: not its
+        // siblings, whose answers the kernel keeps (a notice for the whole folder made the next
+        // walk read again every file and folder beside the one saved).
+        if let (false, Some(parent)) = (content_only, node.parent()) {
+            notifier.changed_node(parent);
         }
+        notifier.changed(node);
     }
     if repository_moved {
         // HEAD moved (commit, checkout, reset): the times of every YAML file shown may move.

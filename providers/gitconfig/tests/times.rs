@@ -393,3 +393,49 @@ async fn edits_and_commits_are_announced() {
     );
     provider.stop().await;
 }
+
+/// A file saved as editors save it (a new file renamed over the old one) is announced with its
+/// folder's names alone: nothing beside it is announced, so the kernel keeps what it knows of
+/// the other files (issue 17: one save made the next walk read the whole tree again).
+#[tokio::test]
+async fn a_saved_file_is_announced_without_the_files_beside_it() {
+    let repo = Repo::new();
+    repo.write("docker-compose.yml", COMPOSE_V1);
+    repo.write("other.yml", "a: 1\n");
+    repo.commit_file("sub/deep.yml", "b: 1\n", T1);
+    let (notifier, receiver) = ChangeNotifier::channel();
+    let provider = GitConfigProvider::new(repo.path());
+    provider.start(notifier).await.expect("start");
+    let _ = tree(&provider).await;
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = receiver.pending();
+
+    let saved = repo.path().join("other.yml.new");
+    std::fs::write(&saved, "a: 2\n").expect("write");
+    std::fs::rename(&saved, repo.path().join("other.yml")).expect("rename");
+    let mut notices = Vec::new();
+    while let Ok(Some(notice)) = receiver.recv_timeout(Duration::from_millis(500)) {
+        notices.push(notice);
+    }
+    let path = vfs_core::NodePath::parse;
+    assert!(
+        notices
+            .iter()
+            .any(|notice| notice.covers(&path("other.yml/a"))),
+        "no notice covers the saved file's sections: {notices:?}"
+    );
+    assert!(
+        notices.contains(&vfs_core::Notice::node(vfs_core::NodePath::root())),
+        "the root's names changed: {notices:?}"
+    );
+    for beside in ["docker-compose.yml/services", "sub", "sub/deep.yml/b"] {
+        assert!(
+            !notices
+                .iter()
+                .any(|notice| notice.reach == vfs_core::Reach::Subtree
+                    && notice.covers(&path(beside))),
+            "{beside} is announced though only other.yml was saved: {notices:?}"
+        );
+    }
+    provider.stop().await;
+}
