@@ -17,7 +17,8 @@
 //! - [`Snapshot`] and [`diff`]: a whole tree at one moment, and the notices between two of
 //!   them; [`Poller`]: notices for a source without events (read it on an interval, compare).
 //! - [`walk`] and [`walk_started`]: the tree as the host would see it, for tests and tools.
-//! - `MapProvider` (feature `test-util`): a provider whose tree is a map a test changes.
+//! - [`MapProvider`] (needs the feature `test-util`, see there): a provider whose tree is a map
+//!   a test changes, for tests.
 //!
 //! Providers log with [`tracing`] (re-exported: `vfs_core::tracing::warn!(…)`); the command
 //! line sends it to stderr, a file or the system log, filtered by `-v`/`-q` and `RUST_LOG`.
@@ -31,7 +32,9 @@
 //! as many as cores.
 
 mod error;
-#[cfg(feature = "test-util")]
+// In the rustdoc always (so that `cargo doc -p vfs-core` shows it to every reader), in code
+// only with the feature.
+#[cfg(any(feature = "test-util", doc))]
 mod map;
 mod node;
 mod notify;
@@ -43,7 +46,7 @@ mod snapshot;
 mod walk;
 
 pub use error::ProviderError;
-#[cfg(feature = "test-util")]
+#[cfg(any(feature = "test-util", doc))]
 pub use map::{Calls, MapProvider};
 pub use node::{Content, Node, NodeKind};
 pub use notify::{ChangeNotifier, ChangeReceiver, Notice, Reach, Received};

@@ -14,9 +14,17 @@ use crate::{
 /// A test double: a provider whose tree is a map of paths a test sets and removes, and which
 /// sends the change notices of each change (computed with [`crate::diff`]) once started.
 ///
+/// **Needs the `test-util` feature** of `vfs-core`: without it this type does not exist (it is
+/// shown in the rustdoc all the same). A provider's tests enable it in `[dev-dependencies]`
+/// (Cargo merges the features of both tables for tests):
+///
+/// ```toml
+/// [dev-dependencies]
+/// vfs-core = { path = "…/crates/vfs-core", features = ["test-util"] }
+/// ```
+///
 /// For tests of code that drives a provider (a host, a sync, a tool over `walk`), and as a
-/// model of the provider contract. Enable it with `vfs-core = { …, features = ["test-util"] }`
-/// in `[dev-dependencies]`.
+/// model of the provider contract.
 ///
 /// ```
 /// # use std::time::{Duration, UNIX_EPOCH};
@@ -44,7 +52,8 @@ struct State {
     notifier: Option<ChangeNotifier>,
 }
 
-/// How often each method of a [`MapProvider`] was called.
+/// How often each method of a [`MapProvider`] was called (feature `test-util`, as
+/// [`MapProvider`]).
 #[derive(Debug, Default)]
 pub struct Calls {
     pub start: AtomicUsize,
