@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{fuse_available, git, run, vfs_binary, VfsMount};
-use vfs_testkit::mounts::{is_mounted, unmount_lazily};
+use common::{fuse_available, git, recipe, run, vfs_binary, RecipeShell, VfsMount};
+use vfs_testkit::mounts::unmount_lazily;
 use vfs_testkit::throwaway::{program_available, Throwaway};
 
 const T1: i64 = 1_600_000_000;
@@ -332,20 +332,6 @@ fn swarm_objects_show_and_follow_the_engine() {
     drop(mount);
 }
 
-/// The Makefile of the fenced `make` block after `<!-- recipe: NAME -->` in docs/docker.md.
-fn recipe(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/docker.md");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let marker = format!("<!-- recipe: {name} -->");
-    let from = text
-        .find(&marker)
-        .unwrap_or_else(|| panic!("docs/docker.md has no {marker}"));
-    let rest = &text[from..];
-    let start = rest.find("```make\n").expect("a make block") + "```make\n".len();
-    let end = rest[start..].find("```").expect("the block's end");
-    rest[start..start + end].to_string()
-}
-
 const STACK_FILE: &str = "\
 version: \"3.8\"
 services:
@@ -362,84 +348,36 @@ services:
 /// A git repository with docker-stack.yml and the recipe's Makefile; DockerFS (of the swarm)
 /// and GitConfigFS mounted inside it.
 struct Repo {
-    work: tempfile::TempDir,
-    docker_host: String,
+    _work: tempfile::TempDir,
+    shell: RecipeShell,
 }
 
 impl Drop for Repo {
     fn drop(&mut self) {
-        for mountpoint in [self.path().join(".cfgfs"), self.path().join(".dockerfs")] {
+        for mountpoint in [self.shell.cfgfs(), self.shell.dockerfs()] {
             unmount_lazily(&mountpoint);
         }
     }
 }
 
 impl Repo {
+    fn new(docker_host: String) -> Repo {
+        let work = tempfile::tempdir().unwrap();
+        let shell = RecipeShell {
+            dir: work.path().join("shop"),
+            state: work.path().join("state"),
+            env: vec![("DOCKER_HOST".to_string(), docker_host)],
+        };
+        Repo { _work: work, shell }
+    }
+
     fn path(&self) -> PathBuf {
-        self.work.path().join("shop")
-    }
-
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let bin = vfs_binary().parent().unwrap().to_path_buf();
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .current_dir(self.path())
-            .env("PATH", path)
-            .env("DOCKER_HOST", &self.docker_host)
-            .env("VFS_STATE_DIR", self.work.path().join("state"))
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, program: &str, args: &[&str]) -> (i32, String) {
-        let output = self.command(program, args).output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.code().unwrap_or(-1), text)
-    }
-
-    fn mount(&self) {
-        for args in [
-            ["mount", "-d", "docker", ".dockerfs"].as_slice(),
-            ["mount", "-d", "gitconfig", ".", ".cfgfs"].as_slice(),
-        ] {
-            let (code, output) = self.run(vfs_binary().to_str().unwrap(), args);
-            assert_eq!(code, 0, "vfs {args:?}: {output}");
-        }
-    }
-
-    fn unmount(&self) {
-        for name in [".cfgfs", ".dockerfs"] {
-            let mountpoint = self.path().join(name);
-            if is_mounted(&mountpoint) {
-                let (code, output) = self.run(
-                    vfs_binary().to_str().unwrap(),
-                    &["unmount", mountpoint.to_str().unwrap()],
-                );
-                assert_eq!(code, 0, "vfs unmount {name}: {output}");
-            }
-        }
+        self.shell.dir.clone()
     }
 
     /// `make`; whether it deployed.
     fn make(&self, step: &str) -> bool {
-        let (code, output) = self.run("make", &["--no-print-directory"]);
-        assert_eq!(code, 0, "{step}: make failed:\n{output}");
-        output.contains("docker stack deploy")
-    }
-
-    /// `make -q`'s exit code (0: up to date).
-    fn question(&self) -> i32 {
-        self.run("make", &["-q"]).0
+        self.shell.make(&[], step).contains("docker stack deploy")
     }
 
     fn edit(&self, from: &str, to: &str) {
@@ -465,10 +403,7 @@ fn the_docker_stack_recipe_settles() {
     let swarm = Swarm::start();
     swarm.init();
     swarm.engine().import_busybox("shop/busybox:1");
-    let repo = Repo {
-        work: tempfile::tempdir().unwrap(),
-        docker_host: swarm.host(),
-    };
+    let repo = Repo::new(swarm.host());
     let dir = repo.path();
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(
@@ -477,7 +412,7 @@ fn the_docker_stack_recipe_settles() {
     )
     .unwrap();
     // No registry here: the digest lookup is skipped, as it would fail anyway.
-    let makefile = recipe("swarm").replace(
+    let makefile = recipe("docs/docker.md", Some("swarm")).replace(
         "docker stack deploy",
         "docker stack deploy --resolve-image never",
     );
@@ -490,15 +425,19 @@ fn the_docker_stack_recipe_settles() {
     git(&dir, &["commit", "-q", "-m", "stack"], Some(T1));
 
     // Without the mounts make stops before any recipe.
-    let (code, output) = repo.run("make", &[]);
+    let (code, output) = repo.shell.run("make", &[]);
     assert_ne!(code, 0, "make without the mounts:\n{output}");
     assert!(!output.contains("docker stack deploy"), "{output}");
 
-    repo.mount();
+    repo.shell.mount();
     assert!(repo.make("first deploy"), "the first make deployed nothing");
-    assert_eq!(repo.question(), 0, "settled after the first deploy");
+    assert_eq!(
+        repo.shell.question(&[]),
+        0,
+        "settled after the first deploy"
+    );
     assert!(!repo.make("make again"), "the second make deployed");
-    repo.unmount();
+    repo.shell.unmount();
 
     let quiet: [(&str, Step); 3] = [
         (
@@ -519,21 +458,21 @@ fn the_docker_stack_recipe_settles() {
     ];
     for (what, step) in &quiet {
         step(&repo);
-        repo.mount();
-        let question = repo.question();
+        repo.shell.mount();
+        let question = repo.shell.question(&[]);
         if question != 0 {
             let deployed = repo.make(what);
             panic!("{what}: make -q answered {question}; make deployed: {deployed}");
         }
-        repo.unmount();
+        repo.shell.unmount();
     }
 
     // A change of web's meaning: deployed once, then settled.
     repo.edit("ROLE: web", "ROLE: api");
-    repo.mount();
-    assert_ne!(repo.question(), 0, "web's change is not seen");
+    repo.shell.mount();
+    assert_ne!(repo.shell.question(&[]), 0, "web's change is not seen");
     assert!(repo.make("web changed"), "web's change deployed nothing");
-    assert_eq!(repo.question(), 0, "settled after the redeploy");
+    assert_eq!(repo.shell.question(&[]), 0, "settled after the redeploy");
     assert!(
         !repo.make("make again"),
         "the make after the redeploy deployed"
@@ -550,5 +489,5 @@ fn the_docker_stack_recipe_settles() {
             .trim(),
         "ROLE=api"
     );
-    repo.unmount();
+    repo.shell.unmount();
 }

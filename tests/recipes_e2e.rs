@@ -13,10 +13,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    docker_available, fuse_available, git, import_busybox, in_ci, unique, vfs_binary, Cleanup,
-    EngineLock,
+    docker_available, fuse_available, git, import_busybox, in_ci, recipe, unique, Cleanup,
+    EngineLock, RecipeShell,
 };
-use vfs_testkit::mounts::{is_mounted, unmount_lazily};
+use vfs_testkit::mounts::unmount_lazily;
 
 const T1: i64 = 1_600_000_000;
 
@@ -36,25 +36,6 @@ services:
     command: [\"sleep\", \"3601\"]
 ";
 
-/// The Makefile of the fenced `make` block after `<!-- recipe: NAME -->` in `doc` (or the first
-/// `make` block when `name` is `None`).
-fn recipe(doc: &str, name: Option<&str>) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(doc);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let from = match name {
-        Some(name) => {
-            let marker = format!("<!-- recipe: {name} -->");
-            text.find(&marker)
-                .unwrap_or_else(|| panic!("{doc} has no {marker}"))
-        }
-        None => 0,
-    };
-    let rest = &text[from..];
-    let start = rest.find("```make\n").expect("a make block") + "```make\n".len();
-    let end = rest[start..].find("```").expect("the block's end");
-    rest[start..start + end].to_string()
-}
-
 /// A compose project in a git repository named `project`, with both mounts inside it.
 struct Scene {
     work: tempfile::TempDir,
@@ -62,11 +43,13 @@ struct Scene {
     image: String,
     /// The images and containers the test made; removed after the scene's own teardown.
     cleanup: Cleanup,
+    /// Where make and vfs run: the repository.
+    shell: RecipeShell,
 }
 
 impl Drop for Scene {
     fn drop(&mut self) {
-        for mountpoint in [self.cfgfs(), self.dockerfs()] {
+        for mountpoint in [self.shell.cfgfs(), self.shell.dockerfs()] {
             unmount_lazily(&mountpoint);
         }
         let quiet = |program: &str, args: &[&str], dir: &Path| {
@@ -90,11 +73,18 @@ impl Scene {
     fn new(makefile: &str) -> Scene {
         let project = unique("shop", "");
         let image = format!("vfs-recipes/{}:latest", unique("busybox", ""));
+        let work = tempfile::tempdir().unwrap();
+        let shell = RecipeShell {
+            dir: work.path().join(&project),
+            state: work.path().join("state"),
+            env: Vec::new(),
+        };
         let mut scene = Scene {
-            work: tempfile::tempdir().unwrap(),
+            work,
             project,
             image,
             cleanup: Cleanup::default(),
+            shell,
         };
         let repo = scene.repo();
         std::fs::create_dir(&repo).unwrap();
@@ -122,72 +112,13 @@ impl Scene {
     }
 
     fn repo(&self) -> PathBuf {
-        self.work.path().join(&self.project)
-    }
-
-    fn dockerfs(&self) -> PathBuf {
-        self.repo().join(".dockerfs")
-    }
-
-    fn cfgfs(&self) -> PathBuf {
-        self.repo().join(".cfgfs")
-    }
-
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(program);
-        let bin = vfs_binary().parent().unwrap().to_path_buf();
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        command
-            .args(args)
-            .current_dir(self.repo())
-            .env("PATH", path)
-            .env("VFS_STATE_DIR", self.work.path().join("state"))
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, program: &str, args: &[&str]) -> (i32, String) {
-        let output = self.command(program, args).output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.code().unwrap_or(-1), text)
-    }
-
-    fn vfs(&self, args: &[&str]) {
-        let (code, output) = self.run(vfs_binary().to_str().unwrap(), args);
-        assert_eq!(code, 0, "vfs {args:?}: {output}");
-    }
-
-    fn mount_gitconfig(&self) {
-        self.vfs(&["mount", "-d", "gitconfig", ".", ".cfgfs"]);
-    }
-
-    fn mount(&self) {
-        self.vfs(&["mount", "-d", "docker", ".dockerfs"]);
-        self.mount_gitconfig();
-    }
-
-    fn unmount(&self) {
-        for mountpoint in [self.cfgfs(), self.dockerfs()] {
-            if is_mounted(&mountpoint) {
-                self.vfs(&["unmount", mountpoint.to_str().unwrap()]);
-            }
-        }
-        assert!(!is_mounted(&self.cfgfs()) && !is_mounted(&self.dockerfs()));
+        self.shell.dir.clone()
     }
 
     /// Runs `make TARGETS…`; returns the services whose recipe ran.
     fn make(&self, targets: &[&str], step: &str) -> BTreeSet<String> {
-        let (code, output) = self.run("make", &[&["--no-print-directory"][..], targets].concat());
-        assert_eq!(code, 0, "{step}: make failed:\n{output}");
-        output
+        self.shell
+            .make(targets, step)
             .lines()
             .filter(|line| line.contains("docker-compose") && line.contains("--no-deps"))
             .filter_map(|line| {
@@ -195,11 +126,6 @@ impl Scene {
                 Some(after.split_whitespace().next()?.to_string())
             })
             .collect()
-    }
-
-    /// `make -q TARGETS…`'s exit code (0: up to date).
-    fn question(&self, targets: &[&str]) -> i32 {
-        self.run("make", &[&["-q"][..], targets].concat()).0
     }
 
     fn edit(&self, from: &str, to: &str) {
@@ -263,15 +189,15 @@ fn walk_through(makefile: &str, targets: &[&str], services: &[&str]) {
     };
     // A missing mount fails loudly instead of running recipes: with no mount at all, and with
     // GitConfigFS alone where the target is DockerFS's.
-    let (code, output) = scene.run("make", &targets);
+    let (code, output) = scene.shell.run("make", &targets);
     assert_ne!(code, 0, "make without the mounts must fail:\n{output}");
     assert!(
         !output.contains("--no-deps"),
         "no recipe may run:\n{output}"
     );
     if makefile.contains(".dockerfs/.vfs") {
-        scene.mount_gitconfig();
-        let (code, output) = scene.run("make", &targets);
+        scene.shell.mount_gitconfig();
+        let (code, output) = scene.shell.run("make", &targets);
         assert_ne!(code, 0, "make without DockerFS must fail:\n{output}");
         // An explicit rule names the marker; a pattern rule without it does not apply, and make
         // says it has no rule for the target.
@@ -281,13 +207,17 @@ fn walk_through(makefile: &str, targets: &[&str], services: &[&str]) {
             !output.contains("--no-deps"),
             "no recipe may run:\n{output}"
         );
-        scene.unmount();
+        scene.shell.unmount();
     }
 
-    scene.mount();
+    scene.shell.mount();
     assert_eq!(scene.make(&targets, "build"), set(services), "first build");
-    assert_eq!(scene.question(&targets), 0, "settled after the first build");
-    scene.unmount();
+    assert_eq!(
+        scene.shell.question(&targets),
+        0,
+        "settled after the first build"
+    );
+    scene.shell.unmount();
 
     // Steps after which nothing is rebuilt, each followed by an unmount and a remount.
     let quiet_steps: Vec<(&str, Step)> = vec![
@@ -333,6 +263,7 @@ fn walk_through(makefile: &str, targets: &[&str], services: &[&str]) {
             "a rebase that rewords every commit",
             Box::new(|scene| {
                 let output = scene
+                    .shell
                     .command("git", &["rebase", "-q", "-i", "--root"])
                     .env("GIT_SEQUENCE_EDITOR", "sed -i s/^pick/reword/")
                     .env("GIT_EDITOR", "sed -i 1s/^/reworded:\\ /")
@@ -345,32 +276,40 @@ fn walk_through(makefile: &str, targets: &[&str], services: &[&str]) {
 
     // An edit of web's meaning rebuilds web alone.
     scene.edit("ROLE: web", "ROLE: frontend");
-    scene.mount();
+    scene.shell.mount();
     assert_eq!(
         scene.make(&targets, "edit web"),
         only(&["web"]),
         "edit of web"
     );
-    assert_eq!(scene.question(&targets), 0, "settled after editing web");
-    scene.unmount();
+    assert_eq!(
+        scene.shell.question(&targets),
+        0,
+        "settled after editing web"
+    );
+    scene.shell.unmount();
 
     for (what, step) in &quiet_steps {
         step(&scene);
-        scene.mount();
-        let question = scene.question(&targets);
+        scene.shell.mount();
+        let question = scene.shell.question(&targets);
         if question != 0 {
             let rebuilt = scene.make(&targets, what);
             panic!("{what}: make -q answered {question}; make rebuilt {rebuilt:?}");
         }
-        scene.unmount();
+        scene.shell.unmount();
     }
 
     // An edit of another service rebuilds that one only.
     scene.edit("\"3601\"", "\"3602\"");
-    scene.mount();
+    scene.shell.mount();
     assert_eq!(scene.make(&targets, "edit db"), only(&["db"]), "edit of db");
-    assert_eq!(scene.question(&targets), 0, "settled after editing db");
-    scene.unmount();
+    assert_eq!(
+        scene.shell.question(&targets),
+        0,
+        "settled after editing db"
+    );
+    scene.shell.unmount();
 
     // A change of web's meaning made in another clone, committed long ago, pulled while nothing
     // was mounted: rebuilt.
@@ -409,14 +348,14 @@ fn walk_through(makefile: &str, targets: &[&str], services: &[&str]) {
         &["pull", "-q", "--ff-only", other.to_str().unwrap(), "main"],
         None,
     );
-    scene.mount();
+    scene.shell.mount();
     assert_eq!(
         scene.make(&targets, "pull"),
         only(&["web"]),
         "a pulled change of web"
     );
-    assert_eq!(scene.question(&targets), 0, "settled after the pull");
-    scene.unmount();
+    assert_eq!(scene.shell.question(&targets), 0, "settled after the pull");
+    scene.shell.unmount();
 }
 
 #[test]
@@ -533,17 +472,17 @@ fn the_docker_md_recipes_settle() {
         format!(".dockerfs/compose/{}/web", scene.project),
     ];
     let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-    let make = |what: &str| {
-        let (code, output) = scene.run("make", &[&["--no-print-directory"][..], &targets].concat());
-        assert_eq!(code, 0, "{what}:\n{output}");
-        output
-    };
-    scene.vfs(&["mount", "-d", "docker", ".dockerfs"]);
+    let make = |what: &str| scene.shell.make(&targets, what);
+    scene.shell.vfs(&["mount", "-d", "docker", ".dockerfs"]);
     let first = make("first build");
     for step in ["docker build", "docker create", "--force-recreate"] {
         assert!(first.contains(step), "first build ran no {step}:\n{first}");
     }
-    assert_eq!(scene.question(&targets), 0, "settled after the first build");
+    assert_eq!(
+        scene.shell.question(&targets),
+        0,
+        "settled after the first build"
+    );
     let again = make("make again");
     assert!(
         !["docker build", "docker create", "docker-compose"]
@@ -561,8 +500,12 @@ fn the_docker_md_recipes_settle() {
             "the change ran no {step}:\n{rebuilt}"
         );
     }
-    assert_eq!(scene.question(&targets), 0, "settled after the change");
-    scene.unmount();
+    assert_eq!(
+        scene.shell.question(&targets),
+        0,
+        "settled after the change"
+    );
+    scene.shell.unmount();
 }
 
 /// README.md's image rule: built, settled, rebuilt after a source change, and settled after a
@@ -591,14 +534,13 @@ fn the_readme_image_rule_settles() {
     std::fs::write(repo.join("src/message.txt"), "one\n").unwrap();
     let target = format!(".dockerfs/images/{app}/latest");
     let builds = |what: &str| {
-        let (code, output) = scene.run("make", &["--no-print-directory", &target]);
-        assert_eq!(code, 0, "{what}:\n{output}");
+        let output = scene.shell.make(&[&target], what);
         output.matches("docker build").count()
     };
-    scene.vfs(&["mount", "-d", "docker", ".dockerfs"]);
+    scene.shell.vfs(&["mount", "-d", "docker", ".dockerfs"]);
     assert_eq!(builds("first build"), 1);
     assert_eq!(
-        scene.question(&[&target]),
+        scene.shell.question(&[&target]),
         0,
         "settled after the first build"
     );
@@ -606,7 +548,11 @@ fn the_readme_image_rule_settles() {
     std::thread::sleep(Duration::from_millis(20));
     std::fs::write(repo.join("src/message.txt"), "two\n").unwrap();
     assert_eq!(builds("after a source change"), 1);
-    assert_eq!(scene.question(&[&target]), 0, "settled after the change");
+    assert_eq!(
+        scene.shell.question(&[&target]),
+        0,
+        "settled after the change"
+    );
     // A touch without a change: the build is all cached, and still counts.
     std::thread::sleep(Duration::from_millis(1100));
     let touched = Command::new("touch")
@@ -616,9 +562,9 @@ fn the_readme_image_rule_settles() {
     assert!(touched.success());
     assert_eq!(builds("after a touch"), 1);
     assert_eq!(
-        scene.question(&[&target]),
+        scene.shell.question(&[&target]),
         0,
         "settled after a cached build"
     );
-    scene.unmount();
+    scene.shell.unmount();
 }

@@ -346,3 +346,110 @@ pub fn import_busybox(
     cleanup.images.push(reference.to_string());
     id
 }
+
+/// The Makefile of the fenced `make` block after `<!-- recipe: NAME -->` in `doc` (a path from
+/// the crate's root), or of the first `make` block when `name` is `None`: the docs' recipes are
+/// tested as the pages show them.
+pub fn recipe(doc: &str, name: Option<&str>) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(doc);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let from = match name {
+        Some(name) => {
+            let marker = format!("<!-- recipe: {name} -->");
+            text.find(&marker)
+                .unwrap_or_else(|| panic!("{doc} has no {marker}"))
+        }
+        None => 0,
+    };
+    let rest = &text[from..];
+    let start = rest.find("```make\n").expect("a make block") + "```make\n".len();
+    let end = rest[start..].find("```").expect("the block's end");
+    rest[start..start + end].to_string()
+}
+
+/// A repository where a docs recipe runs as a user runs it: commands in `dir` with the `vfs`
+/// under test first on PATH, the mounts' state in `state`, and `env` besides (a throwaway
+/// engine's DOCKER_HOST). DockerFS mounts at `.dockerfs`, GitConfigFS of the repository at
+/// `.cfgfs`.
+pub struct RecipeShell {
+    pub dir: PathBuf,
+    pub state: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl RecipeShell {
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        let bin = vfs_binary().parent().unwrap().to_path_buf();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .current_dir(&self.dir)
+            .env("PATH", path)
+            .env("VFS_STATE_DIR", &self.state)
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `program ARGS…`: its exit code (-1 for a signal) and its stdout and stderr.
+    pub fn run(&self, program: &str, args: &[&str]) -> (i32, String) {
+        let output = self.command(program, args).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code().unwrap_or(-1), text)
+    }
+
+    /// `vfs ARGS…`, which must succeed.
+    pub fn vfs(&self, args: &[&str]) {
+        let (code, output) = self.run(vfs_binary().to_str().unwrap(), args);
+        assert_eq!(code, 0, "vfs {args:?}: {output}");
+    }
+
+    pub fn dockerfs(&self) -> PathBuf {
+        self.dir.join(".dockerfs")
+    }
+
+    pub fn cfgfs(&self) -> PathBuf {
+        self.dir.join(".cfgfs")
+    }
+
+    pub fn mount_gitconfig(&self) {
+        self.vfs(&["mount", "-d", "gitconfig", ".", ".cfgfs"]);
+    }
+
+    /// DockerFS, then GitConfigFS.
+    pub fn mount(&self) {
+        self.vfs(&["mount", "-d", "docker", ".dockerfs"]);
+        self.mount_gitconfig();
+    }
+
+    /// `vfs unmount` of whichever of the two is mounted; neither is afterwards.
+    pub fn unmount(&self) {
+        for mountpoint in [self.cfgfs(), self.dockerfs()] {
+            if is_mounted(&mountpoint) {
+                self.vfs(&["unmount", mountpoint.to_str().unwrap()]);
+            }
+        }
+        assert!(!is_mounted(&self.cfgfs()) && !is_mounted(&self.dockerfs()));
+    }
+
+    /// `make --no-print-directory TARGETS…`, which must succeed; its output.
+    pub fn make(&self, targets: &[&str], step: &str) -> String {
+        let (code, output) = self.run("make", &[&["--no-print-directory"][..], targets].concat());
+        assert_eq!(code, 0, "{step}: make failed:\n{output}");
+        output
+    }
+
+    /// `make -q TARGETS…`'s exit code (0: up to date).
+    pub fn question(&self, targets: &[&str]) -> i32 {
+        self.run("make", &[&["-q"][..], targets].concat()).0
+    }
+}
