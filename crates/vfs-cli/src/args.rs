@@ -264,6 +264,15 @@ fn provider_mountpoint_arg(registration: &ProviderRegistration, value_name: &'st
         .help(help)
 }
 
+/// A provider's subcommand with its own arguments and the registration's `about`, set after
+/// the arguments: a derived `clap::Args` sets its struct's doc comment as the command's about
+/// (and long about), which `mount --help` would then show instead of the registration's line.
+fn provider_own_command(registration: &ProviderRegistration) -> Command {
+    (registration.args)(Command::new(registration.name))
+        .about(registration.about)
+        .long_about(None)
+}
+
 /// A provider's subcommand: its own arguments, then MOUNTPOINT (not for `tree`, which mounts
 /// nothing: a stray word is then an error rather than a mountpoint nobody uses), then `extra`
 /// where it fits. `tree`'s subcommands carry the hidden flag `vfs-tree`, which tells a provider
@@ -273,7 +282,7 @@ fn provider_subcommand(
     extra: &[Arg],
     mounting: bool,
 ) -> Command {
-    let own = (registration.args)(Command::new(registration.name).about(registration.about));
+    let own = provider_own_command(registration);
     let own = if mounting {
         with_args_that_fit(
             own,
@@ -519,7 +528,7 @@ fn sync_commands(registrations: &[&'static ProviderRegistration]) -> Command {
         .disable_help_subcommand(true)
         .args(extra.iter().cloned());
     registrations.iter().fold(command, |command, registration| {
-        let own = (registration.args)(Command::new(registration.name).about(registration.about));
+        let own = provider_own_command(registration);
         let own = with_args_that_fit(own, vec![provider_mountpoint_arg(registration, "FOLDER")]);
         command.subcommand(with_args_that_fit(own, extra.clone()))
     })
@@ -576,6 +585,47 @@ mod tests {
 
     fn parse(words: &[&str]) -> Result<ArgMatches, clap::Error> {
         command("vfs", &[&GREEDY, &PLAIN]).try_get_matches_from(words)
+    }
+
+    /// Arguments derived with clap, with a doc comment of their own (as hello's have).
+    #[derive(clap::Args)]
+    struct DocumentedArgs {
+        /// What to say
+        #[arg(long)]
+        _say: Option<String>,
+    }
+
+    static DERIVED: ProviderRegistration = ProviderRegistration {
+        name: "derived",
+        about: "The registration's line",
+        args: <DocumentedArgs as clap::Args>::augment_args,
+        build: build_empty,
+        default_mountpoint: None,
+    };
+
+    #[test]
+    fn a_provider_subcommand_is_about_what_its_registration_says() {
+        let mut vfs = command("vfs", &[&DERIVED, &PLAIN]);
+        vfs.build();
+        for parent in ["mount", "tree", "sync"] {
+            let derived = vfs
+                .find_subcommand(parent)
+                .and_then(|parent| parent.find_subcommand("derived"))
+                .unwrap_or_else(|| panic!("{parent} derived"));
+            let about = derived.get_about().map(ToString::to_string);
+            assert_eq!(
+                about.as_deref(),
+                Some("The registration's line"),
+                "{parent}"
+            );
+            assert_eq!(derived.get_long_about(), None, "{parent}");
+        }
+        let help = vfs
+            .find_subcommand_mut("mount")
+            .map(|mount| mount.render_help().to_string())
+            .unwrap_or_default();
+        assert!(help.contains("derived  The registration's line"), "{help}");
+        assert!(!help.contains("Arguments derived with clap"), "{help}");
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub const MOUNTPOINT_ARG: &str = "mountpoint";
 pub struct ProviderRegistration {
     /// The name users type: `vfs mount NAME …`.
     pub name: &'static str,
-    /// One line for `vfs providers`.
+    /// One line for `vfs providers`, the "Providers:" list of `vfs mount --help` and the top of
+    /// `vfs mount NAME --help` (the doc comment of a derived `clap::Args` type is not shown).
     pub about: &'static str,
     /// Adds the provider's own arguments to the subcommand clap builds for it (`mount NAME`,
     /// `tree NAME`, `sync NAME`). The command line adds MOUNTPOINT itself, after them.

@@ -38,6 +38,33 @@ fn providers_lists_the_linked_provider() {
 }
 
 #[test]
+fn the_help_describes_the_provider_with_its_registration_line() {
+    let about = "A greeting as files: the example provider of the tutorial";
+    for command in ["mount", "tree", "sync"] {
+        let list = hello_vfs(&[command, "--help"]);
+        assert!(list.status.success(), "stderr: {}", stderr(&list));
+        // The "Providers:" list; not the doc comment of hello's arguments struct.
+        assert!(
+            stdout(&list).contains(&format!("  hello  {about}\n")),
+            "{command} --help:\n{}",
+            stdout(&list)
+        );
+        let own = hello_vfs(&[command, "hello", "--help"]);
+        assert!(own.status.success(), "stderr: {}", stderr(&own));
+        assert!(
+            stdout(&own).starts_with(&format!("{about}\n")),
+            "{command} hello --help:\n{}",
+            stdout(&own)
+        );
+        assert!(
+            !stdout(&own).contains("The provider's own arguments"),
+            "{command} hello --help:\n{}",
+            stdout(&own)
+        );
+    }
+}
+
+#[test]
 fn tree_prints_every_node_with_its_time_and_kind() {
     let output = hello_vfs(&[
         "tree",
