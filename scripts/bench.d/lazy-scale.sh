@@ -15,7 +15,8 @@
 # Sizes grow in one run (images bench/imgN:latest are added, never removed until the end). Prints
 # one line per measurement (size, binary, measure, value) to stdout and a table of medians at the
 # end. Holds the machine's engine lock (/tmp/vfs-docker-engine.lock) exclusively while the second
-# dockerd lives, as the test suite's throwaway engines do.
+# dockerd starts and stops (scripts/bench.d/throwaway-dockerd.sh), as the test suite's throwaway
+# engines do, and no lock in between.
 set -euo pipefail
 HELPERS=$(cd "$(dirname "$0")" && pwd)
 rounds=$1 sizes=$2
@@ -43,15 +44,8 @@ next_mountpoint() {
 }
 : >"$results"
 
-# Starting or stopping a second dockerd has taken the main engine's docker0 away for a moment:
-# both happen with the machine's engine lock held exclusively (as vfs_testkit's throwaway
-# engines do), the run in between with it shared, like any engine test.
-exec 9>/tmp/vfs-docker-engine.lock
-alone() {
-  echo "lazy-scale: waiting for the machine's engine alone (exclusive engine lock)" >&2
-  flock -x 9
-}
-alone
+# shellcheck source=throwaway-dockerd.sh
+. "$HELPERS/throwaway-dockerd.sh"
 
 cleanup() {
   local status=$?
@@ -61,11 +55,7 @@ cleanup() {
     grep -qs " $mountpoint " /proc/mounts && { "${binaries[0]}" unmount "$mountpoint" || fusermount3 -uz "$mountpoint"; }
   done
   grep -qs " $tmpfs " /proc/mounts && umount "$tmpfs"
-  if [ -f "$work/dockerd.pid" ]; then
-    alone
-    kill "$(cat "$work/dockerd.pid")" 2>/dev/null
-    for _ in $(seq 100); do [ -f "$work/dockerd.pid" ] || break; sleep 0.2; done
-  fi
+  throwaway_dockerd_stop
   # The vfs storage driver leaves plain folders: removed with the rest, and the mounts' logs.
   rm -rf "$work" /var/log/vfs/*"${work##*.}"*
   exit "$status"
@@ -74,13 +64,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-setsid dockerd --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/dockerd.pid" \
-  -H "unix://$work/docker.sock" --bridge=none --iptables=false --ip-masq=false \
-  --storage-driver=vfs >"$work/dockerd.log" 2>&1 &
-export DOCKER_HOST=unix://$work/docker.sock
-for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
-docker info >/dev/null
-flock -s 9
+throwaway_dockerd_start "$work/engine" lazy-scale
 
 now() { date +%s.%N; }
 record() { printf '%s\t%s\t%s\t%s\n' "$@" | tee -a "$results"; }
@@ -142,7 +126,7 @@ for size in $sizes; do
   for ((round = 1; round <= rounds; round++)); do
     # The floor of any "ready" that lists the images: the engine's answer to the list alone.
     record "$size" engine "image list" \
-      "$(timed curl -sf --unix-socket "$work/docker.sock" "http://engine/images/json?all=1")"
+      "$(timed curl -sf --unix-socket "$THROWAWAY_DOCKERD_SOCKET" "http://engine/images/json?all=1")"
     for vfs in "${binaries[@]}"; do
       next_mountpoint
       started=$(now)

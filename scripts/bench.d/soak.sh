@@ -16,16 +16,8 @@ vfs=$1 cycles=${2:-100000} every=${3:-10000} settle=${4:-30}
 work=$(mktemp -d /tmp/vfs-soak.XXXXXX)
 mnt=$work/mnt
 mkdir -p "$mnt" "$work/out"
-# Starting or stopping a second dockerd has taken the main engine's docker0 away for a moment:
-# both happen with the machine's engine lock held exclusively (as vfs_testkit's throwaway
-# engines do). The run in between holds no lock: it uses only its own engine (no bridge), and a
-# lock held for the hour or two of a full soak would stall every engine test of the machine.
-exec 9>/tmp/vfs-docker-engine.lock
-alone() {
-  echo "soak: waiting for the machine's engine alone (exclusive engine lock)" >&2
-  flock -x 9
-}
-alone
+# shellcheck source=throwaway-dockerd.sh
+. "$HELPERS/throwaway-dockerd.sh"
 maker=
 cleanup() {
   local status=$?
@@ -33,11 +25,7 @@ cleanup() {
   set +e
   [ -n "$maker" ] && kill "$maker" 2>/dev/null && wait "$maker" 2>/dev/null
   grep -qs " $mnt " /proc/mounts && { "$vfs" unmount "$mnt" || fusermount3 -uz "$mnt"; }
-  if [ -f "$work/dockerd.pid" ]; then
-    alone
-    kill "$(cat "$work/dockerd.pid")" 2>/dev/null
-    for _ in $(seq 100); do [ -f "$work/dockerd.pid" ] || break; sleep 0.2; done
-  fi
+  throwaway_dockerd_stop
   rm -rf "$work"
   exit "$status"
 }
@@ -45,13 +33,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-setsid dockerd --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/dockerd.pid" \
-  -H "unix://$work/docker.sock" --bridge=none --iptables=false --ip-masq=false \
-  --storage-driver=vfs >"$work/dockerd.log" 2>&1 &
-export DOCKER_HOST=unix://$work/docker.sock
-for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
-docker info >/dev/null
-flock -u 9
+throwaway_dockerd_start "$work/engine" soak
 
 python3 "$HELPERS/engine.py" images 1 100
 python3 "$HELPERS/makefile.py" 100 0 >"$work/Makefile"

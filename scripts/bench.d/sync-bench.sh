@@ -12,9 +12,10 @@
 #
 #   scripts/bench.d/sync-bench.sh
 #
-# The engine is a dockerd of its own (own data-root and socket, no bridge, no iptables, the vfs
-# storage driver), so that neither the machine's engine nor tests running beside it see the
-# images, and removing them is removing a folder.
+# The engine is a dockerd of its own (scripts/bench.d/throwaway-dockerd.sh: own data-root and
+# socket, no bridge, no iptables, the vfs storage driver), so that neither the machine's engine
+# nor tests running beside it see the images, and removing them is removing a folder. The
+# machine's engine lock is held exclusively while it starts and stops.
 #
 # Settings (environment): SYNC_IMAGES [10000], SYNC_ROUNDS [3], SYNC_TAGS [50],
 # SYNC_TARGETS [1000], BENCH_VFS [target/release/vfs, built when missing].
@@ -37,8 +38,9 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 
 WORK=$(mktemp -d /tmp/vfs-syncbench.XXXXXX)
-EXEC_ROOT=/run/vfs-syncbench-$$
-FOLLOW_PID= DOCKERD_PID=
+FOLLOW_PID=
+# shellcheck source=throwaway-dockerd.sh
+. "$HELPERS/throwaway-dockerd.sh"
 cleanup() {
   set +e
   [ -n "$FOLLOW_PID" ] && kill "$FOLLOW_PID" 2>/dev/null && wait "$FOLLOW_PID" 2>/dev/null
@@ -46,27 +48,17 @@ cleanup() {
     [ -d "$mounted" ] && "$VFS" -q unmount "$mounted" 2>/dev/null
   done
   mountpoint -q "$WORK/tmpfs" && umount "$WORK/tmpfs"
-  if [ -n "$DOCKERD_PID" ]; then
+  if [ -n "$THROWAWAY_DOCKERD_PID" ]; then
     say "stopping the benchmark's dockerd"
-    kill "$DOCKERD_PID" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$DOCKERD_PID" 2>/dev/null
-    grep -o " $WORK/docker[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l
+    throwaway_dockerd_stop
   fi
-  rm -rf "$WORK" "$EXEC_ROOT"
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say "starting a dockerd of the benchmark's own"
-mkdir -p "$WORK/docker" "$EXEC_ROOT"
-export DOCKER_HOST=unix://$WORK/docker.sock
-setsid dockerd --data-root "$WORK/docker" --exec-root "$EXEC_ROOT" --pidfile "$EXEC_ROOT/dockerd.pid" \
-  -H "$DOCKER_HOST" --bridge=none --iptables=false --ip-masq=false --storage-driver=vfs \
-  >"$WORK/dockerd.log" 2>&1 &
-DOCKERD_PID=$!
-for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
-docker info >/dev/null || { echo "the benchmark's dockerd did not start: $WORK/dockerd.log" >&2; exit 1; }
+throwaway_dockerd_start "$WORK/engine" sync-bench
 
 echo "vfs: $VFS (built $(date -r "$VFS" +%FT%T); the tree is at $(git -C "$ROOT" rev-parse --short HEAD)); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
