@@ -27,7 +27,8 @@ const FUSE_THREADS: usize = 2;
 /// mountpoint (refusing one that is, or holds, one of the provider's
 /// [`Provider::local_sources`]), calls `provider.start(notifier)`, creates a missing mountpoint,
 /// mounts, starts the thread that handles change notices, and returns once the mount answers
-/// requests. A mountpoint it created is removed again when the mount fails.
+/// requests. A mountpoint it created is removed again when the mount fails, and when the
+/// returned future is dropped before it is ready (a mount given up half-way).
 pub async fn mount(
     provider: Arc<dyn Provider>,
     mountpoint: &Path,
@@ -40,7 +41,7 @@ pub async fn mount(
     refuse_mounting_over_sources(provider.as_ref(), mountpoint)?;
     let runtime = Handle::try_current().map_err(|_| HostError::Mount {
         mountpoint: mountpoint.to_path_buf(),
-        source: io::Error::other("vfs_host::mount must be called inside a tokio runtime"),
+        error: io::Error::other("vfs_host::mount must be called inside a tokio runtime"),
     })?;
 
     let (notifier, notices) = ChangeNotifier::channel();
@@ -90,7 +91,6 @@ pub async fn mount(
         Ok(session) => session,
         Err(error) => {
             provider.stop().await;
-            created.remove();
             return Err(HostError::mounting(mountpoint.to_path_buf(), error));
         }
     };
@@ -102,7 +102,6 @@ pub async fn mount(
         Ok(background) => background,
         Err(error) => {
             provider.stop().await;
-            created.remove();
             return Err(HostError::mounting(mountpoint.to_path_buf(), error));
         }
     };
@@ -111,10 +110,10 @@ pub async fn mount(
         Err(error) => {
             let _ = unmount_session(background, mountpoint, &ours);
             provider.stop().await;
-            created.remove();
             return Err(HostError::mounting(mountpoint.to_path_buf(), error));
         }
     };
+    created.keep();
     tracing::info!(mountpoint = %mountpoint.display(), ?ttl, "mounted");
     Ok(Mounted {
         mountpoint: mountpoint.to_path_buf(),
@@ -184,8 +183,9 @@ fn refuse_mounting_over_sources(
     Ok(())
 }
 
-/// The folders `mount` created for a missing mountpoint, outermost first, so that a failed
-/// mount can take them away again.
+/// The folders `mount` created for a missing mountpoint, outermost first: removed again,
+/// innermost first, when dropped (a failed mount, or one given up half-way) unless kept. One that
+/// is no longer empty stays, and so does what is above it.
 #[derive(Default)]
 struct CreatedDirs(Vec<PathBuf>);
 
@@ -199,15 +199,19 @@ impl CreatedDirs {
         }
         missing.reverse();
         let created = CreatedDirs(missing);
-        if let Err(error) = std::fs::create_dir_all(mountpoint) {
-            created.remove();
-            return Err(HostError::mounting(mountpoint.to_path_buf(), error));
-        }
+        std::fs::create_dir_all(mountpoint)
+            .map_err(|error| HostError::mounting(mountpoint.to_path_buf(), error))?;
         Ok(created)
     }
 
-    /// Removes the created folders, innermost first; one that is no longer empty stays.
-    fn remove(&self) {
+    /// The mount stands: its folders stay.
+    fn keep(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for CreatedDirs {
+    fn drop(&mut self) {
         for dir in self.0.iter().rev() {
             if let Err(error) = std::fs::remove_dir(dir) {
                 tracing::debug!(dir = %dir.display(), "created for the mount, not removed: {error}");
@@ -363,5 +367,38 @@ impl Drop for Mounted {
         if let Some(provider) = self.provider.take() {
             self.runtime.spawn(async move { provider.stop().await });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_made_for_an_interrupted_mount_go_and_others_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mountpoint = dir.path().join("a/b/c");
+        let created = CreatedDirs::create(&mountpoint).unwrap();
+        assert_eq!(
+            created.0,
+            [
+                dir.path().join("a"),
+                dir.path().join("a/b"),
+                mountpoint.clone()
+            ]
+        );
+        assert!(mountpoint.is_dir());
+        // Something of someone else's in `a` meanwhile; the mount is given up.
+        std::fs::write(dir.path().join("a/theirs"), "x").unwrap();
+        drop(created);
+        assert!(!dir.path().join("a/b").exists());
+        assert!(dir.path().join("a/theirs").exists());
+        assert!(dir.path().exists());
+        // Nothing made: nothing removed.
+        drop(CreatedDirs::create(dir.path()).unwrap());
+        assert!(dir.path().exists());
+        // A mount that stands keeps what was made for it.
+        CreatedDirs::create(&mountpoint).unwrap().keep();
+        assert!(mountpoint.is_dir());
     }
 }

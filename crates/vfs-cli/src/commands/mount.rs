@@ -159,15 +159,14 @@ async fn serve(
         fs_name: format!("vfs-{name}"),
     };
     // The host creates a missing mountpoint once the provider has started, and removes it
-    // again when the mount fails; a signal that stops the mount half-way must do the same.
-    let missing = missing_folders(&mountpoint);
+    // again when the mount fails or is given up half-way (its future dropped, as a signal here
+    // does).
     let mounted = tokio::select! {
         mounted = host::mount(provider, &mountpoint, config) => {
             mounted.map_err(|error| mount_error(name, error))?
         }
         signal = stop.next() => {
             tracing::info!("{signal} before {} was mounted: giving up", mountpoint.display());
-            remove_empty_folders(&missing);
             return Ok(());
         }
     };
@@ -196,34 +195,8 @@ async fn serve(
     Ok(())
 }
 
-/// The folders on the way to `mountpoint` (itself included) that do not exist, outermost first.
-fn missing_folders(mountpoint: &Path) -> Vec<PathBuf> {
-    let mut missing: Vec<PathBuf> = mountpoint
-        .ancestors()
-        .take_while(|path| std::fs::symlink_metadata(path).is_err())
-        .map(Path::to_path_buf)
-        .collect();
-    missing.reverse();
-    missing
-}
-
-/// Removes those of `folders` (outermost first) that exist and are empty, innermost first; stops
-/// at the first that cannot go (not empty, still a mountpoint): what is above it stays too.
-fn remove_empty_folders(folders: &[PathBuf]) {
-    for folder in folders.iter().rev() {
-        match std::fs::remove_dir(folder) {
-            Ok(()) => tracing::debug!("removed {}, created for the mount", folder.display()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => {
-                tracing::debug!("{} stays: {error}", folder.display());
-                return;
-            }
-        }
-    }
-}
-
 /// A provider that refused to start is named, as `tree` names it.
-fn mount_error(name: &str, error: host::HostError) -> anyhow::Error {
+pub(crate) fn mount_error(name: &str, error: host::HostError) -> anyhow::Error {
     match error {
         host::HostError::Provider(cause) => {
             anyhow::Error::new(cause).context(format!("{name}: cannot start"))
@@ -253,35 +226,5 @@ fn announce_ready(context: &Context, name: &str, mountpoint: &Path, log: &LogDes
             context.program,
             mountpoint.display()
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folders_made_for_an_interrupted_mount_go_and_others_stay() {
-        let dir = tempfile::tempdir().unwrap();
-        let mountpoint = dir.path().join("a/b/c");
-        let missing = missing_folders(&mountpoint);
-        assert_eq!(
-            missing,
-            [
-                dir.path().join("a"),
-                dir.path().join("a/b"),
-                mountpoint.clone()
-            ]
-        );
-        // As the host would have made them, with something of someone else's in `a`.
-        std::fs::create_dir_all(&mountpoint).unwrap();
-        std::fs::write(dir.path().join("a/theirs"), "x").unwrap();
-        remove_empty_folders(&missing);
-        assert!(!dir.path().join("a/b").exists());
-        assert!(dir.path().join("a/theirs").exists());
-        assert!(dir.path().exists());
-        // Nothing made: nothing removed.
-        remove_empty_folders(&missing_folders(dir.path()));
-        assert!(dir.path().exists());
     }
 }
