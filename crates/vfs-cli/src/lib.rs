@@ -320,6 +320,18 @@ mod tests {
     }
 
     #[test]
+    fn a_provider_io_error_is_said_once() {
+        let missing = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let refused =
+            host::HostError::Provider(vfs_core::ProviderError::io("reading /nonexistent", missing));
+        let error = commands::mount::mount_error("envdir", refused);
+        assert_eq!(
+            error_line(&error),
+            "envdir: cannot start: reading /nonexistent: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
     fn an_error_with_causes_is_one_line() {
         let cause = std::io::Error::other("disk on fire\nand smoking");
         let error = anyhow::Error::from(cause).context("cannot create mountpoint /x");

@@ -40,12 +40,14 @@ pub enum ProviderError {
     /// yourself, once per outage (`vfs_core::tracing::warn!`).
     #[error("source unavailable: {0}")]
     Unavailable(String),
-    /// An I/O error, with what was being done; built with [`ProviderError::io`].
-    #[error("{context}: {source}")]
+    /// An I/O error, with what was being done; built with [`ProviderError::io`]. Its message
+    /// is the whole story, `CONTEXT: ERROR` (e.g. "reading /srv/env: No such file or directory
+    /// (os error 2)"), so the I/O error is not also its `source()`: a printer that follows the
+    /// chain of causes (`anyhow`'s `{:#}`, the command line's one error line) would say it twice.
+    #[error("{context}: {error}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Anything else (a source that answered nonsense); the text is logged.
     #[error("{0}")]
@@ -53,11 +55,12 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// Wraps an I/O error with what was being done.
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    /// Wraps an I/O error with what was being done: `context` says it ("reading /srv/env"),
+    /// without the error, which the message adds.
+    pub fn io(context: impl Into<String>, error: std::io::Error) -> Self {
         ProviderError::Io {
             context: context.into(),
-            source,
+            error,
         }
     }
 
@@ -69,7 +72,7 @@ impl ProviderError {
             ProviderError::NotAFile(_) => libc::EISDIR,
             ProviderError::PermissionDenied(_) => libc::EACCES,
             ProviderError::Unavailable(_) => libc::EIO,
-            ProviderError::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
+            ProviderError::Io { error, .. } => error.raw_os_error().unwrap_or(libc::EIO),
             ProviderError::Other(_) => libc::EIO,
         }
     }
@@ -89,5 +92,37 @@ mod tests {
         assert_eq!(ProviderError::io("reading x", denied).errno(), libc::EACCES);
         let custom = std::io::Error::other("odd");
         assert_eq!(ProviderError::io("reading x", custom).errno(), libc::EIO);
+    }
+
+    /// The message and every cause after it, as a printer of the chain (anyhow's `{:#}`)
+    /// joins them.
+    fn chain(error: &dyn std::error::Error) -> String {
+        let mut line = error.to_string();
+        let mut cause = error.source();
+        while let Some(next) = cause {
+            line = format!("{line}: {next}");
+            cause = next.source();
+        }
+        line
+    }
+
+    #[test]
+    fn an_io_error_is_said_once_with_its_context() {
+        let missing = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let error = ProviderError::io("reading /srv/env", missing);
+        let expected = "reading /srv/env: No such file or directory (os error 2)";
+        assert_eq!(error.to_string(), expected);
+        assert_eq!(chain(&error), expected);
+        let others = [
+            ProviderError::NotFound(NodePath::parse("a/b")),
+            ProviderError::NotADirectory(NodePath::parse("f")),
+            ProviderError::NotAFile(NodePath::root()),
+            ProviderError::PermissionDenied("the socket".into()),
+            ProviderError::Unavailable("engine down".into()),
+            ProviderError::Other("nonsense".into()),
+        ];
+        for error in others {
+            assert!(std::error::Error::source(&error).is_none(), "{error:?}");
+        }
     }
 }

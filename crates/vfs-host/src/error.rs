@@ -48,10 +48,11 @@ pub enum HostError {
     /// The provider's `start` failed: its message is the line shown.
     #[error(transparent)]
     Provider(#[from] vfs_core::ProviderError),
-    #[error("cannot mount {}: {source}", .mountpoint.display())]
+    /// The OS error is part of the message, not a `source()` (a chain printer would repeat it).
+    #[error("cannot mount {}: {error}", .mountpoint.display())]
     Mount {
         mountpoint: PathBuf,
-        source: io::Error,
+        error: io::Error,
     },
     #[error("cannot unmount {}: {detail}", .mountpoint.display())]
     Unmount { mountpoint: PathBuf, detail: String },
@@ -72,10 +73,7 @@ impl HostError {
             _ if error.kind() == io::ErrorKind::NotFound && !crate::fuse_device_present() => {
                 HostError::NoFuseDevice
             }
-            _ => HostError::Mount {
-                mountpoint,
-                source: error,
-            },
+            _ => HostError::Mount { mountpoint, error },
         }
     }
 }
@@ -123,6 +121,26 @@ mod tests {
             lines[5]
         );
         assert!(lines.iter().all(|line| !line.contains('\n')));
+    }
+
+    #[test]
+    fn an_os_error_is_said_once_also_by_a_printer_of_causes() {
+        let errors = [
+            HostError::mounting("/m".into(), io::Error::from_raw_os_error(libc::ENOTCONN)),
+            HostError::Provider(vfs_core::ProviderError::io(
+                "reading /src",
+                io::Error::from_raw_os_error(libc::ENOENT),
+            )),
+        ];
+        for error in errors {
+            let mut line = error.to_string();
+            let mut cause = std::error::Error::source(&error);
+            while let Some(next) = cause {
+                line = format!("{line}: {next}");
+                cause = next.source();
+            }
+            assert_eq!(line.matches("(os error").count(), 1, "{line}");
+        }
     }
 
     #[test]

@@ -40,19 +40,32 @@ pub enum SyncError {
     /// The provider failed (its `start`, or a listing the tree needs).
     #[error(transparent)]
     Provider(#[from] vfs_core::ProviderError),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: io::Error,
-    },
+    /// The I/O error is part of the message, not a `source()` (a chain printer, such as the
+    /// command line's one error line, would repeat it).
+    #[error("{context}: {error}")]
+    Io { context: String, error: io::Error },
 }
 
 impl SyncError {
     pub(crate) fn io(context: impl Into<String>, source: impl Into<io::Error>) -> SyncError {
         SyncError::Io {
             context: context.into(),
-            source: source.into(),
+            error: source.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_error_is_said_once_with_its_context() {
+        let error = SyncError::io("writing /out/a", io::Error::from_raw_os_error(28));
+        assert_eq!(
+            error.to_string(),
+            "writing /out/a: No space left on device (os error 28)"
+        );
+        assert!(std::error::Error::source(&error).is_none());
     }
 }

@@ -153,6 +153,29 @@ fn a_regular_file_as_mountpoint_is_one_line_in_both_modes() {
 }
 
 #[test]
+fn a_start_error_says_its_os_error_once() {
+    let expected = "hello: cannot start: reading the --poll folder: \
+                    No such file or directory (os error 2)";
+    let tree = hello_vfs(&["tree", "hello", "--poll", "/nonexistent/polled"]);
+    assert_one_error_line(&tree, 1, expected);
+    // `mount` starts the provider once it knows FUSE is there (else it says that instead).
+    if !vfs_testkit::env::fuse_available() {
+        return;
+    }
+    let mountpoint = tempfile::tempdir().unwrap();
+    let mountpoint = mountpoint.path().to_str().unwrap();
+    for daemon in [false, true] {
+        let mut args = vec!["mount"];
+        if daemon {
+            args.push("-d");
+        }
+        args.extend(["hello", "--poll", "/nonexistent/polled", mountpoint]);
+        // Refused at `start`, before anything is mounted.
+        assert_one_error_line(&hello_vfs(&args), 1, expected);
+    }
+}
+
+#[test]
 fn bad_option_values_are_usage_errors_without_a_panic() {
     for args in [
         &["--ttl", "soon", "tree", "hello"][..],
