@@ -39,12 +39,38 @@ impl Notice {
         }
     }
 
-    /// True when this notice tells of a change at `path` (for a [`Reach::Node`] notice: the
-    /// node itself, or a name appearing in or leaving its folder).
+    /// True when `path` may have changed as far as this notice tells: what a host drops for
+    /// it. A [`Reach::Subtree`] notice covers its path and everything below it. A
+    /// [`Reach::Node`] notice covers its path **and every path directly in that folder**,
+    /// changed or not: it says that the folder's names changed (one came or left) without
+    /// saying which, so `Notice::node("d").covers("d/x")` is true for every `x`, also one that
+    /// did not change.
+    ///
+    /// To check that a notice told of `path` itself (a test asserting that `d/x` was *not*
+    /// announced when only `d/y` changed), use [`Notice::announces`].
     pub fn covers(&self, path: &NodePath) -> bool {
         match self.reach {
             Reach::Subtree => path.starts_with(&self.path),
             Reach::Node => *path == self.path || path.parent().as_ref() == Some(&self.path),
+        }
+    }
+
+    /// True when this notice says that the node at `path` itself changed: `path` is the
+    /// notice's path, or lies below it for a [`Reach::Subtree`] notice. Unlike
+    /// [`Notice::covers`], a [`Reach::Node`] notice on a folder announces that folder alone,
+    /// not the names in it. For tests:
+    ///
+    /// ```
+    /// # use vfs_core::{NodePath, Notice};
+    /// let told = [Notice::node(NodePath::parse("d")), Notice::subtree(NodePath::parse("d/y"))];
+    /// let x = NodePath::parse("d/x");
+    /// assert!(!told.iter().any(|notice| notice.announces(&x)), "d/x did not change");
+    /// assert!(told.iter().any(|notice| notice.covers(&x)), "but the host asks about it again");
+    /// ```
+    pub fn announces(&self, path: &NodePath) -> bool {
+        match self.reach {
+            Reach::Subtree => path.starts_with(&self.path),
+            Reach::Node => *path == self.path,
         }
     }
 }
@@ -261,5 +287,17 @@ mod tests {
         assert!(subtree("images").covers(&NodePath::parse("images/app/latest")));
         assert!(subtree("").covers(&NodePath::parse("volumes/data")));
         assert_eq!(node.to_string(), "/images alone");
+    }
+
+    #[test]
+    fn a_node_notice_announces_the_node_alone() {
+        let node = Notice::node(NodePath::parse("images"));
+        assert!(node.announces(&NodePath::parse("images")));
+        assert!(!node.announces(&NodePath::parse("images/.abc")));
+        assert!(!node.announces(&NodePath::parse("")));
+        let below = subtree("images");
+        assert!(below.announces(&NodePath::parse("images")));
+        assert!(below.announces(&NodePath::parse("images/app/latest")));
+        assert!(!below.announces(&NodePath::parse("volumes")));
     }
 }

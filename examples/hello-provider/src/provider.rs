@@ -276,7 +276,7 @@ impl Provider for Hello {
 mod tests {
     use std::time::UNIX_EPOCH;
 
-    use vfs_core::NodeKind;
+    use vfs_core::{NodeKind, Notice};
 
     use super::*;
 
@@ -461,8 +461,12 @@ mod tests {
             names(list(&hello, "polled").await.unwrap()),
             ["a.txt", "b.txt"]
         );
-        let told: Vec<String> = notices.pending().iter().map(ToString::to_string).collect();
-        assert!(told.contains(&"/polled alone".to_string()), "{told:?}");
+        let told = notices.pending();
+        assert!(told.contains(&Notice::node(polled())), "{told:?}");
+        // a.txt did not change, and no notice announces it (the folder's notice `covers` it:
+        // the host asks about every name of polled/ again, but a.txt's node is the same).
+        let unchanged = NodePath::parse("polled/a.txt");
+        assert!(!told.iter().any(|notice| notice.announces(&unchanged)));
         assert!(matches!(
             read(&hello, "polled/c.txt").await,
             Err(ProviderError::NotFound(_))
