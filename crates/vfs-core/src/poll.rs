@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::{diff, ChangeNotifier, Node, NodePath, ProviderError, Snapshot};
+use crate::{diff, ChangeNotifier, Content, Node, NodePath, ProviderError, Snapshot};
 
 type Take = Box<
     dyn FnMut() -> Pin<Box<dyn Future<Output = Result<Snapshot, ProviderError>> + Send>> + Send,
@@ -23,14 +23,54 @@ type Take = Box<
 /// (`tracing::warn!`) and the last snapshot stays served; the next poll compares with it.
 ///
 /// **May such a provider declare [`crate::ChangeNotices::Complete`]?** Yes, when it answers
-/// `root` and `list` from the poller's snapshot (not from the source directly): what it
-/// answers then changes only at a poll, and every poll announces what changed, so no change of
+/// `root`, `list` and `read` from the poller's snapshot (not from the source directly; see
+/// *Contents* below): what it answers then changes only at a poll, and every poll announces what changed, so no change of
 /// its answers goes without a notice. A change of the *source* shows at the next poll, at most
 /// one interval (plus the time a poll takes) later, whatever the provider declares: choose an
 /// interval your users accept as that delay. Answering `list` from the source directly while
 /// polling only for notices is `Partial`: answers then change between polls without a notice.
 /// Implement [`crate::Provider::settle`] with [`Poller::poll_now`], so that `vfs wait` sees
 /// every change made before it without waiting for the interval.
+///
+/// **Contents.** `read` must follow the same rule: its answer may change only with a notice.
+/// A snapshot served by the poller is the only thing that changes at the moment its notices
+/// go out, so put the files' bytes in it ([`Snapshot::insert_file`]) and answer `read` with
+/// [`Poller::read`]: a file's new bytes then show exactly when its new node does, after its
+/// notice is decided, and a failed poll keeps old nodes and old bytes together. Do not keep
+/// values in state of your own that `take` updates: `take` runs *before* its snapshot is
+/// served (and a `take` that fails, or is cancelled, never is), so such values show early,
+/// beside the nodes of the snapshot still served. Reading the source in `read` (hello's
+/// `--poll` does) shows a change before the poll that announces it: that is `Partial`. Files
+/// too big to hold in memory need versions that stay readable after the source moved on,
+/// found from the node served (a git blob kept by path and `mtime`, say), or `Partial`.
+///
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// # use vfs_core::{Content, Node, NodePath, Poller, ProviderError, Snapshot};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // In `start`: each poll reads the names, times and bytes of the source in one snapshot.
+/// let take = || async {
+///     let mut tree = Snapshot::new(Node::directory("", UNIX_EPOCH));
+///     let time = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+///     tree.insert_file(&NodePath::root(), Node::file("PORT", time, None), "8080");
+///     Ok::<_, ProviderError>(tree)
+/// };
+/// let (notifier, _notices) = vfs_core::ChangeNotifier::channel();
+/// let poller = Poller::start(Duration::from_secs(1), notifier, take).await.unwrap();
+/// // `list` answers `poller.list(dir)`, `read` answers `poller.read(path)`:
+/// let Ok(Content::Bytes(port)) = poller.read(&NodePath::parse("PORT")) else { panic!() };
+/// assert_eq!(port, b"8080");
+/// # }
+/// ```
+///
+/// **Concurrency.** Polls never overlap: one poll (read, swap, notify) runs at a time, the
+/// interval's and [`Poller::poll_now`]'s alike. A `poll_now` called while the interval's poll
+/// runs waits for it, then polls again itself (so it sees every change made before it was
+/// called); `take` is never called twice at once. Snapshots are therefore served in the order
+/// their `take`s ran, each compared with the one served before it. Serving a new snapshot and
+/// sending its notices happen together, with no `.await` between them: a poll whose caller
+/// gives up (a `settle` that timed out, [`Poller::stop`]) is dropped while it reads, never
+/// between the two, so no snapshot is served without its notices.
 ///
 /// Stopped by [`Poller::stop`] or when dropped.
 pub struct Poller {
@@ -40,7 +80,8 @@ pub struct Poller {
 
 struct Shared {
     current: Mutex<Arc<Snapshot>>,
-    /// Held while a poll reads, compares and notifies: two polls never interleave.
+    /// Held while a poll reads, compares and notifies: two polls never interleave, and they
+    /// take it in the order they asked (tokio's mutex is fair).
     take: tokio::sync::Mutex<Take>,
     notifier: ChangeNotifier,
 }
@@ -99,6 +140,13 @@ impl Poller {
         self.current().list(dir)
     }
 
+    /// What `read` answers for `path` in the snapshot served now (for
+    /// [`crate::Provider::read`]): the bytes given to [`Snapshot::insert_file`] (see
+    /// [`Snapshot::read`] for the errors).
+    pub fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
+        self.current().read(path)
+    }
+
     /// Polls now, without waiting for the interval; returns once the new snapshot is served
     /// and its notices are sent (for [`crate::Provider::settle`]). Its error is the poll's.
     pub async fn poll_now(&self) -> Result<(), ProviderError> {
@@ -123,6 +171,8 @@ impl Shared {
     async fn poll(&self) -> Result<(), ProviderError> {
         let mut take = self.take.lock().await;
         let new = Arc::new(take().await?);
+        // No `.await` from here on: a poll dropped by its caller is dropped while it reads,
+        // never between serving a snapshot and sending its notices.
         let old = std::mem::replace(&mut *self.current.lock(), Arc::clone(&new));
         // Served first, told after: a host that asks again on the notice sees the new tree.
         for notice in diff(&old, &new) {
@@ -185,6 +235,59 @@ mod tests {
         assert_eq!(time_of_f(&poller), at(2));
         assert_eq!(poller.root().mtime, at(1));
         poller.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_never_overlap_and_serve_in_the_order_they_read() {
+        use std::sync::atomic::AtomicUsize;
+        let version = Arc::new(AtomicU64::new(0));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicU64::new(0));
+        let take = {
+            let counters = (version.clone(), inside.clone(), most.clone(), done.clone());
+            move || {
+                let (version, inside, most, done) = counters.clone();
+                async move {
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    let seconds = version.fetch_add(1, Ordering::SeqCst) + 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    done.store(seconds, Ordering::SeqCst);
+                    let mut tree = Snapshot::new(Node::directory("", at(1)));
+                    tree.insert_file(&NodePath::root(), Node::file("f", at(seconds), None), "x");
+                    Ok(tree)
+                }
+            }
+        };
+        let (notifier, notices) = crate::ChangeNotifier::channel();
+        // The interval's first poll comes at 2 s, in the middle of the `poll_now`s below.
+        let poller = Poller::start(Duration::from_secs(2), notifier, take)
+            .await
+            .unwrap();
+        let (a, b, c) = tokio::join!(poller.poll_now(), poller.poll_now(), poller.poll_now());
+        assert!(a.is_ok() && b.is_ok() && c.is_ok());
+        // 1 s after the last `poll_now`: the interval's poll has run, and the next one is
+        // reading when the poller stops.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        poller.stop();
+        assert_eq!(most.load(Ordering::SeqCst), 1, "two takes ran at once");
+        let (taken, finished) = (version.load(Ordering::SeqCst), done.load(Ordering::SeqCst));
+        assert_eq!(
+            (taken, finished),
+            (6, 5),
+            "the start's, 3 poll_now's, 2 intervals'"
+        );
+        // The last finished take's snapshot is served (the stopped one serves nothing), and
+        // each poll told its change.
+        assert_eq!(
+            poller.list(&NodePath::root()).unwrap()[0].mtime,
+            at(finished)
+        );
+        assert!(matches!(poller.read(&NodePath::parse("f")), Ok(Content::Bytes(x)) if x == b"x"));
+        let told = notices.pending();
+        assert_eq!(told, vec![Notice::subtree(NodePath::parse("f")); 4]);
     }
 
     #[tokio::test]

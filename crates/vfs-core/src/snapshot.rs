@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 
-use crate::{Node, NodePath, Notice, Provider, ProviderError, WalkEntry};
+use crate::{Content, Node, NodeKind, NodePath, Notice, Provider, ProviderError, WalkEntry};
 
 /// A tree at one moment: the root node and the listing of every folder, by the folder's path.
 ///
@@ -13,12 +13,18 @@ use crate::{Node, NodePath, Notice, Provider, ProviderError, WalkEntry};
 /// make a host see the second instead of the first with [`diff`]. A provider without an event
 /// source does all three through [`crate::Poller`].
 ///
-/// Snapshots compare nodes, not contents: a file whose bytes change must show it in its node
-/// (its `mtime`, and its size when known), as `make` needs anyway.
+/// A snapshot may also hold the bytes of its files ([`Snapshot::insert_file`], served with
+/// [`Snapshot::read`]): a provider that answers `read` from the snapshot it answers `list`
+/// from never shows a file's new bytes beside its old node, nor before the notice of the
+/// change (see [`crate::Poller`]). A file whose bytes change must show it in its node all the
+/// same (its `mtime`, and its size), as `make` needs; [`diff`] also announces a file whose
+/// held bytes changed under the same node.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     root: Node,
     listings: BTreeMap<NodePath, Vec<Node>>,
+    /// The bytes of the files inserted with [`Snapshot::insert_file`], by path.
+    contents: BTreeMap<NodePath, Vec<u8>>,
 }
 
 impl Snapshot {
@@ -26,7 +32,11 @@ impl Snapshot {
     pub fn new(root: Node) -> Snapshot {
         let mut listings = BTreeMap::new();
         listings.insert(NodePath::root(), Vec::new());
-        Snapshot { root, listings }
+        Snapshot {
+            root,
+            listings,
+            contents: BTreeMap::new(),
+        }
     }
 
     /// Adds `node` at the end of the folder `dir`'s listing (so the listing keeps the order of
@@ -34,6 +44,8 @@ impl Snapshot {
     /// gets a listing all the same; a directory `node` gets an empty listing of its own unless
     /// it has one.
     pub fn insert(&mut self, dir: &NodePath, node: Node) {
+        // Bytes held for a node of this name were the replaced node's.
+        self.contents.remove(&dir.join(&node.name));
         if node.is_directory() {
             self.listings.entry(dir.join(&node.name)).or_default();
         }
@@ -41,6 +53,24 @@ impl Snapshot {
         match listing.iter_mut().find(|old| old.name == node.name) {
             Some(old) => *old = node,
             None => listing.push(node),
+        }
+    }
+
+    /// Adds the file `node` to `dir` as [`Snapshot::insert`] does, with `content`: the bytes
+    /// [`Snapshot::read`] answers for it. The node's size is set to the content's length. A
+    /// `node` that is not a file is inserted without the content.
+    pub fn insert_file(&mut self, dir: &NodePath, mut node: Node, content: impl Into<Vec<u8>>) {
+        let content = content.into();
+        let is_file = node.is_file();
+        if is_file {
+            node.kind = NodeKind::File {
+                size: Some(content.len() as u64),
+            };
+        }
+        let path = dir.join(&node.name);
+        self.insert(dir, node);
+        if is_file {
+            self.contents.insert(path, content);
         }
     }
 
@@ -57,6 +87,7 @@ impl Snapshot {
         let removed = listing.len() != before;
         if removed {
             self.listings.retain(|dir, _| !dir.starts_with(path));
+            self.contents.retain(|file, _| !file.starts_with(path));
         }
         removed
     }
@@ -104,6 +135,28 @@ impl Snapshot {
         }
     }
 
+    /// What [`Provider::read`] answers for `path` from the bytes given to
+    /// [`Snapshot::insert_file`]: [`ProviderError::NotFound`] for a path not in the tree,
+    /// [`ProviderError::NotAFile`] for a folder or a link, and [`ProviderError::Other`] for a
+    /// file inserted without its bytes.
+    pub fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
+        match self.node(path) {
+            None => Err(ProviderError::NotFound(path.clone())),
+            Some(node) if !node.is_file() => Err(ProviderError::NotAFile(path.clone())),
+            Some(_) => match self.contents.get(path) {
+                Some(bytes) => Ok(Content::Bytes(bytes.clone())),
+                None => Err(ProviderError::Other(format!(
+                    "{path}: the snapshot holds no content for it (inserted without insert_file)"
+                ))),
+            },
+        }
+    }
+
+    /// The bytes held for the file at `path` ([`Snapshot::insert_file`]), if any.
+    pub fn content(&self, path: &NodePath) -> Option<&[u8]> {
+        self.contents.get(path).map(Vec::as_slice)
+    }
+
     /// The node at `path` (the root for the root path), if the tree holds one.
     pub fn node(&self, path: &NodePath) -> Option<&Node> {
         let Some(name) = path.name() else {
@@ -131,7 +184,11 @@ impl Snapshot {
 ///   change of that node alone ([`Notice::node`]): the host keeps what it knows below the names
 ///   that stay;
 /// - a name that left, a file or link that changed (time, size, target, permissions), or an
-///   entry that changed kind, is a change of its whole subtree ([`Notice::subtree`]).
+///   entry that changed kind, is a change of its whole subtree ([`Notice::subtree`]); so is a
+///   file whose bytes held in the snapshots ([`Snapshot::insert_file`]) changed under the same
+///   node;
+/// - a listing whose order alone changed (the same names, the same nodes) needs no notice: a
+///   host that keeps the old listing serves the same entries.
 ///
 /// Each folder's listing is compared on its own, so a change deep down is told there, not at
 /// the folders above it: a host does **not** refresh a folder's time because something below
@@ -173,7 +230,11 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Notice> {
                 None => {
                     subtrees.insert(path);
                 }
-                Some(is) if same_entry(was, is) => {}
+                Some(is) if same_entry(was, is) => {
+                    if old.contents.get(&path) != new.contents.get(&path) {
+                        subtrees.insert(path);
+                    }
+                }
                 Some(is) if was.is_directory() && is.is_directory() => {
                     nodes.insert(path);
                 }
@@ -322,6 +383,55 @@ mod tests {
         let mut back = new.clone();
         back.insert(&path(""), Node::directory("b", at(1)));
         assert_eq!(told(&new, &back), ["/b and below", "/ alone"]);
+    }
+
+    #[test]
+    fn a_listing_in_another_order_needs_no_notice() {
+        let mut turned = Snapshot::new(Node::directory("", at(1)));
+        turned.insert(&path(""), Node::symlink("link", at(1), "f"));
+        turned.insert(&path(""), Node::file("f", at(1), Some(2)));
+        turned.insert(&path(""), Node::directory("b", at(1)));
+        turned.insert(&path(""), Node::directory("a", at(1)));
+        turned.insert(&path("a"), Node::file("y", at(1), None));
+        turned.insert(&path("a"), Node::file("x", at(1), Some(1)));
+        assert_ne!(turned, sample());
+        assert!(diff(&sample(), &turned).is_empty());
+    }
+
+    #[test]
+    fn held_contents_are_read_and_their_changes_announced() {
+        let mut old = sample();
+        old.insert_file(&path("a"), Node::file("x", at(1), None), "one");
+        let x = path("a/x");
+        assert_eq!(
+            old.node(&x).map(|node| node.kind.clone()),
+            Some(NodeKind::File { size: Some(3) })
+        );
+        assert!(matches!(old.read(&x), Ok(Content::Bytes(bytes)) if bytes == b"one"));
+        assert_eq!(old.content(&x), Some(&b"one"[..]));
+        assert!(matches!(
+            old.read(&path("a")),
+            Err(ProviderError::NotAFile(_))
+        ));
+        assert!(matches!(
+            old.read(&path("link")),
+            Err(ProviderError::NotAFile(_))
+        ));
+        assert!(matches!(
+            old.read(&path("a/z")),
+            Err(ProviderError::NotFound(_))
+        ));
+        assert!(matches!(old.read(&path("f")), Err(ProviderError::Other(_))));
+        // The same node with other bytes (a wrong source time): announced all the same.
+        let mut new = old.clone();
+        new.insert_file(&path("a"), Node::file("x", at(1), None), "two");
+        assert_eq!(told(&old, &new), ["/a/x and below"]);
+        // A node inserted over it, or its folder removed, drops its bytes.
+        let mut plain = new.clone();
+        plain.insert(&path("a"), Node::file("x", at(1), Some(3)));
+        assert_eq!(plain.content(&x), None);
+        assert!(new.remove(&path("a")));
+        assert_eq!(new.content(&x), None);
     }
 
     #[tokio::test]

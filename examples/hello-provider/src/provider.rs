@@ -133,7 +133,7 @@ fn polled() -> NodePath {
 }
 
 /// polled/ as it is now: the folder (with the folder's time) and its regular files with their
-/// times and sizes. Reading a folder blocks, so it runs on tokio's blocking threads.
+/// times and bytes. Reading a folder blocks, so it runs on tokio's blocking threads.
 async fn read_polled(dir: PathBuf) -> Result<Snapshot, ProviderError> {
     let read = move || -> std::io::Result<Snapshot> {
         let mut tree = Snapshot::new(Node::directory("", SystemTime::UNIX_EPOCH));
@@ -144,17 +144,18 @@ async fn read_polled(dir: PathBuf) -> Result<Snapshot, ProviderError> {
             let entry = entry?;
             let metadata = entry.metadata()?;
             if metadata.is_file() {
-                files.push(Node::file(
-                    entry.file_name(),
-                    metadata.modified()?,
-                    Some(metadata.len()),
-                ));
+                // The time first: bytes read after it are never older than it says.
+                let time = metadata.modified()?;
+                let bytes = std::fs::read(entry.path())?;
+                files.push((Node::file(entry.file_name(), time, None), bytes));
             }
         }
         // A stable order: the host serves a listing in pieces.
-        files.sort_by(|a, b| a.name.cmp(&b.name));
-        for file in files {
-            tree.insert(&polled(), file);
+        files.sort_by(|(a, _), (b, _)| a.name.cmp(&b.name));
+        for (file, bytes) in files {
+            // The bytes go in the snapshot (and the node's size with them): `read` answers
+            // from the snapshot `list` answers from, so they change together, with a notice.
+            tree.insert_file(&polled(), file, bytes);
         }
         Ok(tree)
     };
@@ -237,18 +238,9 @@ impl Provider for Hello {
     }
 
     async fn read(&self, path: &NodePath) -> Result<Content, ProviderError> {
-        if let (Some(poller), Some([POLLED, name])) = (self.poller(), names(path).as_deref()) {
-            let (Some(dir), Some(node)) = (&self.config.poll, poller.current().node(path).cloned())
-            else {
-                return Err(ProviderError::NotFound(path.clone()));
-            };
-            if !node.is_file() {
-                return Err(ProviderError::NotAFile(path.clone()));
-            }
-            let file = std::fs::File::open(dir.dir.join(name)).map_err(|error| {
-                ProviderError::io(format!("opening {name} of the --poll folder"), error)
-            })?;
-            return Ok(file.into());
+        if let (Some(poller), Some(&[POLLED, ..])) = (self.poller(), names(path).as_deref()) {
+            // Not the file as it is now: that would show a change before its notice.
+            return poller.read(path);
         }
         match names(path).as_deref() {
             Some([GREETING]) => Ok(self.greeting_text().into()),
@@ -467,6 +459,15 @@ mod tests {
         // the host asks about every name of polled/ again, but a.txt's node is the same).
         let unchanged = NodePath::parse("polled/a.txt");
         assert!(!told.iter().any(|notice| notice.announces(&unchanged)));
+        // A file rewritten: its old bytes are served until the poll that announces the new.
+        std::fs::write(dir.path().join("a.txt"), "uno\n").unwrap();
+        assert_eq!(text(read(&hello, "polled/a.txt").await.unwrap()), "one\n");
+        hello.settle().await.unwrap();
+        assert_eq!(text(read(&hello, "polled/a.txt").await.unwrap()), "uno\n");
+        assert!(notices
+            .pending()
+            .iter()
+            .any(|notice| notice.announces(&unchanged)));
         assert!(matches!(
             read(&hello, "polled/c.txt").await,
             Err(ProviderError::NotFound(_))
