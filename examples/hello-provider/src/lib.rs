@@ -69,13 +69,20 @@ fn build_hello(args: HelloArgs) -> Result<Built, BuildError> {
     if args.greeting.contains('\0') {
         return Err(BuildError("--greeting cannot contain NUL".into()));
     }
+    let poll = match args.poll {
+        // Absolute at once, so that messages and logs name the folder whole; `absolute`
+        // touches no file system (`build` stays offline) and keeps symlinks and `..`.
+        Some(dir) => Some(PollConfig {
+            dir: std::path::absolute(&dir)
+                .map_err(|error| BuildError(format!("--poll {}: {error}", dir.display())))?,
+            every: args.poll_every,
+        }),
+        None => None,
+    };
     Ok(Built::new(Hello::new(HelloConfig {
         greeting: args.greeting,
         time: args.time.unwrap_or_else(SystemTime::now),
         tick: args.tick,
-        poll: args.poll.map(|dir| PollConfig {
-            dir,
-            every: args.poll_every,
-        }),
+        poll,
     })))
 }

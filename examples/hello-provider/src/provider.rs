@@ -254,6 +254,16 @@ impl Provider for Hello {
         }
     }
 
+    /// The --poll folder: the host refuses to mount over it (the mount would hide it, and
+    /// hello would then read itself through the mount).
+    fn local_sources(&self) -> Vec<PathBuf> {
+        self.config
+            .poll
+            .iter()
+            .map(|poll| poll.dir.clone())
+            .collect()
+    }
+
     async fn stop(&self) {
         if let Some(ticker) = self.ticker.lock().take() {
             ticker.abort();
