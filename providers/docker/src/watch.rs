@@ -16,6 +16,10 @@ use crate::tag_times::{event_image, tags_an_image};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LONGEST_RETRY: Duration = Duration::from_secs(2);
+/// How long a swarm event that found no swarm is checked again: `swarm init` announces the
+/// node before `/info` calls it an active manager (seen 1 in 6 inits on a loaded machine), and
+/// nothing else would say when it has become one.
+const SWARM_SETTLES_WITHIN: Duration = Duration::from_secs(10);
 
 /// What a run of events asks to be re-listed.
 #[derive(Default, Debug)]
@@ -110,6 +114,7 @@ pub struct Watcher {
 impl Watcher {
     pub async fn run(mut self) {
         let mut resync = false;
+        let mut swarm_check = SwarmCheck::default();
         loop {
             let mut events = Box::pin(self.engine.events(Some(self.since)));
             if resync {
@@ -145,6 +150,15 @@ impl Watcher {
                         self.take_inspected();
                         continue;
                     }
+                    () = swarm_check.due(), if swarm_check.is_pending() => {
+                        let refresh = Refresh { swarm: true, ..Refresh::default() };
+                        if let Err(error) = self.apply(refresh).await {
+                            self.lost(&format!("cannot list the swarm again: {error}"));
+                            break;
+                        }
+                        swarm_check.loaded(self.state.swarm.is_some(), Instant::now());
+                        continue;
+                    }
                 };
                 let first = match next {
                     Some(Ok(event)) => event,
@@ -174,9 +188,13 @@ impl Watcher {
                         }
                     }
                 }
+                let swarm_asked = refresh.swarm;
                 if let Err(error) = self.apply(refresh).await {
                     self.lost(&format!("cannot re-list after an event: {error}"));
                     break;
+                }
+                if swarm_asked {
+                    swarm_check.after_event(self.state.swarm.is_some(), Instant::now());
                 }
                 // The tree is swapped and its notices sent: a barrier may pass these events.
                 if let Some(newest) = newest {
@@ -280,5 +298,82 @@ impl Watcher {
                 }
             }
         }
+    }
+}
+
+/// The checks again after a swarm event that found no swarm (see [`SWARM_SETTLES_WITHIN`]):
+/// with backoff, until a swarm is found or the time is up.
+#[derive(Debug, Default)]
+struct SwarmCheck {
+    /// When the next check is due, the wait before it, and when to give up.
+    next: Option<(Instant, Duration, Instant)>,
+}
+
+impl SwarmCheck {
+    fn is_pending(&self) -> bool {
+        self.next.is_some()
+    }
+
+    /// Sleeps until the next check is due (forever when none is).
+    async fn due(&self) {
+        match self.next {
+            Some((at, _, _)) => tokio::time::sleep_until(at.into()).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// A swarm event was applied: with a swarm found there is nothing to check again.
+    fn after_event(&mut self, found: bool, now: Instant) {
+        self.next = (!found).then(|| (now + FIRST_RETRY, FIRST_RETRY, now + SWARM_SETTLES_WITHIN));
+    }
+
+    /// A check again was made: the next waits twice as long, within the time given.
+    fn loaded(&mut self, found: bool, now: Instant) {
+        self.next = match self.next {
+            Some((_, wait, give_up)) if !found => {
+                let wait = (wait * 2).min(LONGEST_RETRY);
+                (now + wait <= give_up).then_some((now + wait, wait, give_up))
+            }
+            _ => None,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_swarm_event_that_finds_no_swarm_is_checked_again_with_backoff_until_the_time_is_up() {
+        let start = Instant::now();
+        let mut check = SwarmCheck::default();
+        check.after_event(true, start);
+        assert!(!check.is_pending(), "a swarm found needs no check");
+
+        check.after_event(false, start);
+        let mut now = start;
+        let mut waits = Vec::new();
+        while let Some((at, wait, _)) = check.next {
+            assert_eq!(at, now + wait);
+            waits.push(wait.as_millis());
+            now = at;
+            check.loaded(false, now);
+        }
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 2000, 2000, 2000]);
+        assert!(now - start <= SWARM_SETTLES_WITHIN);
+    }
+
+    #[test]
+    fn a_check_that_finds_the_swarm_ends_the_checks() {
+        let start = Instant::now();
+        let mut check = SwarmCheck::default();
+        check.after_event(false, start);
+        check.loaded(false, start + FIRST_RETRY);
+        assert!(check.is_pending());
+        check.loaded(true, start + FIRST_RETRY * 3);
+        assert!(!check.is_pending());
+        // A new event without a swarm starts the checks afresh.
+        check.after_event(false, start + FIRST_RETRY * 4);
+        assert_eq!(check.next.map(|(_, wait, _)| wait), Some(FIRST_RETRY));
     }
 }
