@@ -23,6 +23,7 @@ mod fuse_conf;
 mod host;
 mod log_file;
 mod logging;
+mod memory;
 mod mount_helper;
 mod mount_options;
 mod mountpoint;
@@ -58,24 +59,10 @@ pub(crate) struct Context {
 }
 
 /// Runs the command line of this process and returns its exit status.
-/// glibc gives every thread that allocates its own malloc arena and keeps freed memory there:
-/// with the runtime's worker threads that was about 25 MiB of the RSS of a mount of 10,000
-/// Docker images (docs/benchmarks.md). Two arenas keep most of the parallelism. Must run
-/// before any thread exists.
-fn limit_malloc_arenas() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only sets an allocator parameter; no other thread exists yet.
-    unsafe {
-        if libc::mallopt(libc::M_ARENA_MAX, 2) != 1 {
-            eprintln!("warning: could not limit malloc arenas");
-        }
-    }
-}
-
 pub fn main() -> ExitCode {
     // Read before anything else runs, and before any thread exists (it edits the environment).
     daemon::take_child_marker();
-    limit_malloc_arenas();
+    memory::limit_malloc_arenas();
     let program = program_name();
     let registrations = vfs_core::registrations();
     let argv = match command_line(&program) {

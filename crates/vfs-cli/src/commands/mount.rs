@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use vfs_core::{Provider, ProviderRegistration};
 
-use crate::{daemon, fuse_conf, host, log_file, logging, mountpoint, notify, Context, UsageError};
+use crate::{
+    daemon, fuse_conf, host, log_file, logging, memory, mountpoint, notify, Context, UsageError,
+};
 
 pub fn run(
     context: &Context,
@@ -174,10 +176,13 @@ async fn serve(
     tracing::info!("{name} mounted at {} (log: {log})", mountpoint.display());
     notify::ready(&format!("{name} mounted at {}", mountpoint.display()));
     announce_ready(context, name, &mountpoint, log);
+    // Freed memory goes back to the system once the mount has worked (memory.rs).
+    let trimming = tokio::spawn(memory::give_back_after_work());
     let signal = tokio::select! {
         signal = stop.next() => Some(signal),
         () = mounted.ended() => None,
     };
+    trimming.abort();
     notify::stopping();
     match signal {
         Some(signal) => {
