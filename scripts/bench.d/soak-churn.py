@@ -2,11 +2,13 @@
 """Churn for the soak test (issue 14): create/remove cycles of tags and containers through the
 engine's API (one kept-alive connection), sampling the memory and open files of a process.
 
-  soak-churn.py CYCLES EVERY PID > samples.tsv
+  soak-churn.py CYCLES EVERY PID[,PID…] > samples.tsv
 
 One cycle: tag bench/img1 as soak/tN:latest, create a container soak-cN from it, remove the
 container, remove the tag (N counts up: every cycle makes names never seen before). Every EVERY
-cycles (and before the first) a line `cycles seconds rss_kib open_files` for process PID.
+cycles (and before the first) a line `cycles seconds rss_kib open_files` for process PID; with
+several PIDs (soak-ab.sh), `rss_kib open_files` for each in turn. SOAK_ANON=1 puts the
+anonymous and file-backed parts after each rss_kib (`rss_kib anon_kib file_kib open_files`).
 
 SOAK_WORKERS (default 1) cycles run side by side, each on its own connection, taking the next N
 in turn: a cycle waits mostly on the engine's container create and remove (~35 ms quiet, 100-170
@@ -23,11 +25,16 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from engine import Engine  # noqa: E402
 
+ANON = os.environ.get("SOAK_ANON") == "1"
+
 
 def sample(pid):
+    """`rss_kib [anon_kib file_kib] open_files` of process PID, tab-separated (see SOAK_ANON)."""
     with open(f"/proc/{pid}/status") as status:
-        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+        fields = dict(line.split(":", 1) for line in status)
+    kib = [fields["VmRSS"]] + ([fields["RssAnon"], fields["RssFile"]] if ANON else [])
+    sizes = "\t".join(str(int(value.split()[0])) for value in kib)
+    return f"{sizes}\t{len(os.listdir(f'/proc/{pid}/fd'))}"
 
 
 def cycle(engine, number):
@@ -43,7 +50,7 @@ def cycle(engine, number):
     engine.request("DELETE", f"/images/soak/t{number}:latest", ok=(200,))
 
 
-def main(cycles, every, pid, workers):
+def main(cycles, every, pids, workers):
     started = time.monotonic()
     lock = threading.Lock()
     taken = 0  # the last N handed to a worker
@@ -51,8 +58,8 @@ def main(cycles, every, pid, workers):
     failures = []
 
     def report(count):
-        rss, files = sample(pid)
-        print(f"{count}\t{time.monotonic() - started:.1f}\t{rss}\t{files}", flush=True)
+        samples = "\t".join(sample(one) for one in pids)
+        print(f"{count}\t{time.monotonic() - started:.1f}\t{samples}", flush=True)
 
     def work():
         nonlocal taken, done
@@ -87,4 +94,5 @@ def main(cycles, every, pid, workers):
 if __name__ == "__main__":
     if len(sys.argv) != 4:
         sys.exit(__doc__)
-    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(os.environ.get("SOAK_WORKERS", "1")))
+    pids = [int(pid) for pid in sys.argv[3].split(",")]
+    main(int(sys.argv[1]), int(sys.argv[2]), pids, int(os.environ.get("SOAK_WORKERS", "1")))
