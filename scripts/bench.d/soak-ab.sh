@@ -6,7 +6,8 @@
 #   soak-ab.sh CYCLES EVERY SETTLE CONTENDER…
 #
 # A CONTENDER is `ENV|BINARY`: environment assignments (space-separated, may be empty) for the
-# mount, then the vfs binary, e.g. '|/tmp/vfs-a' or 'LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2|/tmp/vfs-a'.
+# mount, then the vfs binary, e.g. '|/tmp/vfs-a' or
+# 'LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2|/tmp/vfs-a'.
 # Prints `cycles seconds` then, for each contender in turn, `rss_kib anon_kib file_kib open_files`
 # (VmRSS, RssAnon, RssFile of /proc/PID/status), every EVERY cycles, at the end of the churn and
 # SETTLE seconds later (the looping makes stopped); then each mount's anonymous mappings at rest
@@ -15,7 +16,7 @@
 set -euo pipefail
 HELPERS=$(cd "$(dirname "$0")" && pwd)
 [ $# -ge 4 ] || {
-  sed -n '2,14p' "$0" >&2
+  sed -n '2,15p' "$0" >&2
   exit 2
 }
 cycles=$1 every=$2 settle=$3
@@ -32,7 +33,8 @@ cleanup() {
   set +e
   for maker in "${makers[@]}"; do kill "$maker" 2>/dev/null && wait "$maker" 2>/dev/null; done
   for i in "${!mnts[@]}"; do
-    grep -qs " ${mnts[$i]} " /proc/mounts && { "${binaries[$i]}" unmount "${mnts[$i]}" || fusermount3 -uz "${mnts[$i]}"; }
+    grep -qs " ${mnts[$i]} " /proc/mounts || continue
+    "${binaries[$i]}" unmount "${mnts[$i]}" || fusermount3 -uz "${mnts[$i]}"
   done
   throwaway_dockerd_stop
   rm -rf "$work"
