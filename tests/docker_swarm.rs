@@ -19,7 +19,7 @@ const T1: i64 = 1_600_000_000;
 
 /// A throwaway dockerd made a single-node swarm. Leaves the swarm before the engine stops, and
 /// removes the network devices a swarm engine makes in the machine's network namespace
-/// (`--bridge=none` does not cover them): the `docker_gwbridge` bridge, overlay networks'
+/// (its own bridge does not cover them): the `docker_gwbridge` bridge, overlay networks'
 /// `vx-…` vxlan devices and `veth…` pairs, those that were not there before it started.
 struct Swarm {
     engine: Option<Throwaway>,

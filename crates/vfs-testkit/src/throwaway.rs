@@ -1,5 +1,5 @@
-//! Engines of a test's own: a throwaway `dockerd` (its own data-root, exec-root, pidfile and
-//! socket, no bridge, no iptables) for tests that change an engine's state (swarm, TLS, an
+//! Engines of a test's own: a throwaway `dockerd` (its own data-root, exec-root, pidfile,
+//! socket and Linux bridge, no iptables) for tests that change an engine's state (swarm, TLS, an
 //! engine killed), and `podman system service` on a socket of its own. The machine's engine,
 //! which every other test uses, is never touched.
 //!
@@ -25,10 +25,13 @@ pub struct Throwaway {
     /// The CLI to drive it with (`docker` for dockerd, `podman` for Podman).
     cli: &'static str,
     what: &'static str,
+    /// A dockerd's own bridge, deleted (after the engine stopped, with the lock still held)
+    /// when the guard goes.
+    _bridge: Option<OwnBridge>,
     /// The machine's engine alone while this one lives: starting and stopping another dockerd
-    /// on the machine has been seen to take the main engine's `docker0` bridge away for a
-    /// moment ("could not find bridge docker0" in a test running beside it), so engine tests
-    /// wait for it, and it for them.
+    /// on the machine took the main engine's `docker0` bridge away when it was started with
+    /// `--bridge=none` (see [`OwnBridge`]); the lock stays as the guard of whatever else two
+    /// engines could share, so engine tests wait for it, and it for them.
     _alone: crate::engine::EngineLock,
 }
 
@@ -62,6 +65,7 @@ impl Throwaway {
             .expect("a folder for the throwaway dockerd");
         let root = dir.path();
         let socket = root.join("docker.sock");
+        let bridge = OwnBridge::create();
         let mut args: Vec<String> = [
             "dockerd",
             "--data-root",
@@ -72,7 +76,8 @@ impl Throwaway {
             &root.join("dockerd.pid").display().to_string(),
             "-H",
             &format!("unix://{}", socket.display()),
-            "--bridge=none",
+            "--bridge",
+            &bridge.name,
             "--iptables=false",
             "--ip-masq=false",
             // No overlay mounts to leave behind in a temporary folder.
@@ -88,6 +93,7 @@ impl Throwaway {
             socket,
             cli: "docker",
             what: "dockerd",
+            _bridge: Some(bridge),
             _alone: alone,
         };
         engine.wait_until_it_answers();
@@ -122,6 +128,7 @@ impl Throwaway {
             socket,
             cli: "podman",
             what: "podman system service",
+            _bridge: None,
             _alone: alone,
         };
         engine.wait_until_it_answers();
@@ -211,6 +218,59 @@ impl Throwaway {
             libc::kill(-self.pid, libc::SIGKILL);
         }
     }
+}
+
+/// A Linux bridge of a throwaway dockerd's own (`vfsbrN`, 10.213.N.1/24), made before the engine
+/// starts and deleted when dropped. `--bridge=none` does not do: a dockerd started with it
+/// deletes the machine's `docker0` (moby's `removeDefaultBridgeInterface`), and every test that
+/// ran a container on the main engine after it failed with "could not find bridge docker0".
+/// Made while the engine lock is held exclusively, so two throwaways never pick the same N.
+struct OwnBridge {
+    name: String,
+}
+
+impl OwnBridge {
+    fn create() -> OwnBridge {
+        for number in 0..=255 {
+            let name = format!("vfsbr{number}");
+            let subnet = format!("10.213.{number}.0/24");
+            let taken = Path::new("/sys/class/net").join(&name).exists()
+                || !ip(&["-4", "-o", "address", "show", "to", &subnet])
+                    .trim()
+                    .is_empty();
+            if taken {
+                continue;
+            }
+            ip(&["link", "add", "name", &name, "type", "bridge"]);
+            let bridge = OwnBridge { name };
+            let address = format!("10.213.{number}.1/24");
+            ip(&["address", "add", &address, "dev", &bridge.name]);
+            ip(&["link", "set", &bridge.name, "up"]);
+            return bridge;
+        }
+        panic!("no free vfsbrN bridge for a throwaway dockerd (ip -br link show type bridge)");
+    }
+}
+
+impl Drop for OwnBridge {
+    fn drop(&mut self) {
+        let deleted = Command::new("ip")
+            .args(["link", "delete", &self.name])
+            .stderr(Stdio::null())
+            .status();
+        if !deleted.is_ok_and(|status| status.success()) {
+            eprintln!(
+                "could not delete the throwaway dockerd's bridge {}",
+                self.name
+            );
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> String {
+    let mut command = Command::new("ip");
+    command.args(args);
+    stdout_of(command, "ip", args)
 }
 
 /// Podman's storage flags for a service whose images live under `root` alone, its state and
