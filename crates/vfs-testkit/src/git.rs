@@ -21,6 +21,15 @@ pub fn git(dir: &Path, args: &[&str], seconds: Option<i64>) -> String {
     stdout_of(command, "git", args)
 }
 
+/// Makes `dir` (which must exist) a git repository on branch `main` whose commits carry a test
+/// identity and no signature, whatever the user's own git config says.
+pub fn init_repo(dir: &Path) {
+    git(dir, &["init", "-q", "-b", "main"], None);
+    git(dir, &["config", "user.name", "Test"], None);
+    git(dir, &["config", "user.email", "test@example.com"], None);
+    git(dir, &["config", "commit.gpgsign", "false"], None);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,10 +38,7 @@ mod tests {
     fn a_commit_carries_the_given_time_as_author_and_committer_time() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let dir = dir.path();
-        git(dir, &["init", "-q", "-b", "main"], None);
-        git(dir, &["config", "user.name", "Test"], None);
-        git(dir, &["config", "user.email", "test@example.com"], None);
-        git(dir, &["config", "commit.gpgsign", "false"], None);
+        init_repo(dir);
         std::fs::write(dir.join("a"), "a\n").expect("write a file");
         git(dir, &["add", "a"], None);
         git(dir, &["commit", "-q", "-m", "a"], Some(1_600_000_123));

@@ -20,10 +20,7 @@ impl Repo {
         let repo = Repo {
             dir: tempfile::tempdir().expect("temporary directory"),
         };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo.git(&["config", "user.name", "Test"]);
-        repo.git(&["config", "user.email", "test@example.com"]);
-        repo.git(&["config", "commit.gpgsign", "false"]);
+        git::init_repo(repo.path());
         repo
     }
 
