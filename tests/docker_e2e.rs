@@ -6,10 +6,12 @@ mod common;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{
-    docker_available, fuse_available, import_busybox, run, unique, Cleanup, EngineLock, VfsMount,
+    assert_folders_were_listed, assert_the_walk_after_a_cold_one_is_free, assert_walk_is_free,
+    docker_available, fuse_available, fuse_requests, import_busybox, request_kinds, run, unique,
+    wait_until, Cleanup, EngineLock, VfsMount,
 };
 use vfs_testkit::docker::docker;
 
@@ -45,15 +47,6 @@ fn shell(script: &str, dir: &Path) -> (bool, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status.success(), text)
-}
-
-fn wait_until(limit: Duration, what: &str, check: impl Fn() -> bool) -> Duration {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < limit, "not within {limit:?}: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    started.elapsed()
 }
 
 #[test]
@@ -219,13 +212,6 @@ fn an_unreachable_engine_is_one_line_and_a_non_zero_exit() {
     assert!(!common::is_mounted(&mnt));
 }
 
-/// The FUSE requests in a `--debug-fuse` log (one line each, e.g. `FUSE(  6) ino 0x… LOOKUP`).
-fn fuse_requests(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|line| line.contains("fuser::request: FUSE("))
-        .collect()
-}
-
 #[test]
 fn a_warm_make_asks_no_name_time_or_link_long_after_the_short_default_ttl() {
     // Alone on the engine: another test's image would (rightly) invalidate `images/`.
@@ -330,33 +316,6 @@ fn a_warm_make_asks_no_name_time_or_link_long_after_the_short_default_ttl() {
     tag_and_see(&mut cleanup, &mnt, &format!("{name}/base"));
 }
 
-/// The kind of each FUSE request in a `--debug-fuse` log (`LOOKUP`, `OPENDIR`, …).
-/// The FUSE requests the mount logged (to `log`, with `--debug-fuse`) while `script` ran in
-/// `dir`, and in the 200 ms after it. Left out: find's one statfs(2) a run, which FUSE has no
-/// kernel cache for (find asks it for its leaf optimisation): the one request a warm walk
-/// cannot avoid.
-fn requests_during(log: &Path, what: &str, script: &str, dir: &Path) -> Vec<String> {
-    let before = std::fs::read_to_string(log).unwrap().len();
-    assert!(shell(script, dir).0, "{what}");
-    std::thread::sleep(Duration::from_millis(200));
-    let text = std::fs::read_to_string(log).unwrap();
-    fuse_requests(&text[before..])
-        .into_iter()
-        .filter(|line| !(what == "find" && request_kinds(&[line]) == ["STATFS"]))
-        .map(str::to_owned)
-        .collect()
-}
-
-fn request_kinds<'a>(requests: &[&'a str]) -> Vec<&'a str> {
-    requests
-        .iter()
-        .filter_map(|line| {
-            let after = line.split(" ino 0x").nth(1)?;
-            after.split_whitespace().nth(1)
-        })
-        .collect()
-}
-
 #[test]
 fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
     // Alone on the engine: another test's objects would (rightly) invalidate what is cached.
@@ -407,21 +366,14 @@ fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
     }
     std::thread::sleep(Duration::from_millis(200));
     for (what, script) in walks {
-        let asked = requests_during(&log, what, script, project.path());
-        assert!(
-            asked.is_empty(),
-            "a warm {what} made {} FUSE requests ({:?}): {asked:#?}",
-            asked.len(),
-            request_kinds(&asked.iter().map(String::as_str).collect::<Vec<_>>())
-        );
+        assert_walk_is_free(&log, "warm", what, || {
+            assert!(shell(script, project.path()).0, "{what}")
+        });
     }
     let text = std::fs::read_to_string(&log).unwrap();
     let all = fuse_requests(&text);
     let kinds = request_kinds(&all);
-    assert!(
-        kinds.contains(&"READDIRPLUS") || kinds.contains(&"READDIR"),
-        "the log shows the cold walks' requests (else this test proves nothing): {kinds:?}"
-    );
+    assert_folders_were_listed(&kinds, "the log shows the cold walks' requests");
     assert!(
         kinds.iter().filter(|kind| **kind == "OPENDIR").count() <= 1,
         "OPENDIR is answered ENOSYS once, and the kernel sends no other: {kinds:?}"
@@ -481,25 +433,12 @@ fn the_walk_right_after_a_cold_one_reaches_the_mount_with_no_request() {
         for target in ["image", "other", "repository", "images"] {
             std::fs::write(project.path().join("out").join(target), "").unwrap();
         }
-        assert!(shell(script, project.path()).0, "cold {what}");
-        let cold = std::fs::read_to_string(&log).unwrap();
-        let cold_kinds = request_kinds(&fuse_requests(&cold));
-        assert!(
-            cold_kinds.contains(&"READDIRPLUS") || cold_kinds.contains(&"READDIR"),
-            "the cold {what} listed folders (else this test proves nothing): {cold_kinds:?}"
-        );
-        // Time for a refresh left to the notices thread to land, as it would between two runs.
-        std::thread::sleep(Duration::from_millis(200));
         // DockerFS's folders count no link, so listing one changes none of its attributes:
         // even an empty folder, in which nothing is looked up after its listing, is not asked
-        // for again.
-        let asked = requests_during(&log, what, script, project.path());
-        assert!(
-            asked.is_empty(),
-            "the {what} right after a cold one made {} FUSE requests ({:?}): {asked:#?}",
-            asked.len(),
-            request_kinds(&asked.iter().map(String::as_str).collect::<Vec<_>>())
-        );
+        // for again once a refresh left to the notices thread has landed.
+        assert_the_walk_after_a_cold_one_is_free(&log, what, |label| {
+            assert!(shell(script, project.path()).0, "{label}")
+        });
         drop(mount);
     }
 }

@@ -7,25 +7,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{fuse_available, git, run, vfs_binary, VfsMount};
+use common::{fuse_available, git, init_repo, run, vfs_binary, VfsMount, COMPOSE};
 
 const TTL: &str = "200ms";
 /// Longer than the TTL: an edit must be visible by then even without a change notice.
 const SETTLE: Duration = Duration::from_millis(450);
 const T1: i64 = 1_600_000_000;
-
-const COMPOSE: &str = "\
-x-defaults: &defaults
-  restart: always
-
-services:
-  web:
-    <<: *defaults
-    image: nginx
-  db:
-    <<: *defaults
-    image: postgres:15
-";
 
 const MAKEFILE: &str = "\
 CFG := mnt/docker-compose.yml/services
@@ -66,9 +53,7 @@ fn make_rebuilds_only_the_services_whose_sections_changed() {
     let work = tempfile::tempdir().expect("temporary directory");
     let repo = work.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"], None);
-    git(&repo, &["config", "user.name", "Test"], None);
-    git(&repo, &["config", "user.email", "test@example.com"], None);
+    init_repo(&repo);
     let compose = repo.join("docker-compose.yml");
     std::fs::write(&compose, COMPOSE).unwrap();
     git(&repo, &["add", "-A"], None);
@@ -238,9 +223,7 @@ fn the_npm_recipe_installs_only_when_dependencies_change() {
     std::fs::write(repo.join("package.json"), package).unwrap();
     std::fs::write(repo.join("Makefile"), makefile).unwrap();
     std::fs::write(repo.join(".gitignore"), ".cfgfs/\nnode_modules/\n").unwrap();
-    git(&repo, &["init", "-q", "-b", "main"], None);
-    git(&repo, &["config", "user.name", "Test"], None);
-    git(&repo, &["config", "user.email", "test@example.com"], None);
+    init_repo(&repo);
     git(&repo, &["add", "-A"], None);
     git(&repo, &["commit", "-q", "-m", "app"], Some(T1));
     let mnt = repo.join(".cfgfs");

@@ -5,16 +5,21 @@
 //! `statfs`, which FUSE never caches); so does the walk right after a cold one. An edit or a
 //! commit is still seen at the next look, and the walk after that is request-free again.
 //!
-//! Requests are counted in the mount's `--debug-fuse` log, as tests/docker_e2e.rs does.
+//! Requests are counted in the mount's `--debug-fuse` log (tests/common, as tests/docker_e2e.rs
+//! counts them).
 
 mod common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{fuse_available, git, VfsMount};
+use common::{
+    assert_folders_were_listed, assert_the_walk_after_a_cold_one_is_free, assert_walk_is_free,
+    fuse_available, fuse_requests, git, init_repo, inode_and_kind, request_kinds, wait_until,
+    VfsMount, COMPOSE,
+};
 use vfs_testkit::mounts::within_or_abort;
 
 /// The first commit's time, and the second's.
@@ -22,22 +27,6 @@ const T1: i64 = 1_600_000_000;
 const T2: i64 = 1_700_000_000;
 /// Bound on one walk or make of these small trees (a hang fails, the connection is aborted).
 const WALK_LIMIT: Duration = Duration::from_secs(60);
-
-const COMPOSE: &str = "\
-x-defaults: &defaults
-  restart: always
-services:
-  web:
-    <<: *defaults
-    image: nginx
-    ports:
-      - \"80:80\"
-  db:
-    <<: *defaults
-    image: postgres:15
-    environment:
-      user: app
-";
 
 const APP_TOML: &str = "\
 [server]
@@ -96,10 +85,7 @@ impl Project {
         std::fs::write(dir.join("Makefile"), MAKEFILE).unwrap();
         std::fs::write(dir.join(".gitignore"), ".cfgfs/\nout/\nstate/\n*.log\n").unwrap();
         std::fs::create_dir(project.mnt()).unwrap();
-        git(&dir, &["init", "-q", "-b", "main"], None);
-        git(&dir, &["config", "user.name", "Test"], None);
-        git(&dir, &["config", "user.email", "test@example.com"], None);
-        git(&dir, &["config", "commit.gpgsign", "false"], None);
+        init_repo(&dir);
         git(&dir, &["add", "-A"], None);
         git(&dir, &["commit", "-q", "-m", "config"], Some(T1));
         project
@@ -196,53 +182,10 @@ impl Project {
     }
 }
 
-/// The FUSE requests in a `--debug-fuse` log (one line each, e.g. `FUSE(  6) ino 0x… LOOKUP`).
-fn fuse_requests(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|line| line.contains("fuser::request: FUSE("))
-        .collect()
-}
-
-/// A request's inode number and kind (`LOOKUP`, `GETATTR`, …).
-fn inode_and_kind(line: &str) -> Option<(u64, &str)> {
-    let after = line.split(" ino 0x").nth(1)?;
-    let mut words = after.split_whitespace();
-    let inode = u64::from_str_radix(words.next()?, 16).ok()?;
-    Some((inode, words.next()?))
-}
-
-fn request_kinds<'a>(requests: &[&'a str]) -> Vec<&'a str> {
-    requests
-        .iter()
-        .filter_map(|line| inode_and_kind(line).map(|(_, kind)| kind))
-        .collect()
-}
-
-/// The FUSE requests the mount logged (to `log`) while `script` ran in the project, and in the
-/// 200 ms after it. Left out: find's one statfs(2) a run, which FUSE has no kernel cache for.
-fn requests_during(project: &Project, log: &Path, what: &str, script: &str) -> Vec<String> {
-    let before = std::fs::read_to_string(log).unwrap().len();
-    project.run(what, script);
-    std::thread::sleep(Duration::from_millis(200));
-    let text = std::fs::read_to_string(log).unwrap();
-    fuse_requests(&text[before..])
-        .into_iter()
-        .filter(|line| !(what == "find" && request_kinds(&[line]) == ["STATFS"]))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Every walk once more, each of which must reach the mount with no request.
 fn assert_walks_are_free(project: &Project, log: &Path, when: &str) {
     for (what, script) in project.walks() {
-        let asked = requests_during(project, log, what, &script);
-        let lines: Vec<&str> = asked.iter().map(String::as_str).collect();
-        assert!(
-            asked.is_empty(),
-            "{when}: a {what} made {} FUSE requests ({:?}): {asked:#?}",
-            asked.len(),
-            request_kinds(&lines)
-        );
+        assert_walk_is_free(log, when, what, || project.run(what, &script));
     }
 }
 
@@ -257,17 +200,10 @@ fn walk_all(project: &Project, make: &str) {
     project.barrier();
 }
 
-/// Waits (bounded) until `check` holds, polling through the mount.
-fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < limit, "not within {limit:?}: {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-#[test]
-fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
+/// Mounts a new project (its log at `vfs.log`), runs every walk cold and once more, checks that
+/// the walks then reach the mount with no request (a failure says `when`), and runs `test` on
+/// the warm mount with the log. Nothing without FUSE.
+fn on_a_warm_mount(when: &str, test: impl FnOnce(&Project, &Path)) {
     if !fuse_available() {
         return;
     }
@@ -277,22 +213,27 @@ fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
     // Cold, then once more: the kernel then holds every name, attribute, link and listing.
     walk_all(&project, "make");
     walk_all(&project, "make -q");
-    assert_walks_are_free(&project, &log, "warm");
-    let text = std::fs::read_to_string(&log).unwrap();
-    let kinds = request_kinds(&fuse_requests(&text));
-    assert!(
-        kinds.contains(&"READDIRPLUS") || kinds.contains(&"READDIR"),
-        "the log shows the cold walks' requests (else this test proves nothing): {kinds:?}"
-    );
-    assert!(
-        kinds.contains(&"READLINK"),
-        "the cold ls -lR read the symlink's target: {kinds:?}"
-    );
-    assert!(
-        kinds.iter().filter(|kind| **kind == "OPENDIR").count() <= 1,
-        "OPENDIR is answered ENOSYS once (complete notices), and the kernel sends no other: \
-         {kinds:?}"
-    );
+    assert_walks_are_free(&project, &log, when);
+    test(&project, &log);
+}
+
+#[test]
+fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
+    on_a_warm_mount("warm", |_, log| {
+        let text = std::fs::read_to_string(log).unwrap();
+        let requests = fuse_requests(&text);
+        let kinds = request_kinds(&requests);
+        assert_folders_were_listed(&kinds, "the log shows the cold walks' requests");
+        assert!(
+            kinds.contains(&"READLINK"),
+            "the cold ls -lR read the symlink's target: {kinds:?}"
+        );
+        assert!(
+            kinds.iter().filter(|kind| **kind == "OPENDIR").count() <= 1,
+            "OPENDIR is answered ENOSYS once (complete notices), and the kernel sends no other: \
+             {kinds:?}"
+        );
+    });
 }
 
 /// The walk right after a cold one, on a mount of its own for each walk: nothing the cold walk
@@ -313,23 +254,7 @@ fn the_walk_right_after_a_cold_one_reaches_the_mount_with_no_request() {
         let mount = project.mount(&log);
         // The barrier, then the cold walk on a kernel that holds nothing of the mount.
         project.barrier();
-        project.run(what, &script);
-        let cold = std::fs::read_to_string(&log).unwrap();
-        let cold_kinds = request_kinds(&fuse_requests(&cold));
-        assert!(
-            cold_kinds.contains(&"READDIRPLUS") || cold_kinds.contains(&"READDIR"),
-            "the cold {what} listed folders (else this test proves nothing): {cold_kinds:?}"
-        );
-        // Time for anything the cold walk left to the notices thread to land.
-        std::thread::sleep(Duration::from_millis(200));
-        let asked = requests_during(&project, &log, what, &script);
-        let lines: Vec<&str> = asked.iter().map(String::as_str).collect();
-        assert!(
-            asked.is_empty(),
-            "the {what} right after a cold one made {} FUSE requests ({:?}): {asked:#?}",
-            asked.len(),
-            request_kinds(&lines)
-        );
+        assert_the_walk_after_a_cold_one_is_free(&log, what, |label| project.run(label, &script));
         drop(mount);
     }
 }
@@ -339,87 +264,80 @@ fn the_walk_right_after_a_cold_one_reaches_the_mount_with_no_request() {
 /// it is request-free again.
 #[test]
 fn an_edit_and_a_commit_show_at_the_next_look_then_the_walks_are_free_again() {
-    if !fuse_available() {
-        return;
-    }
-    let project = Project::new();
-    let log = project.dir().join("vfs.log");
-    let _mount = project.mount(&log);
-    walk_all(&project, "make");
-    walk_all(&project, "make -q");
-    assert_walks_are_free(&project, &log, "before the edit");
-    assert_eq!(project.mtime("compose.yml/services/db/image"), T1);
-    assert_eq!(project.mtime("compose.yml/services/web"), T1);
-    // The inodes of what the edit of compose.yml leaves alone (asked while warm: no request).
-    let untouched: Vec<u64> = ["conf", "conf/app.toml", "conf/app.toml/server", "conf/deep"]
-        .iter()
-        .chain(["conf/deep/setup.ini", "settings.json", "settings.json/log"].iter())
-        .map(|relative| {
-            std::fs::symlink_metadata(project.mnt().join(relative))
-                .unwrap()
-                .ino()
-        })
-        .collect();
+    on_a_warm_mount("before the edit", |project, log| {
+        assert_eq!(project.mtime("compose.yml/services/db/image"), T1);
+        assert_eq!(project.mtime("compose.yml/services/web"), T1);
+        // The inodes of what the edit of compose.yml leaves alone (asked while warm: no request).
+        let untouched: Vec<u64> = ["conf", "conf/app.toml", "conf/app.toml/server", "conf/deep"]
+            .iter()
+            .chain(["conf/deep/setup.ini", "settings.json", "settings.json/log"].iter())
+            .map(|relative| {
+                std::fs::symlink_metadata(project.mnt().join(relative))
+                    .unwrap()
+                    .ino()
+            })
+            .collect();
 
-    // An edit of db alone, saved as editors save (a new file renamed over the old one).
-    std::thread::sleep(Duration::from_millis(20));
-    project.save(
-        "compose.yml",
-        &COMPOSE.replace("postgres:15", "postgres:16"),
-    );
-    let before = std::fs::read_to_string(&log).unwrap().len();
-    wait_until(Duration::from_secs(5), "the edit through the mount", || {
-        project.mtime("compose.yml/services/db/image") > T1
+        // An edit of db alone, saved as editors save (a new file renamed over the old one).
+        std::thread::sleep(Duration::from_millis(20));
+        project.save(
+            "compose.yml",
+            &COMPOSE.replace("postgres:15", "postgres:16"),
+        );
+        let before = std::fs::read_to_string(log).unwrap().len();
+        wait_until(Duration::from_secs(5), "the edit through the mount", || {
+            project.mtime("compose.yml/services/db/image") > T1
+        });
+        assert_eq!(
+            project.mtime("compose.yml/services/web"),
+            T1,
+            "web did not change"
+        );
+        let (up_to_date, _) = project.shell("make -q");
+        assert!(!up_to_date, "make -q sees db newer than its target");
+        std::thread::sleep(Duration::from_millis(200));
+        project.barrier();
+        walk_all(project, "make");
+        let text = std::fs::read_to_string(log).unwrap();
+        let asked_about_others: Vec<&str> = fuse_requests(&text[before..])
+            .into_iter()
+            .filter(|line| inode_and_kind(line).is_some_and(|(ino, _)| untouched.contains(&ino)))
+            .collect();
+        assert!(
+            asked_about_others.is_empty(),
+            "the walks after an edit of compose.yml asked about the other files: \
+             {asked_about_others:#?}"
+        );
+        assert_walks_are_free(project, log, "after the edit");
+
+        // A new section committed at T2 before anyone looked: the next look shows it, with the
+        // commit's time, and the other sections keep theirs.
+        std::thread::sleep(Duration::from_millis(20));
+        let toml = project.config().join("conf/app.toml");
+        std::fs::write(&toml, format!("{APP_TOML}\n[cache]\nsize = 64\n")).unwrap();
+        let committed = ["commit", "-q", "-m", "cache", "--", "config/conf/app.toml"];
+        git(&project.dir(), &committed, Some(T2));
+        wait_until(Duration::from_secs(5), "the committed section", || {
+            project.mtime("conf/app.toml/cache") == T2
+        });
+        assert_eq!(project.mtime("conf/app.toml/server/tls"), T1);
+        std::thread::sleep(Duration::from_millis(200));
+        project.barrier();
+        walk_all(project, "make -q");
+        assert_walks_are_free(project, log, "after the commit");
+
+        // Committing the edit already served keeps db's time (it means what it meant when
+        // served, issue 10); the commit's notices are applied, and the walks settle again.
+        let served = project.mtime("compose.yml/services/db/image");
+        git(
+            &project.dir(),
+            &["commit", "-q", "-am", "pg16"],
+            Some(T2 + 100),
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        project.barrier();
+        assert_eq!(project.mtime("compose.yml/services/db/image"), served);
+        walk_all(project, "make -q");
+        assert_walks_are_free(project, log, "after committing the served edit");
     });
-    assert_eq!(
-        project.mtime("compose.yml/services/web"),
-        T1,
-        "web did not change"
-    );
-    let (up_to_date, _) = project.shell("make -q");
-    assert!(!up_to_date, "make -q sees db newer than its target");
-    std::thread::sleep(Duration::from_millis(200));
-    project.barrier();
-    walk_all(&project, "make");
-    let text = std::fs::read_to_string(&log).unwrap();
-    let asked_about_others: Vec<&str> = fuse_requests(&text[before..])
-        .into_iter()
-        .filter(|line| inode_and_kind(line).is_some_and(|(ino, _)| untouched.contains(&ino)))
-        .collect();
-    assert!(
-        asked_about_others.is_empty(),
-        "the walks after an edit of compose.yml asked about the other files: \
-         {asked_about_others:#?}"
-    );
-    assert_walks_are_free(&project, &log, "after the edit");
-
-    // A new section committed at T2 before anyone looked: the next look shows it, with the
-    // commit's time, and the other sections keep theirs.
-    std::thread::sleep(Duration::from_millis(20));
-    let toml = project.config().join("conf/app.toml");
-    std::fs::write(&toml, format!("{APP_TOML}\n[cache]\nsize = 64\n")).unwrap();
-    let committed = ["commit", "-q", "-m", "cache", "--", "config/conf/app.toml"];
-    git(&project.dir(), &committed, Some(T2));
-    wait_until(Duration::from_secs(5), "the committed section", || {
-        project.mtime("conf/app.toml/cache") == T2
-    });
-    assert_eq!(project.mtime("conf/app.toml/server/tls"), T1);
-    std::thread::sleep(Duration::from_millis(200));
-    project.barrier();
-    walk_all(&project, "make -q");
-    assert_walks_are_free(&project, &log, "after the commit");
-
-    // Committing the edit already served keeps db's time (it means what it meant when served,
-    // issue 10); the commit's notices are applied, and the walks settle again.
-    let served = project.mtime("compose.yml/services/db/image");
-    git(
-        &project.dir(),
-        &["commit", "-q", "-am", "pg16"],
-        Some(T2 + 100),
-    );
-    std::thread::sleep(Duration::from_millis(200));
-    project.barrier();
-    assert_eq!(project.mtime("compose.yml/services/db/image"), served);
-    walk_all(&project, "make -q");
-    assert_walks_are_free(&project, &log, "after committing the served edit");
 }

@@ -13,7 +13,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{fuse_available, vfs_command_logged, VfsMount};
+use common::{
+    fuse_available, fuse_requests, request_kinds, vfs_command_logged, wait_until, VfsMount,
+};
 
 /// Files in the folder: with names this long, several times what one readdir buffer holds.
 const FILES: usize = 3000;
@@ -164,22 +166,11 @@ impl Mounted {
 
 /// How many OPENDIR requests reached the mount (FUSE requests in a `--debug-fuse` log).
 fn opendirs(log: &Path) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|line| line.contains("fuser::request: FUSE(") && line.contains(" OPENDIR "))
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    request_kinds(&fuse_requests(&text))
+        .into_iter()
+        .filter(|kind| *kind == "OPENDIR")
         .count()
-}
-
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what} within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -12,19 +12,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{as_nobody, fuse_available, git, vfs_binary, within, GitconfigScene, VfsMount};
+use common::{
+    as_nobody, fuse_available, git, init_repo, vfs_binary, within, GitconfigScene, VfsMount,
+};
 
 const TTL: &str = GitconfigScene::TTL;
 /// Longer than the TTL: a change must be visible by then even without a change notice.
 const SETTLE: Duration = Duration::from_millis(600);
 const T1: i64 = 1_600_000_000;
-
-fn init_repo(repo: &Path) {
-    std::fs::create_dir_all(repo).unwrap();
-    git(repo, &["init", "-q", "-b", "main"], None);
-    git(repo, &["config", "user.name", "Test"], None);
-    git(repo, &["config", "user.email", "test@example.com"], None);
-}
 
 /// A failed call during a walk: the path, the error's kind and its errno.
 type ReadError = (PathBuf, ErrorKind, Option<i32>);

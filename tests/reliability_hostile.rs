@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{fuse_available, git, memory_kib, vfs_command_logged, GitconfigScene, VfsMount};
+use common::{
+    fuse_available, git, init_repo, memory_kib, vfs_command_logged, GitconfigScene, VfsMount,
+};
 use vfs_testkit::mounts::within_or_abort;
 
 /// Reads a file through the mount without following a symlink the mount shows (a symlink shown
@@ -224,9 +226,7 @@ fn compose_repository(repo: &Path) {
     for file in ["docker-compose.yml", "Makefile"] {
         std::fs::copy(example.join(file), repo.join(file)).unwrap();
     }
-    git(repo, &["init", "-q", "-b", "main"], None);
-    git(repo, &["config", "user.name", "Test"], None);
-    git(repo, &["config", "user.email", "test@example.com"], None);
+    init_repo(repo);
     git(repo, &["add", "docker-compose.yml", "Makefile"], None);
     git(
         repo,

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{docker_available, fuse_available, git, in_ci, run, vfs_binary, EngineLock, VfsMount};
+use common::{
+    docker_available, fuse_available, git, in_ci, init_repo, run, vfs_binary, EngineLock, VfsMount,
+    COMPOSE,
+};
 use vfs_testkit::docker::docker;
 
 /// A foreground `vfs sync` child; SIGTERM and wait on drop.
@@ -128,18 +131,6 @@ impl SideBySide {
     }
 }
 
-const COMPOSE: &str = "\
-x-defaults: &defaults
-  restart: always
-services:
-  web:
-    <<: *defaults
-    image: nginx
-  db:
-    <<: *defaults
-    image: postgres:15
-";
-
 #[test]
 fn gitconfig_edit_commit_checkout_give_the_same_make_answers_synced_and_mounted() {
     if !fuse_available() {
@@ -148,7 +139,7 @@ fn gitconfig_edit_commit_checkout_give_the_same_make_answers_synced_and_mounted(
     let work = tempfile::tempdir().unwrap();
     let repo = work.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"], None);
+    init_repo(&repo);
     let compose = repo.join("docker-compose.yml");
     std::fs::write(&compose, COMPOSE).unwrap();
     git(&repo, &["add", "-A"], None);

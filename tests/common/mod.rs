@@ -12,9 +12,13 @@ use std::time::{Duration, Instant};
 pub use vfs_testkit::{
     engine::EngineLock,
     env::{docker_available, fuse_available, in_ci},
-    git::git,
+    git::{git, init_repo},
     mounts::{is_mounted, unmount_lazily, within},
 };
+
+/// The compose file the GitConfigFS end-to-end tests commit: two services sharing defaults by a
+/// YAML merge key (web's image nginx, db's postgres:15), with a list and a nested map.
+pub const COMPOSE: &str = include_str!("compose.yml");
 
 /// The `vfs` binary under test.
 pub fn vfs_binary() -> PathBuf {
@@ -173,6 +177,93 @@ pub fn vfs_command_logged(args: &[&str], log: &Path) -> Command {
         .unwrap_or_else(|error| panic!("open {}: {error}", log.display()));
     command.stderr(file);
     command
+}
+
+/// Polls `check` every 5 ms until it holds, failing the test (with `what`) once `limit` has
+/// passed; how long it took.
+pub fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    started.elapsed()
+}
+
+/// The FUSE requests in a `--debug-fuse` log (one line each, e.g. `FUSE(  6) ino 0x… LOOKUP`).
+pub fn fuse_requests(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| line.contains("fuser::request: FUSE("))
+        .collect()
+}
+
+/// A logged request's inode number and kind (`LOOKUP`, `GETATTR`, …).
+pub fn inode_and_kind(line: &str) -> Option<(u64, &str)> {
+    let after = line.split(" ino 0x").nth(1)?;
+    let mut words = after.split_whitespace();
+    let inode = u64::from_str_radix(words.next()?, 16).ok()?;
+    Some((inode, words.next()?))
+}
+
+/// The kind of each logged request.
+pub fn request_kinds<'a>(requests: &[&'a str]) -> Vec<&'a str> {
+    requests
+        .iter()
+        .filter_map(|line| inode_and_kind(line).map(|(_, kind)| kind))
+        .collect()
+}
+
+/// The FUSE requests the mount logged (to `log`, with `--debug-fuse`) while `walk` ran the walk
+/// named `what`, and in the 200 ms after it. Left out: find's one statfs(2) a run, which FUSE
+/// has no kernel cache for (find asks it for its leaf optimisation): the one request a warm
+/// walk cannot avoid.
+pub fn requests_during(log: &Path, what: &str, walk: impl FnOnce()) -> Vec<String> {
+    let before = std::fs::read_to_string(log).unwrap().len();
+    walk();
+    std::thread::sleep(Duration::from_millis(200));
+    let text = std::fs::read_to_string(log).unwrap();
+    fuse_requests(&text[before..])
+        .into_iter()
+        .filter(|line| !(what == "find" && request_kinds(&[line]) == ["STATFS"]))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Asserts that the request kinds `kinds` include a folder listing (READDIRPLUS or READDIR),
+/// without which a walk that makes no request proves nothing; `what` says whose they are.
+pub fn assert_folders_were_listed(kinds: &[&str], what: &str) {
+    assert!(
+        kinds.contains(&"READDIRPLUS") || kinds.contains(&"READDIR"),
+        "{what} (else this test proves nothing): {kinds:?}"
+    );
+}
+
+/// The walk right after a cold one (issue 17): runs the walk `what` (`walk` is given what to
+/// call it in a failure) on a mount that logs to `log` and holds nothing in the kernel yet,
+/// checks that it listed folders (else the check proves nothing), leaves 200 ms for whatever the
+/// cold walk left to the notices thread to land, as it would between two runs, and asserts that
+/// the same walk then reaches the mount with no request.
+pub fn assert_the_walk_after_a_cold_one_is_free(log: &Path, what: &str, walk: impl Fn(&str)) {
+    walk(&format!("cold {what}"));
+    let cold = std::fs::read_to_string(log).unwrap();
+    let cold_requests = fuse_requests(&cold);
+    let whose = format!("the cold {what} listed folders");
+    assert_folders_were_listed(&request_kinds(&cold_requests), &whose);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_walk_is_free(log, "right after a cold one", what, || walk(what));
+}
+
+/// Runs the walk `what` (with `walk`) and asserts that it reached the mount logging to `log`
+/// with no request (as `requests_during` counts them); `when` says in which state.
+pub fn assert_walk_is_free(log: &Path, when: &str, what: &str, walk: impl FnOnce()) {
+    let asked = requests_during(log, what, walk);
+    let lines: Vec<&str> = asked.iter().map(String::as_str).collect();
+    assert!(
+        asked.is_empty(),
+        "{when}: a {what} made {} FUSE requests ({:?}): {asked:#?}",
+        asked.len(),
+        request_kinds(&lines)
+    );
 }
 
 /// Open file descriptors of a process (`/proc/PID/fd`).
