@@ -13,8 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    docker_available, fuse_available, git, import_busybox, in_ci, recipe, unique, Cleanup,
-    EngineLock, RecipeShell,
+    docker_available, fuse_available, git, import_busybox, in_ci, init_repo, recipe, unique,
+    Cleanup, EngineLock, RecipeShell,
 };
 use vfs_testkit::mounts::unmount_lazily;
 
@@ -103,9 +103,7 @@ impl Scene {
         )
         .unwrap();
         std::fs::write(repo.join(".gitignore"), ".dockerfs/\n.cfgfs/\nout/\n").unwrap();
-        git(&repo, &["init", "-q", "-b", "main"], None);
-        git(&repo, &["config", "user.name", "Test"], None);
-        git(&repo, &["config", "user.email", "test@example.com"], None);
+        init_repo(&repo);
         git(&repo, &["add", "-A"], None);
         git(&repo, &["commit", "-q", "-m", "compose"], Some(T1));
         scene
