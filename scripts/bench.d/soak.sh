@@ -11,6 +11,10 @@
 # rss_kib after it: `rss_kib anon_kib file_kib`). Holds the machine's engine lock exclusively
 # while its dockerd starts and stops, as the test suite's throwaway engines do.
 #
+# SOAK_WARMUP=SECONDS [0] lets the looping make run alone that long before the first sample, so
+# that the start is the workload's steady state (the mount's tree, the 100 targets looked up)
+# and what the samples show after it is the churn's alone.
+#
 # SOAK_HEAPTRACK=OUT runs the mount in the foreground under heaptrack (`heaptrack -o OUT`, output
 # OUT.zst) and kills it with SIGKILL after the last sample, so that what heaptrack reports as
 # leaked is the heap live at rest (`heaptrack_print -f OUT.zst -l 1`; `-d OTHER.zst` compares two
@@ -71,6 +75,7 @@ fi
   done
 ) &
 maker=$!
+sleep "${SOAK_WARMUP:-0}"
 started=$(date +%s.%N)
 python3 "$HELPERS/soak-churn.py" "$cycles" "$every" "$pid"
 kill "$maker"
