@@ -1,8 +1,9 @@
 //! The thin FUSE glue: translates kernel requests into [`Host`] calls and answers into replies.
 //!
-//! A request the cache can answer is answered on the FUSE thread at once; a request that needs
-//! the provider moves its reply into a task on the tokio runtime, so one slow provider call
-//! never holds up the requests behind it.
+//! A request the cache can answer is answered on the FUSE thread at once; so is one whose host
+//! call is ready at its first poll (the provider answered from memory). A request whose call
+//! pends moves, with its reply, into a task on the tokio runtime, so one slow provider call never
+//! holds up the requests behind it.
 
 use std::ffi::OsStr;
 use std::io;
@@ -168,6 +169,17 @@ fn wants_write(flags: OpenFlags) -> bool {
 const NO_HANDLE: u64 = 0;
 
 impl FuseHost {
+    /// Runs a host call and hands its answer to `then`: on the FUSE thread when the call needs
+    /// no waiting (most calls the provider answers from memory), else in a tokio task, so that a
+    /// slow provider call never holds up the requests behind it (see [`crate::inline`]).
+    fn answer<T: Send + 'static>(
+        &self,
+        call: impl std::future::Future<Output = T> + Send + 'static,
+        then: impl FnOnce(T) + Send + 'static,
+    ) {
+        crate::inline::answer(&self.runtime, call, then);
+    }
+
     /// A readdir without a handle: `serve` gets where to serve it from (or the errno), on the
     /// FUSE thread when the cache has the listing, else in a task once it is loaded (the host
     /// forgets the folder's attributes in the kernel then, before the answer: the link count).
@@ -181,10 +193,11 @@ impl FuseHost {
             return serve(&self.host, answer);
         }
         let host = self.host.clone();
-        self.runtime.spawn(async move {
-            let answer = host.listed(ino.0, offset).await;
-            serve(&host, answer);
-        });
+        let served = host.clone();
+        self.answer(
+            async move { host.listed(ino.0, offset).await },
+            move |answer| serve(&served, answer),
+        );
     }
 }
 
@@ -242,9 +255,10 @@ impl Filesystem for FuseHost {
         }
         let host = self.host.clone();
         let name = name.to_os_string();
-        self.runtime.spawn(async move {
-            reply_lookup(reply, host.lookup_entry(parent.0, &name).await);
-        });
+        self.answer(
+            async move { host.lookup_entry(parent.0, &name).await },
+            move |answer| reply_lookup(reply, answer),
+        );
     }
 
     /// Also BATCH_FORGET: fuser's default hands each of its nodes here (its `ForgetOne` cannot be
@@ -260,9 +274,10 @@ impl Filesystem for FuseHost {
             return reply_attr(reply, answer);
         }
         let host = self.host.clone();
-        self.runtime.spawn(async move {
-            reply_attr(reply, host.getattr(ino.0, handle).await);
-        });
+        self.answer(
+            async move { host.getattr(ino.0, handle).await },
+            move |answer| reply_attr(reply, answer),
+        );
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -270,8 +285,8 @@ impl Filesystem for FuseHost {
             return reply_data(reply, answer);
         }
         let host = self.host.clone();
-        self.runtime.spawn(async move {
-            reply_data(reply, host.readlink(ino.0).await);
+        self.answer(async move { host.readlink(ino.0).await }, move |answer| {
+            reply_data(reply, answer)
         });
     }
 
@@ -284,10 +299,10 @@ impl Filesystem for FuseHost {
             return reply_opendir(reply, answer);
         }
         let host = self.host.clone();
-        self.runtime.spawn(async move {
-            // A listing loaded here forgets the folder's attributes in the kernel before the
-            // open returns (the link count; see the host's `forget_attributes_now`).
-            reply_opendir(reply, host.opendir(ino.0).await);
+        // A listing loaded here forgets the folder's attributes in the kernel before the open
+        // returns (the link count; see the host's `forget_attributes_now`).
+        self.answer(async move { host.opendir(ino.0).await }, move |answer| {
+            reply_opendir(reply, answer)
         });
     }
 
@@ -504,8 +519,7 @@ impl Filesystem for FuseHost {
             return check(answer);
         }
         let host = self.host.clone();
-        self.runtime
-            .spawn(async move { check(host.getattr(ino.0, None).await) });
+        self.answer(async move { host.getattr(ino.0, None).await }, check);
     }
 
     fn getxattr(

@@ -12,7 +12,8 @@
 //! - `host`: the FUSE-free core answering by inode number, built from `inodes`, `cache`,
 //!   `attrs` and `handles`, one module per kind of request (`host/*`); tested without mounting.
 //!   It decides what the kernel must forget (`kernel::KernelOp`) but never tells it itself.
-//! - `fuse`: the thin fuser glue; a request needing the provider runs as a tokio task.
+//! - `fuse`: the thin fuser glue; a request whose host call pends runs as a tokio task
+//!   (`inline`: one that is ready at its first poll is answered on the FUSE thread).
 //! - `notices`: the one thread that has the host apply the provider's notices and performs the
 //!   kernel operations that returns.
 
@@ -22,6 +23,7 @@ mod error;
 mod fuse;
 mod handles;
 mod host;
+mod inline;
 mod inodes;
 mod kernel;
 mod mount;
