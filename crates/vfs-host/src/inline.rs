@@ -9,6 +9,12 @@
 //! pends moves, already started, into a task that finishes it. A future that panics in that
 //! first poll is dropped with its continuation (and so its reply: fuser answers `EIO` for a
 //! reply dropped unanswered), as a panicking task's would be.
+//!
+//! The price: a provider that blocks its thread inside a poll (synchronous I/O in an `async fn`
+//! instead of `spawn_blocking`) now blocks one of the FUSE threads that long, where it blocked a
+//! runtime worker before; the other FUSE thread still reads requests. The providers here block
+//! nowhere in a poll (GitConfigFS reads through `spawn_blocking`, DockerFS answers from memory
+//! or awaits the engine).
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
