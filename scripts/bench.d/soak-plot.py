@@ -13,8 +13,10 @@ def main(path):
     rows = []
     for line in open(path):
         fields = line.split()
-        if len(fields) == 4 and fields[0].isdigit():
-            rows.append((int(fields[0]), float(fields[1]), int(fields[2]) / 1024, int(fields[3])))
+        # `cycles seconds rss open_files`, or with SOAK_ANON=1 `cycles seconds rss anon file
+        # open_files`.
+        if len(fields) in (4, 6) and fields[0].isdigit():
+            rows.append((int(fields[0]), float(fields[1]), int(fields[2]) / 1024, int(fields[-1])))
     if not rows:
         sys.exit("soak-plot: no samples")
     width, height, left, right, top, bottom = 720, 360, 70, 70, 30, 50
