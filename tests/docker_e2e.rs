@@ -4,7 +4,7 @@
 mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -316,48 +316,93 @@ fn a_warm_make_asks_no_name_time_or_link_long_after_the_short_default_ttl() {
     tag_and_see(&mut cleanup, &mnt, &format!("{name}/base"));
 }
 
+/// The scene of the request-count tests (issue 17): an image `NAME/base:1`, tagged again as
+/// `NAME/OTHER:1` for each of `others`, a project folder with `.dockerfs` to mount on and a
+/// Makefile whose targets (`out/image`, `out/OTHER`…, `out/repository`, `out/images`) depend on
+/// the tags, a repository folder and `images/`. `None` where FUSE or Docker is missing.
+struct WalkScene {
+    _cleanup: Cleanup,
+    project: tempfile::TempDir,
+    mnt: PathBuf,
+}
+
+impl WalkScene {
+    fn new(stem: &str, others: &[&str]) -> Option<WalkScene> {
+        if !fuse_available() || !docker_available() {
+            return None;
+        }
+        let mut cleanup = Cleanup::default();
+        let name = unique("vfse", stem);
+        import_busybox(&mut cleanup, &format!("{name}/base:1"), &["sh"], &[]);
+        let mut targets = vec!["out/image".to_string()];
+        let mut rules =
+            format!("out/image: .dockerfs/images/{name}/base/1 ; mkdir -p out && touch $@\n");
+        for other in others {
+            docker(&[
+                "tag",
+                &format!("{name}/base:1"),
+                &format!("{name}/{other}:1"),
+            ]);
+            cleanup.images.push(format!("{name}/{other}:1"));
+            targets.push(format!("out/{other}"));
+            rules += &format!(
+                "out/{other}: .dockerfs/images/{name}/{other}/1 ; mkdir -p out && touch $@\n"
+            );
+        }
+        let project = tempfile::tempdir().unwrap();
+        let mnt = project.path().join(".dockerfs");
+        std::fs::create_dir(&mnt).unwrap();
+        std::fs::write(
+            project.path().join("Makefile"),
+            format!(
+                "all: {} out/repository out/images\n\
+                 {rules}\
+                 out/repository: .dockerfs/images/{name}/base ; mkdir -p out && touch $@\n\
+                 out/images: .dockerfs/images ; mkdir -p out && touch $@\n",
+                targets.join(" ")
+            ),
+        )
+        .unwrap();
+        Some(WalkScene {
+            _cleanup: cleanup,
+            project,
+            mnt,
+        })
+    }
+
+    /// The three walks counted, each with what to call it: `make -q`, a `find` printing times
+    /// and an `ls -lR` of the mount.
+    fn walks(&self) -> [(&'static str, String); 3] {
+        let mnt = self.mnt.to_str().unwrap();
+        [
+            ("make -q", "make -q".to_string()),
+            ("find", format!("find {mnt} -printf '%T@ %p\\n' >/dev/null")),
+            ("ls -lR", format!("ls -lR {mnt} >/dev/null")),
+        ]
+    }
+}
+
 #[test]
 fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
     // Alone on the engine: another test's objects would (rightly) invalidate what is cached.
     let _lock = common::EngineLock::exclusive();
-    if !fuse_available() || !docker_available() {
+    let Some(scene) = WalkScene::new("zero", &[]) else {
         return;
-    }
-    let mut cleanup = Cleanup::default();
-    let name = unique("vfse", "zero");
-    import_busybox(&mut cleanup, &format!("{name}/base:1"), &["sh"], &[]);
-    let project = tempfile::tempdir().unwrap();
-    let mnt = project.path().join(".dockerfs");
-    std::fs::create_dir(&mnt).unwrap();
-    std::fs::write(
-        project.path().join("Makefile"),
-        format!(
-            "all: out/image out/repository out/images\n\
-             out/image: .dockerfs/images/{name}/base/1 ; mkdir -p out && touch $@\n\
-             out/repository: .dockerfs/images/{name}/base ; mkdir -p out && touch $@\n\
-             out/images: .dockerfs/images ; mkdir -p out && touch $@\n"
-        ),
-    )
-    .unwrap();
+    };
+    let (project, mnt) = (&scene.project, &scene.mnt);
     let log = project.path().join("vfs.log");
     let mnt_arg = mnt.to_str().unwrap();
     let _mount = VfsMount::start_command(
         common::vfs_command_logged(&["--debug-fuse", "mount", "docker", mnt_arg], &log),
-        &mnt,
+        mnt,
     );
     assert!(shell("make", project.path()).0, "first make");
-    let find = format!("find {mnt_arg} -printf '%T@ %p\\n' >/dev/null");
-    let ls = format!("ls -lR {mnt_arg} >/dev/null");
-    let walks = [
-        ("make -q", "make -q"),
-        ("find", find.as_str()),
-        ("ls -lR", ls.as_str()),
-    ];
+    let walks = scene.walks();
     // Cold; then the mount's barrier (every engine event so far applied: the image's own
     // import may still be announced), and once more: the kernel then holds every name,
     // attribute, link and listing.
     for round in 0..2 {
-        for (what, script) in walks {
+        for (what, script) in &walks {
             assert!(shell(script, project.path()).0, "{what}");
         }
         if round == 0 {
@@ -365,7 +410,7 @@ fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
         }
     }
     std::thread::sleep(Duration::from_millis(200));
-    for (what, script) in walks {
+    for (what, script) in &walks {
         assert_walk_is_free(&log, "warm", what, || {
             assert!(shell(script, project.path()).0, "{what}")
         });
@@ -389,42 +434,18 @@ fn a_warm_make_find_and_ls_lr_reach_the_mount_with_no_request() {
 fn the_walk_right_after_a_cold_one_reaches_the_mount_with_no_request() {
     // Alone on the engine: another test's objects would (rightly) invalidate what is cached.
     let _lock = common::EngineLock::exclusive();
-    if !fuse_available() || !docker_available() {
+    let Some(scene) = WalkScene::new("second", &["other"]) else {
         return;
-    }
-    let mut cleanup = Cleanup::default();
-    let name = unique("vfse", "second");
-    import_busybox(&mut cleanup, &format!("{name}/base:1"), &["sh"], &[]);
-    docker(&["tag", &format!("{name}/base:1"), &format!("{name}/other:1")]);
-    cleanup.images.push(format!("{name}/other:1"));
-    let project = tempfile::tempdir().unwrap();
-    let mnt = project.path().join(".dockerfs");
-    std::fs::create_dir(&mnt).unwrap();
-    std::fs::write(
-        project.path().join("Makefile"),
-        format!(
-            "all: out/image out/other out/repository out/images\n\
-             out/image: .dockerfs/images/{name}/base/1 ; mkdir -p out && touch $@\n\
-             out/other: .dockerfs/images/{name}/other/1 ; mkdir -p out && touch $@\n\
-             out/repository: .dockerfs/images/{name}/base ; mkdir -p out && touch $@\n\
-             out/images: .dockerfs/images ; mkdir -p out && touch $@\n"
-        ),
-    )
-    .unwrap();
-    std::fs::create_dir(project.path().join("out")).unwrap();
+    };
+    let (project, mnt) = (&scene.project, &scene.mnt);
     let mnt_arg = mnt.to_str().unwrap();
-    let find = format!("find {mnt_arg} -printf '%T@ %p\\n' >/dev/null");
-    let ls = format!("ls -lR {mnt_arg} >/dev/null");
-    let walks = [
-        ("make -q", "make -q"),
-        ("find", find.as_str()),
-        ("ls -lR", ls.as_str()),
-    ];
-    for (index, (what, script)) in walks.into_iter().enumerate() {
+    std::fs::create_dir(project.path().join("out")).unwrap();
+    let walks = scene.walks();
+    for (index, (what, script)) in walks.iter().enumerate() {
         let log = project.path().join(format!("vfs-{index}.log"));
         let mount = VfsMount::start_command(
             common::vfs_command_logged(&["--debug-fuse", "mount", "docker", mnt_arg], &log),
-            &mnt,
+            mnt,
         );
         // The barrier first (every engine event so far applied, the inspects done), then the
         // cold walk on a kernel that holds nothing of the mount.
