@@ -19,10 +19,14 @@ use crate::tree::Tree;
 /// How many image inspects the background loader has in flight: fewer than a lookup-driven
 /// listing's, so that the inspects a reader waits for are not queued behind it.
 const BACKGROUND_INSPECTS: usize = 4;
-/// How long the background loader holds off after a reader last waited for an inspect: a
-/// `make` over the mount asks for its images one after another, and each should have the
-/// engine to itself rather than queue behind the background's inspects.
+/// How long after a reader last waited for an inspect the background loader counts as
+/// running beside readers: a `make` over the mount asks for its images one after another.
 const READER_QUIET: Duration = Duration::from_millis(50);
+/// How many inspects the background loader keeps in flight while readers wait for theirs: few,
+/// so that a reader's inspect hardly queues behind the background's, and not none, so that a
+/// `make` over every image of a fresh mount finds most of them inspected ahead of it instead of
+/// asking for each in turn.
+const BACKGROUND_INSPECTS_WHILE_READING: usize = 1;
 
 pub struct Shared {
     tree: RwLock<Arc<Tree>>,
@@ -40,6 +44,9 @@ pub struct Shared {
     pub loaded: Notify,
     /// When a reader last waited for an inspect, in nanoseconds since `epoch`.
     demand: AtomicU64,
+    /// The background loader's inspects while readers wait
+    /// ([`BACKGROUND_INSPECTS_WHILE_READING`]).
+    while_reading: tokio::sync::Semaphore,
     epoch: Instant,
 }
 
@@ -54,6 +61,7 @@ impl Default for Shared {
             wake_loader: Notify::new(),
             loaded: Notify::new(),
             demand: AtomicU64::new(0),
+            while_reading: tokio::sync::Semaphore::new(BACKGROUND_INSPECTS_WHILE_READING),
             epoch: Instant::now(),
         }
     }
@@ -109,7 +117,13 @@ impl Shared {
                     let shared = &self;
                     let engine = &engine;
                     async move {
-                        shared.reader_quiet().await;
+                        // Beside readers, only a permit's holder goes on; once readers are
+                        // quiet, all do.
+                        let _permit = tokio::select! {
+                            biased;
+                            () = shared.reader_quiet() => None,
+                            permit = shared.while_reading.acquire() => permit.ok(),
+                        };
                         shared.inspects.inspect(engine, &waiting.id, None).await
                     }
                 })
