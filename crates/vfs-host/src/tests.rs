@@ -1804,3 +1804,95 @@ async fn the_soaks_churn_of_tags_and_containers_read_without_handles_leaves_the_
     assert_eq!(end, start);
     assert_eq!(host.sweep_listed(std::time::Instant::now()), start_listed);
 }
+
+/// A lookup and a notice on its folder at once, many times over, with the notice at every
+/// moment of the lookup (a name appears in odd rounds, goes in even ones): an answer the
+/// kernel may keep must be one the notice takes back (recorded before the notice forgot the
+/// folder's names and numbers), else the kernel keeps a name missing that exists, or present
+/// that is gone (what `vfs wait` was once seen to leave behind, ~1 run in 30).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_crossing_a_notice_leaves_the_kernel_nothing_it_cannot_take_back() {
+    let tree = Arc::new(Tree::default());
+    let host = host(&tree, Duration::from_secs(60));
+    lookups_crossing_notices(&host, &tree).await;
+}
+
+/// The same through a provider's lookup of one name (`prefers_lookup`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_lookup_crossing_a_notice_leaves_the_kernel_nothing_it_cannot_take_back() {
+    let tree = Arc::new(Tree::default());
+    let provider = Arc::new(LookingUp {
+        tree: tree.clone(),
+        lookups: AtomicU64::new(0),
+    });
+    let host = Arc::new(Host::new(provider.clone(), Duration::from_secs(60), OWNER));
+    lookups_crossing_notices(&host, &tree).await;
+    assert!(provider.lookups.load(Ordering::SeqCst) > 0);
+}
+
+async fn lookups_crossing_notices(host: &Arc<Host>, tree: &Arc<Tree>) {
+    tree.set("/", vec![Node::directory("d", at(1))]);
+    tree.set("/d", vec![]);
+    let d = ino_of(host, "d").await;
+    let folder = NodePath::parse("d");
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let (mut round, mut kept) = (0u32, 0u32);
+    while std::time::Instant::now() < deadline {
+        round += 1;
+        let name = format!("x{round}");
+        let appears = round % 2 == 1;
+        let with_name = vec![Node::file(&name, at(2), Some(1))];
+        let (before, after) = if appears {
+            (vec![], with_name)
+        } else {
+            (with_name, vec![])
+        };
+        tree.set("/d", before);
+        // The folder's listing forgotten, so that the lookup loads it.
+        host.apply_notices(vec![Notice::subtree(folder.clone())]);
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let notice = std::thread::spawn({
+            let (host, tree, start, folder, name) = (
+                host.clone(),
+                tree.clone(),
+                start.clone(),
+                folder.clone(),
+                name.clone(),
+            );
+            move || {
+                start.wait();
+                // A different moment of the lookup each round.
+                for _ in 0..(round % 97) * 20 {
+                    std::hint::spin_loop();
+                }
+                tree.set("/d", after);
+                // As DockerFS announces a tag added or removed: the name, and its folder's time.
+                host.apply_notices(vec![
+                    Notice::subtree(folder.join(&name)),
+                    Notice::node(folder),
+                ])
+            }
+        });
+        tokio::task::block_in_place(|| start.wait());
+        let answer = host.lookup_entry(d, OsStr::new(&name)).await.unwrap();
+        let ops = notice.join().unwrap();
+        // The answer as it was before the change (the one that may be stale), and for how long.
+        let before_change = match &answer {
+            Lookup::Missing { ttl } if appears => Some(*ttl),
+            Lookup::Found(entry) if !appears => Some(entry.entry_ttl),
+            _ => None,
+        };
+        if before_change.is_some_and(|ttl| ttl > MIN_TTL) {
+            kept += 1;
+            assert!(
+                ops.contains(&KernelOp::Entry {
+                    parent: d,
+                    name: name.clone().into(),
+                }),
+                "round {round}: {name} answered {answer:?}, and the notice that made it {} did not take that back",
+                if appears { "exist" } else { "go" }
+            );
+        }
+    }
+    eprintln!("{round} rounds, {kept} answers kept");
+}

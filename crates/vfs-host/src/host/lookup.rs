@@ -53,16 +53,18 @@ impl Host {
             tables.inodes.looked_up(answer.attrs.ino);
             return Some(Ok(Lookup::Found(answer)));
         };
+        let expires = listing.expires;
         Some(Ok(self.lookup_in(
             &mut tables,
             parent,
             &parent_path,
             name,
             &listing,
-            now,
+            expires,
         )))
     }
 
+    /// `name` in `listing` of folder `parent`, for the kernel to keep until `expires`.
     pub(super) fn lookup_in(
         &self,
         tables: &mut Tables,
@@ -70,18 +72,19 @@ impl Host {
         parent_path: &NodePath,
         name: &OsStr,
         listing: &Listing,
-        now: Instant,
+        expires: Instant,
     ) -> Lookup {
+        let now = Instant::now();
         match listing.get(name) {
             Some(node) => {
                 let path = parent_path.join(name);
-                let answer = self.answer(tables, &path, node, listing.expires, now);
+                let answer = self.answer(tables, &path, node, expires, now);
                 // The kernel holds one more lookup of the number once it has the answer.
                 tables.inodes.looked_up(answer.attrs.ino);
                 Lookup::Found(answer)
             }
             None => {
-                let ttl = self.ttl_until(listing.expires, now);
+                let ttl = self.ttl_until(expires, now);
                 if tables.negatives.record(parent, name, now + ttl, now) {
                     Lookup::Missing { ttl }
                 } else {
@@ -96,12 +99,17 @@ impl Host {
 
     pub(crate) async fn lookup_entry(&self, parent: u64, name: &OsStr) -> Result<Lookup, Errno> {
         let parent_path = self.path_of(parent)?;
+        // A notice applied between the provider's answer and this one's recording (the
+        // number given, the missing name remembered) found nothing of it to take back, so an
+        // answer that crossed a notice is not for the kernel to keep.
+        let generation = self.tables().cache.generation();
         if self.looks_up(&parent_path) {
-            let generation = self.tables().cache.generation();
             return match self.entry(&parent_path, name).await {
                 Ok((node, expires)) => {
                     let now = Instant::now();
                     let mut tables = self.tables();
+                    let current = tables.cache.generation() == generation;
+                    let expires = if current { expires } else { now };
                     let path = parent_path.join(name);
                     let answer = self.answer(&mut tables, &path, &node, expires, now);
                     // The kernel holds one more lookup of the number once it has the answer.
@@ -134,7 +142,9 @@ impl Host {
             .map_err(|error| errno_of(error, "lookup", &parent_path.join(name)))?;
         let now = Instant::now();
         let mut tables = self.tables();
-        Ok(self.lookup_in(&mut tables, parent, &parent_path, name, &listing, now))
+        let current = tables.cache.generation() == generation;
+        let expires = if current { listing.expires } else { now };
+        Ok(self.lookup_in(&mut tables, parent, &parent_path, name, &listing, expires))
     }
 
     /// Whether a name in `dir` is asked of the provider alone (see the module): the provider
