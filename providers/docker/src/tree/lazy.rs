@@ -280,10 +280,8 @@ impl Tree {
                 None => ProviderError::NotFound(path),
             });
         };
-        let node = listing
-            .iter()
-            .find(|node| node.name == name)
-            .ok_or_else(|| ProviderError::NotFound(path.clone()))?;
+        let node =
+            super::entry(listing, name).ok_or_else(|| ProviderError::NotFound(path.clone()))?;
         if self.lazy.is_empty() {
             return Ok(Lookup::Found(node.clone()));
         }
