@@ -29,23 +29,13 @@ mkdir -p "$work/out" "$work/mnt" "$work/tmpfs"
 
 # shellcheck source=throwaway-dockerd.sh
 . "$HELPERS/throwaway-dockerd.sh"
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  set +e
+cleanup() { # before the engine stops (throwaway_dockerd_begin)
   for mountpoint in "$work/mnt" "$work/bind"; do
     grep -qs " $mountpoint " /proc/mounts && { "$vfs" unmount "$mountpoint" || fusermount3 -uz "$mountpoint"; }
   done
   grep -qs " $work/tmpfs " /proc/mounts && umount "$work/tmpfs"
-  throwaway_dockerd_stop
-  rm -rf "$work"
-  exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-throwaway_dockerd_start "$work/engine" ab-workdir
+throwaway_dockerd_begin "$work" ab-workdir cleanup
 python3 "$HELPERS/engine.py" images 1 "$images"
 python3 "$HELPERS/engine.py" containers 1 "$containers"
 python3 "$HELPERS/makefile.py" "$images" "$containers" >"$work/Makefile"

@@ -47,24 +47,15 @@ next_mountpoint() {
 # shellcheck source=throwaway-dockerd.sh
 . "$HELPERS/throwaway-dockerd.sh"
 
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  set +e
+cleanup() { # before the engine stops (throwaway_dockerd_begin)
   for mountpoint in "$work"/m*; do
     grep -qs " $mountpoint " /proc/mounts && { "${binaries[0]}" unmount "$mountpoint" || fusermount3 -uz "$mountpoint"; }
   done
   grep -qs " $tmpfs " /proc/mounts && umount "$tmpfs"
-  throwaway_dockerd_stop
-  # The vfs storage driver leaves plain folders: removed with the rest, and the mounts' logs.
-  rm -rf "$work" /var/log/vfs/*"${work##*.}"*
-  exit "$status"
+  # The mounts' logs. (The vfs storage driver leaves plain folders: removed with $work.)
+  rm -rf /var/log/vfs/*"${work##*.}"*
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-throwaway_dockerd_start "$work/engine" lazy-scale
+throwaway_dockerd_begin "$work" lazy-scale cleanup
 
 now() { date +%s.%N; }
 record() { printf '%s\t%s\t%s\t%s\n' "$@" | tee -a "$results"; }

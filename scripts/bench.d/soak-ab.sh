@@ -27,24 +27,14 @@ mkdir -p "$work/out"
 # shellcheck source=throwaway-dockerd.sh
 . "$HELPERS/throwaway-dockerd.sh"
 pids=() mnts=() binaries=() makers=()
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  set +e
+cleanup() { # before the engine stops (throwaway_dockerd_begin)
   for maker in "${makers[@]}"; do kill "$maker" 2>/dev/null && wait "$maker" 2>/dev/null; done
   for i in "${!mnts[@]}"; do
     grep -qs " ${mnts[$i]} " /proc/mounts || continue
     "${binaries[$i]}" unmount "${mnts[$i]}" || fusermount3 -uz "${mnts[$i]}"
   done
-  throwaway_dockerd_stop
-  rm -rf "$work"
-  exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-throwaway_dockerd_start "$work/engine" soak-ab
+throwaway_dockerd_begin "$work" soak-ab cleanup
 
 python3 "$HELPERS/engine.py" images 1 100
 python3 "$HELPERS/makefile.py" 100 0 >"$work/Makefile"

@@ -29,21 +29,11 @@ mkdir -p "$mnt" "$work/out"
 # shellcheck source=throwaway-dockerd.sh
 . "$HELPERS/throwaway-dockerd.sh"
 maker=
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  set +e
+cleanup() { # before the engine stops (throwaway_dockerd_begin)
   [ -n "$maker" ] && kill "$maker" 2>/dev/null && wait "$maker" 2>/dev/null
   grep -qs " $mnt " /proc/mounts && { "$vfs" unmount "$mnt" || fusermount3 -uz "$mnt"; }
-  throwaway_dockerd_stop
-  rm -rf "$work"
-  exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-throwaway_dockerd_start "$work/engine" soak
+throwaway_dockerd_begin "$work" soak cleanup
 
 python3 "$HELPERS/engine.py" images 1 100
 python3 "$HELPERS/makefile.py" 100 0 >"$work/Makefile"

@@ -8,6 +8,14 @@
 #   throwaway_dockerd_start DIR NAME   starts it in DIR (created), exports DOCKER_HOST; NAME
 #                                      prefixes its messages
 #   throwaway_dockerd_stop             stops it, if it was started (for an EXIT trap)
+#   throwaway_dockerd_begin WORK NAME [CLEANUP]
+#                                      for a script that runs in a folder WORK of its own:
+#                                      sets its traps, then starts the engine in WORK/engine.
+#                                      On the script's exit (its end, an error, Ctrl-C: 130,
+#                                      TERM: 143) runs CLEANUP, a function of the script's (its
+#                                      own unmounts and kills, with set +e), then
+#                                      throwaway_dockerd_stop, removes WORK and exits with the
+#                                      script's status
 #
 # Starting and stopping happen with the machine's engine lock (/tmp/vfs-docker-engine.lock, fd 9)
 # held exclusively, as vfs_testkit's throwaway engines do (which also keeps two from picking the
@@ -18,7 +26,7 @@
 # After the start: THROWAWAY_DOCKERD_DIR, THROWAWAY_DOCKERD_SOCKET (for curl --unix-socket),
 # THROWAWAY_DOCKERD_PID; its log is DIR/dockerd.log.
 THROWAWAY_DOCKERD_DIR= THROWAWAY_DOCKERD_SOCKET= THROWAWAY_DOCKERD_PID= THROWAWAY_DOCKERD_NAME=
-THROWAWAY_DOCKERD_BRIDGE=
+THROWAWAY_DOCKERD_BRIDGE= THROWAWAY_DOCKERD_WORK= THROWAWAY_DOCKERD_CLEANUP=
 
 throwaway_dockerd_alone() {
   echo "$THROWAWAY_DOCKERD_NAME: waiting for the machine's engine alone (exclusive engine lock)" >&2
@@ -76,4 +84,22 @@ throwaway_dockerd_stop() {
   [ -z "$THROWAWAY_DOCKERD_BRIDGE" ] || ip link delete "$THROWAWAY_DOCKERD_BRIDGE" || true
   THROWAWAY_DOCKERD_BRIDGE=
   flock -u 9
+}
+
+throwaway_dockerd_begin() { # WORK NAME [CLEANUP]
+  THROWAWAY_DOCKERD_WORK=$1 THROWAWAY_DOCKERD_CLEANUP=${3:-}
+  trap throwaway_dockerd_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  throwaway_dockerd_start "$1/engine" "$2"
+}
+
+throwaway_dockerd_exit() {
+  local status=$?
+  trap - EXIT INT TERM
+  set +e
+  [ -z "$THROWAWAY_DOCKERD_CLEANUP" ] || "$THROWAWAY_DOCKERD_CLEANUP"
+  throwaway_dockerd_stop
+  rm -rf "$THROWAWAY_DOCKERD_WORK"
+  exit "$status"
 }
