@@ -13,7 +13,6 @@ mod images;
 mod json_indent;
 mod outage;
 mod provider;
-mod readahead;
 mod shared;
 mod source;
 mod ssh;

@@ -1,18 +1,18 @@
 //! What the provider, its watcher task and its background loader share: the tree served, the
 //! image inspects, and how far the tree is up to date.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, RwLock};
+use futures_util::stream::{self, StreamExt};
+use parking_lot::RwLock;
 use tokio::sync::Notify;
 use vfs_core::Notice;
 
 use crate::engine::{Engine, EngineError};
 use crate::images::ImageInspects;
 use crate::outage::Outage;
-use crate::readahead::Order;
 use crate::state::EngineState;
 use crate::tree::Tree;
 
@@ -47,11 +47,6 @@ pub struct Shared {
     /// The background loader's inspects while readers wait
     /// ([`BACKGROUND_INSPECTS_WHILE_READING`]).
     while_reading: tokio::sync::Semaphore,
-    /// The background loader's pass under way, told of the images readers ask for.
-    order: Mutex<Option<Order>>,
-    /// Wakes the background loader's inspects that wait for readers to go quiet: readers now
-    /// walk the image list, and the images just ahead of them are theirs next.
-    readers_walk: Notify,
     epoch: Instant,
 }
 
@@ -67,8 +62,6 @@ impl Default for Shared {
             loaded: Notify::new(),
             demand: AtomicU64::new(0),
             while_reading: tokio::sync::Semaphore::new(BACKGROUND_INSPECTS_WHILE_READING),
-            order: Mutex::new(None),
-            readers_walk: Notify::new(),
             epoch: Instant::now(),
         }
     }
@@ -112,24 +105,37 @@ impl Shared {
 
     /// The background loader: whenever a tree has images not inspected yet, inspects them all
     /// (through [`ImageInspects`], so never twice at once, nor again for an image a lookup
-    /// already inspected), in the order [`Order`] gives, and wakes the watcher to take the
-    /// answers into a new tree.
+    /// already inspected) and wakes the watcher to take the answers into a new tree.
     pub async fn load_in_background(self: Arc<Shared>, engine: Arc<Engine>) {
         loop {
             self.wake_loader.notified().await;
             let waiting = self.tree().waiting();
             let started = std::time::Instant::now();
             let count = waiting.len();
-            *self.order.lock() = Some(Order::new(
-                waiting.into_iter().map(|waiting| waiting.id).collect(),
-            ));
-            let unreachable = AtomicBool::new(false);
-            futures_util::future::join_all(
-                (0..BACKGROUND_INSPECTS).map(|_| self.inspect_in_background(&engine, &unreachable)),
-            )
-            .await;
-            *self.order.lock() = None;
-            let unreachable = unreachable.into_inner();
+            let unreachable = stream::iter(waiting)
+                .map(|waiting| {
+                    let shared = &self;
+                    let engine = &engine;
+                    async move {
+                        // Beside readers, only a permit's holder goes on; once readers are
+                        // quiet, all do.
+                        let _permit = tokio::select! {
+                            biased;
+                            () = shared.reader_quiet() => None,
+                            permit = shared.while_reading.acquire() => permit.ok(),
+                        };
+                        shared.inspects.inspect(engine, &waiting.id, None).await
+                    }
+                })
+                .buffer_unordered(BACKGROUND_INSPECTS)
+                .any(|answer| async move {
+                    match answer {
+                        Ok(_) | Err(EngineError::NotFound { .. }) => false,
+                        Err(EngineError::Failed { .. }) => false,
+                        Err(EngineError::Unreachable { .. }) => true,
+                    }
+                })
+                .await;
             tracing::debug!(
                 images = count,
                 took = ?started.elapsed(),
@@ -142,56 +148,12 @@ impl Shared {
         }
     }
 
-    /// One of the background loader's inspects in flight, again and again until the pass has
-    /// no image left (or the engine is unreachable). The images just ahead of readers that
-    /// walk the image list go first and at once: they are those readers' next ones. Other
-    /// images, beside readers, only the holder of a permit inspects; once readers are quiet,
-    /// all do. The image is chosen when its inspect can start, so that it is the one just
-    /// ahead of the readers.
-    async fn inspect_in_background(&self, engine: &Engine, unreachable: &AtomicBool) {
-        while !unreachable.load(Ordering::Relaxed) {
-            let ahead = self.order.lock().as_mut().and_then(Order::next_ahead);
-            let (id, _permit) = match ahead {
-                Some(id) => (id, None),
-                None => {
-                    let permit = tokio::select! {
-                        biased;
-                        () = self.reader_quiet() => None,
-                        () = self.readers_walk.notified() => continue,
-                        permit = self.while_reading.acquire() => permit.ok(),
-                    };
-                    match self.order.lock().as_mut().and_then(Order::next) {
-                        Some(id) => (id, permit),
-                        None => return,
-                    }
-                }
-            };
-            if let Err(EngineError::Unreachable { .. }) =
-                self.inspects.inspect(engine, &id, None).await
-            {
-                unreachable.store(true, Ordering::Relaxed);
-            }
-        }
-    }
-
     /// The times of image `id` for a lookup or listing that waits for them.
     pub async fn image_times(&self, id: &str) -> Result<crate::engine::ImageTimes, EngineError> {
         let engine = self.engine.get().ok_or_else(|| EngineError::Unreachable {
             engine: "(not started)".into(),
             reason: "the Docker provider is not started".into(),
         })?;
-        let walking = self
-            .order
-            .lock()
-            .as_mut()
-            .is_some_and(|order| order.asked(id));
-        if walking {
-            self.readers_walk.notify_waiters();
-        }
-        // Inspected already (by the background loader, ahead of this reader): no wait.
-        if let Some(cached) = self.inspects.cached(id) {
-            return Ok(cached.details.times);
-        }
         self.reader_waits();
         let inspected = self.inspects.inspect(engine, id, None).await;
         self.reader_waits();

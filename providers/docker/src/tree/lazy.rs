@@ -320,16 +320,10 @@ impl Tree {
             .collect()
     }
 
-    /// Every image this tree still waits for, newest first (the engine's list order; ties by
-    /// id), the order in which a reader that walks images built one after another meets them.
+    /// Every image this tree still waits for.
     pub fn waiting(&self) -> Vec<Waiting> {
-        let mut indexes: Vec<usize> = (0..self.lazy.images.len())
+        (0..self.lazy.images.len())
             .filter(|&index| self.lazy.images[index].times.get().is_none())
-            .collect();
-        // Sorted by id (indexes follow the records), so a stable sort keeps ties by id.
-        indexes.sort_by_key(|&index| std::cmp::Reverse(self.lazy.images[index].listed_created));
-        indexes
-            .into_iter()
             .map(|index| self.waiting_for(index))
             .collect()
     }
