@@ -6,6 +6,7 @@
 //! provider's lookup of that one name ([`Host::entry`]), else the folder's listing.
 
 use std::ffi::{OsStr, OsString};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vfs_core::{Node, NodeKind, NodePath, ProviderError};
@@ -101,15 +102,22 @@ impl Host {
         let parent_path = self.path_of(parent)?;
         // A notice applied between the provider's answer and this one's recording (the
         // number given, the missing name remembered) found nothing of it to take back, so an
-        // answer that crossed a notice is not for the kernel to keep.
+        // answer a notice overtook is not for the kernel to keep. Such a notice dropped the
+        // host's copy of what the answer came from (the folder's listing, the looked-up
+        // entry), so an answer is kept only while the host still holds that very copy:
+        // notices elsewhere cost nothing.
         let generation = self.tables().cache.generation();
         if self.looks_up(&parent_path) {
             return match self.entry(&parent_path, name).await {
                 Ok((node, expires)) => {
                     let now = Instant::now();
                     let mut tables = self.tables();
-                    let current = tables.cache.generation() == generation;
-                    let expires = if current { expires } else { now };
+                    let held = is_marker(&parent_path.join(name))
+                        || tables
+                            .cache
+                            .looked_up(&parent_path, name, now)
+                            .is_some_and(|(_, held)| held == expires);
+                    let expires = if held { expires } else { now };
                     let path = parent_path.join(name);
                     let answer = self.answer(&mut tables, &path, &node, expires, now);
                     // The kernel holds one more lookup of the number once it has the answer.
@@ -142,8 +150,11 @@ impl Host {
             .map_err(|error| errno_of(error, "lookup", &parent_path.join(name)))?;
         let now = Instant::now();
         let mut tables = self.tables();
-        let current = tables.cache.generation() == generation;
-        let expires = if current { listing.expires } else { now };
+        let held = tables
+            .cache
+            .listing(&parent_path, now)
+            .is_some_and(|held| Arc::ptr_eq(&held, &listing));
+        let expires = if held { listing.expires } else { now };
         Ok(self.lookup_in(&mut tables, parent, &parent_path, name, &listing, expires))
     }
 
