@@ -106,8 +106,9 @@ impl Host {
         // host's copy of what the answer came from (the folder's listing, the looked-up
         // entry), so an answer is kept only while the host still holds that very copy:
         // notices elsewhere cost nothing.
-        let generation = self.tables().cache.generation();
         if self.looks_up(&parent_path) {
+            // A missing name leaves no copy to check: any notice since the question counts.
+            let generation = self.tables().cache.generation();
             return match self.entry(&parent_path, name).await {
                 Ok((node, expires)) => {
                     let now = Instant::now();
