@@ -317,14 +317,18 @@ impl Filesystem for FuseHost {
         if fh.0 == NO_HANDLE {
             return self.readdir_listed(ino, offset, move |host, at| match at {
                 Ok(at) => {
+                    let mut entries = 0;
                     host.each_listed(&at, |item| {
-                        reply.add(
+                        let full = reply.add(
                             INodeNo(item.attrs.ino),
                             item.next,
                             file_type(item.attrs.kind),
                             item.name,
-                        )
+                        );
+                        entries += usize::from(!full);
+                        full
                     });
+                    host.replying_listing(ino.0, entries);
                     reply.ok();
                 }
                 Err(errno) => reply.error(Errno::from_i32(errno)),
@@ -335,6 +339,7 @@ impl Filesystem for FuseHost {
         };
         self.host.reading_snapshot(ino.0, &snapshot);
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let mut entries = 0;
         for (index, item) in snapshot.items.iter().enumerate().skip(start) {
             let next = index as u64 + 1;
             if reply.add(
@@ -345,7 +350,9 @@ impl Filesystem for FuseHost {
             ) {
                 break;
             }
+            entries += 1;
         }
+        self.host.replying_listing(ino.0, entries);
         reply.ok();
     }
 
@@ -361,6 +368,7 @@ impl Filesystem for FuseHost {
             return self.readdir_listed(ino, offset, move |host, at| match at {
                 Ok(at) => {
                     let mut handed_out = Vec::new();
+                    let mut entries = 0;
                     host.each_listed(&at, |item| {
                         let full = reply.add(
                             INodeNo(item.attrs.ino),
@@ -370,6 +378,7 @@ impl Filesystem for FuseHost {
                             &file_attr(&item.attrs),
                             GENERATION,
                         );
+                        entries += usize::from(!full);
                         // The kernel counts a lookup for every entry but `.` and `..`.
                         if !full && item.name != "." && item.name != ".." {
                             handed_out.push(item.attrs.ino);
@@ -377,6 +386,7 @@ impl Filesystem for FuseHost {
                         full
                     });
                     host.handed_out(&handed_out);
+                    host.replying_listing(ino.0, entries);
                     reply.ok();
                 }
                 Err(errno) => reply.error(Errno::from_i32(errno)),
@@ -389,6 +399,7 @@ impl Filesystem for FuseHost {
         let now = Instant::now();
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         let mut handed_out = Vec::new();
+        let mut entries = 0;
         for (index, item) in snapshot.items.iter().enumerate().skip(start) {
             let next = index as u64 + 1;
             let ttl = self.host.snapshot_ttl(&snapshot, item, now);
@@ -403,12 +414,14 @@ impl Filesystem for FuseHost {
             ) {
                 break;
             }
+            entries += 1;
             // The kernel counts a lookup for every entry but `.` and `..`.
             if item.name != "." && item.name != ".." {
                 handed_out.push(item.attrs.ino);
             }
         }
         self.host.handed_out(&handed_out);
+        self.host.replying_listing(ino.0, entries);
         reply.ok();
     }
 

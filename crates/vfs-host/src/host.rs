@@ -22,6 +22,7 @@ use vfs_core::{ChangeNotifier, Node, NodeKind, NodePath, Provider, ProviderError
 
 use crate::attrs::{attributes, Attributes, EntryKind, Known, Owner};
 use crate::cache::Cache;
+use crate::fills::Fills;
 use crate::handles::{Handles, ListedDirs};
 use crate::inodes::InodeTable;
 use crate::kernel::{KernelCache, KernelOp};
@@ -94,6 +95,8 @@ pub(crate) struct Host {
     /// from the tables, so that waking the thread for it takes no lock a request needs; the
     /// order against notices does not matter (each is a forgetting).
     pending: Mutex<Vec<KernelOp>>,
+    /// The folders whose listing the kernel is reading into its cache (see `fills`).
+    pub(crate) fills: Fills,
     /// The kernel's caches, for the one invalidation made while a request is answered (a
     /// folder's attributes once its listing is loaded, see [`Host::forget_attributes_now`]);
     /// set once the session exists.
@@ -136,6 +139,7 @@ impl Host {
             owner,
             tables: Mutex::new(Tables::default()),
             pending: Mutex::new(Vec::new()),
+            fills: Fills::default(),
             kernel: OnceLock::new(),
             handles: Handles::default(),
             gates: Mutex::new(HashMap::new()),
@@ -162,6 +166,14 @@ impl Host {
             self.wake_notices();
         }
         pending.push(op);
+    }
+
+    /// Notes a reply of folder `ino`'s listing with `entries` entries, about to be sent: a drop
+    /// of the folder's data that waited for the listing's end is left to the notices thread.
+    pub(crate) fn replying_listing(&self, ino: u64, entries: usize) {
+        if self.fills.replying(ino, entries, Instant::now()) {
+            self.queue(KernelOp::Inode(ino));
+        }
     }
 
     /// Gives the host the kernel's caches for [`Host::forget_attributes_now`].

@@ -7,6 +7,8 @@
 use std::ffi::{OsStr, OsString};
 use std::io;
 
+use crate::fills::Fills;
+
 /// The kernel's caches, as far as the host needs them.
 pub(crate) trait KernelCache: Send + 'static {
     /// Forget the attributes and cached data of an inode.
@@ -31,11 +33,26 @@ pub(crate) enum KernelOp {
 }
 
 /// Performs `ops` in order. The kernel refuses what it does not hold (an inode it forgot):
-/// that is no error for the host.
-pub(crate) fn perform(kernel: &impl KernelCache, ops: &[KernelOp]) {
+/// that is no error for the host. The data of a folder whose listing the kernel is reading
+/// into its cache is dropped once that listing is read (see `fills`); its attributes at once.
+pub(crate) fn perform(kernel: &impl KernelCache, ops: &[KernelOp], fills: &Fills) {
     for op in ops {
         let refused = match op {
-            KernelOp::Inode(ino) => kernel.forget_inode(*ino),
+            KernelOp::Inode(ino) => {
+                // Held while the kernel drops the pages: a reply of that listing waits. No
+                // entry is invalidated while held (that takes the folder's lock, which a
+                // reader waiting for such a reply holds).
+                let mut held = fills.hold();
+                if held.defer(*ino) {
+                    tracing::debug!(
+                        ino,
+                        "folder being read: its data is dropped at the end of its listing"
+                    );
+                    kernel.forget_attributes(*ino)
+                } else {
+                    kernel.forget_inode(*ino)
+                }
+            }
             KernelOp::Attributes(ino) => kernel.forget_attributes(*ino),
             KernelOp::Entry { parent, name } => kernel.forget_entry(*parent, name),
         };

@@ -20,6 +20,7 @@
 mod attrs;
 mod cache;
 mod error;
+mod fills;
 mod fuse;
 mod handles;
 mod host;

@@ -7,12 +7,12 @@
 use std::io;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vfs_core::{ChangeReceiver, Received};
 
 use crate::host::{Host, STOP_MARK, WAKE_MARK};
-use crate::kernel::{perform, KernelCache};
+use crate::kernel::{perform, KernelCache, KernelOp};
 
 /// The thread, stopped and joined with the mount.
 pub(crate) struct NoticeThread {
@@ -101,7 +101,15 @@ fn run(host: &Host, notices: &ChangeReceiver, kernel: &impl KernelCache) {
                 stop = true;
             }
         }
-        perform(kernel, &host.apply_notices(std::mem::take(&mut burst)));
+        let mut ops = host.apply_notices(std::mem::take(&mut burst));
+        // Listings abandoned halfway: the drops that waited for their end are made now.
+        ops.extend(
+            host.fills
+                .abandoned(Instant::now())
+                .into_iter()
+                .map(KernelOp::Inode),
+        );
+        perform(kernel, &ops, &host.fills);
         // Every notice sent before the mark is applied (with those after it in this burst).
         if let Some(token) = mark.take() {
             host.marks_applied(token);
@@ -109,6 +117,6 @@ fn run(host: &Host, notices: &ChangeReceiver, kernel: &impl KernelCache) {
         if stop {
             return;
         }
-        wait = Duration::MAX;
+        wait = host.fills.next_due(Instant::now()).unwrap_or(Duration::MAX);
     }
 }

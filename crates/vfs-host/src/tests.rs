@@ -125,6 +125,7 @@ fn apply(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
     perform(
         kernel,
         &host.apply_notices(vec![Notice::subtree(path.clone())]),
+        &host.fills,
     );
 }
 
@@ -133,6 +134,7 @@ fn apply_to_node(host: &Host, kernel: &impl KernelCache, path: &NodePath) {
     perform(
         kernel,
         &host.apply_notices(vec![Notice::node(path.clone())]),
+        &host.fills,
     );
 }
 
@@ -484,6 +486,40 @@ impl KernelCache for Arc<RecordingKernel> {
             .push((parent, name.to_string_lossy().into_owned()));
         Err(std::io::Error::from_raw_os_error(libc::ENOENT))
     }
+}
+
+/// A kernel that loses a page of a listing it is reading into its cache never caches that
+/// listing again (see `fills`): a notice for a folder halfway through its listing drops only
+/// its attributes, and its data once the listing's end is replied.
+#[tokio::test]
+async fn a_folder_being_listed_has_its_data_dropped_at_the_end_of_its_listing() {
+    let tree = sample();
+    let host = host(&tree, Duration::from_secs(60));
+    let lazy = ino_of(&host, "lazy").await;
+    let kernel = Arc::new(RecordingKernel::default());
+    host.replying_listing(lazy, 2);
+    apply_to_node(&host, &kernel, &NodePath::parse("lazy"));
+    assert!(
+        kernel.inodes.lock().unwrap().is_empty(),
+        "no page dropped halfway"
+    );
+    assert!(
+        kernel.attributes.lock().unwrap().contains(&lazy),
+        "its time shows at once"
+    );
+    host.replying_listing(lazy, 1);
+    perform(&kernel, &host.apply_notices(Vec::new()), &host.fills);
+    assert!(kernel.inodes.lock().unwrap().is_empty(), "still halfway");
+    host.replying_listing(lazy, 0);
+    perform(&kernel, &host.apply_notices(Vec::new()), &host.fills);
+    assert_eq!(
+        *kernel.inodes.lock().unwrap(),
+        vec![lazy],
+        "dropped at the end"
+    );
+    // Read to its end, a folder has its data dropped at once.
+    apply_to_node(&host, &kernel, &NodePath::parse("lazy"));
+    assert_eq!(*kernel.inodes.lock().unwrap(), vec![lazy, lazy]);
 }
 
 #[tokio::test]
