@@ -414,7 +414,7 @@ impl Tree {
     }
 
     pub fn root(&self) -> Node {
-        self.effective_root()
+        self.answer_root()
     }
 
     /// The entries of `dir`; an entry still waiting for its image's inspect (see
@@ -423,10 +423,7 @@ impl Tree {
         if let Some(nodes) = self.listings.get(dir) {
             return Ok(nodes
                 .iter()
-                .map(|node| {
-                    self.effective_entry(dir, node)
-                        .unwrap_or_else(|| node.clone())
-                })
+                .map(|node| self.answer_entry(dir, node).unwrap_or_else(|| node.clone()))
                 .collect());
         }
         match self.node(dir) {
@@ -458,7 +455,7 @@ impl Tree {
     pub fn changes_to(&self, new: &Tree) -> Vec<Notice> {
         let mut subtrees = BTreeSet::new();
         let mut nodes = BTreeSet::new();
-        if self.effective_root() != new.effective_root() {
+        if self.answered_root() != new.effective_root() {
             nodes.insert(NodePath::root());
         }
         let folders: BTreeSet<&NodePath> =
@@ -479,10 +476,12 @@ impl Tree {
                 }
             };
             // As answered: `None` for an entry waiting for its image's inspect (before: never
-            // answered from that tree; after: to be answered anew).
+            // answered from that tree; after: to be answered anew). A folder of `self`
+            // answered with its provisional time is taken at that time, however exact it
+            // became in place since: the kernel may hold it.
             let names_before: BTreeMap<&OsString, (&Node, Option<Node>)> = before
                 .iter()
-                .map(|node| (&node.name, (node, self.effective_entry(folder, node))))
+                .map(|node| (&node.name, (node, self.answered_entry(folder, node))))
                 .collect();
             let names_after: BTreeMap<&OsString, (&Node, Option<Node>)> = after
                 .iter()

@@ -10,6 +10,9 @@
 //!   *provisional*: the time the images were listed (no image tagged later is still waiting: an
 //!   event inspects it), or newer. It becomes exact once all it holds is resolved, and at the
 //!   latest when the background loader's inspects are taken into a new tree (with a notice).
+//!   A folder answered with its provisional time that became exact in place (its images
+//!   resolved by lookups and listings) is compared as it was answered, so that notice comes
+//!   even though the tree answers the exact time by then ([`Tree::changes_to`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -60,6 +63,9 @@ pub(super) struct Lazy {
     folders: std::collections::HashMap<NodePath, PendingFolder>,
     /// What a folder shows while something below it waits (see the module's rule).
     provisional: SystemTime,
+    /// The folders answered with their provisional time: the kernel may hold that time
+    /// however exact the folder is now.
+    answered_provisional: parking_lot::Mutex<std::collections::HashSet<NodePath>>,
 }
 
 /// A file or link that waits for the inspect of image `id`.
@@ -152,6 +158,7 @@ impl Default for Lazy {
             leaves: std::collections::HashMap::new(),
             folders: std::collections::HashMap::new(),
             provisional: SystemTime::UNIX_EPOCH,
+            answered_provisional: parking_lot::Mutex::default(),
         }
     }
 }
@@ -224,24 +231,47 @@ impl Lazy {
 
     /// `node` at `path` as it is to be answered now; `None` for a leaf still waiting.
     fn effective(&self, path: &NodePath, node: &Node) -> Option<Node> {
+        self.effective_or_provisional(path, node)
+            .map(|answer| answer.unwrap_or_else(|| node.clone()))
+    }
+
+    /// [`Lazy::effective`], remembering a folder answered with its provisional time.
+    fn answer(&self, path: &NodePath, node: &Node) -> Option<Node> {
+        Some(match self.effective_or_provisional(path, node)? {
+            Some(exact) => exact,
+            None => {
+                self.answered_provisional.lock().insert(path.clone());
+                node.clone()
+            }
+        })
+    }
+
+    /// `node` at `path` as it was last answered, as far as the kernel may still hold it: the
+    /// provisional time of a folder once answered with it, else [`Lazy::effective`].
+    fn as_answered(&self, path: &NodePath, node: &Node) -> Option<Node> {
+        if self.answered_provisional.lock().contains(path) {
+            return Some(node.clone());
+        }
+        self.effective(path, node)
+    }
+
+    /// `None` for a leaf still waiting; `Some(None)` for a folder still provisional (`node`
+    /// as built carries that time); else the node as it is answered now.
+    fn effective_or_provisional(&self, path: &NodePath, node: &Node) -> Option<Option<Node>> {
         if let Some(&leaf) = self.leaves.get(path) {
-            return self.times(leaf).map(|time| timed(node, time));
+            return self.times(leaf).map(|time| Some(timed(node, time)));
         }
         if let Some(folder) = self.folders.get(path) {
             let resolved: Option<Vec<SystemTime>> =
                 folder.below.iter().map(|&leaf| self.times(leaf)).collect();
-            return Some(match resolved {
-                Some(times) => {
-                    let newest = times.into_iter().max().max(folder.settled);
-                    match newest {
-                        Some(newest) => timed(node, newest),
-                        None => node.clone(),
-                    }
-                }
-                None => node.clone(),
-            });
+            return Some(
+                resolved.map(|times| match times.into_iter().max().max(folder.settled) {
+                    Some(newest) => timed(node, newest),
+                    None => node.clone(),
+                }),
+            );
         }
-        Some(node.clone())
+        Some(Some(node.clone()))
     }
 
     fn is_empty(&self) -> bool {
@@ -265,9 +295,39 @@ impl Tree {
         self.lazy.effective(&dir.join(&node.name), node)
     }
 
+    /// [`Tree::effective_entry`], for an answer given out (a folder answered with its
+    /// provisional time is remembered as such).
+    pub(super) fn answer_entry(&self, dir: &NodePath, node: &Node) -> Option<Node> {
+        if self.lazy.is_empty() {
+            return Some(node.clone());
+        }
+        self.lazy.answer(&dir.join(&node.name), node)
+    }
+
+    /// `node`, an entry of `dir`, as the kernel may hold it from this tree: a folder's
+    /// provisional time once answered with it, however exact it is now.
+    pub(super) fn answered_entry(&self, dir: &NodePath, node: &Node) -> Option<Node> {
+        if self.lazy.is_empty() {
+            return Some(node.clone());
+        }
+        self.lazy.as_answered(&dir.join(&node.name), node)
+    }
+
     pub(super) fn effective_root(&self) -> Node {
         self.lazy
             .effective(&NodePath::root(), &self.root)
+            .unwrap_or_else(|| self.root.clone())
+    }
+
+    pub(super) fn answer_root(&self) -> Node {
+        self.lazy
+            .answer(&NodePath::root(), &self.root)
+            .unwrap_or_else(|| self.root.clone())
+    }
+
+    pub(super) fn answered_root(&self) -> Node {
+        self.lazy
+            .as_answered(&NodePath::root(), &self.root)
             .unwrap_or_else(|| self.root.clone())
     }
 
@@ -285,7 +345,7 @@ impl Tree {
         if self.lazy.is_empty() {
             return Ok(Lookup::Found(node.clone()));
         }
-        Ok(match self.lazy.effective(&path, node) {
+        Ok(match self.lazy.answer(&path, node) {
             Some(node) => Lookup::Found(node),
             None => Lookup::Waiting(self.waiting_for(self.lazy.leaves[&path].image)),
         })
@@ -465,7 +525,48 @@ mod tests {
                 "{dir}"
             );
         }
-        assert!(tree.changes_to(&inspected).is_empty());
+        // What it answered exact needs no notice; the folders it answered with their
+        // provisional time (the root, `images`, `images/team`, at 100) are told alone: the
+        // kernel may hold 100 however exact they became in place.
+        let told: Vec<String> = tree
+            .changes_to(&inspected)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(told, ["/ alone", "/images alone", "/images/team alone"]);
+        assert!(inspected.changes_to(&Tree::build(&state)).is_empty());
+    }
+
+    #[test]
+    fn a_folder_answered_provisionally_and_exact_in_place_is_told_at_the_next_tree() {
+        let mut state = listed();
+        let tree = Tree::build(&state);
+        // `images/team` is answered with the list's time; `images/app` is never answered.
+        assert_eq!(found(&tree, "images", "team").mtime, at(100));
+        for (dir, name, inspected) in [
+            ("images", "app:1", (11, 50)),
+            ("images/team", "x:2", (21, 40)),
+        ] {
+            let waiting = waiting(&tree, dir, name);
+            tree.resolve(&waiting, times(inspected.0, inspected.1));
+        }
+        // In place, both folders are exact now (40 and 50), and a listing says so.
+        assert_eq!(found(&tree, "images", "team").mtime, at(40));
+        for (record, (created, tagged)) in state.images.iter_mut().zip([(11, 50), (21, 40)]) {
+            record.created = at(created);
+            record.last_tag_time = Some(at(tagged));
+            record.inspected = true;
+        }
+        let told: Vec<String> = tree
+            .changes_to(&Tree::build(&state))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            told,
+            ["/images/team alone"],
+            "answered at 100, 40 now; `images/app` was never answered provisionally"
+        );
     }
 
     #[test]
