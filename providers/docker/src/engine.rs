@@ -132,10 +132,17 @@ impl Engine {
             .bollard()
             .map_err(|error| unreachable(with_causes(&error)))?;
         count(&calls, "negotiate API version");
-        let docker = tokio::time::timeout(FIRST_CONTACT_TIMEOUT, docker.negotiate_version())
+        let first_contact = async {
+            tokio::select! {
+                negotiated = docker.negotiate_version() => {
+                    negotiated.map_err(|error| unreachable(with_causes(&error)))
+                }
+                refusal = raw.refused() => Err(unreachable(refusal)),
+            }
+        };
+        let docker = tokio::time::timeout(FIRST_CONTACT_TIMEOUT, first_contact)
             .await
-            .map_err(|_| unreachable(no_answer_within(FIRST_CONTACT_TIMEOUT)))?
-            .map_err(|error| unreachable(with_causes(&error)))?;
+            .map_err(|_| unreachable(no_answer_within(FIRST_CONTACT_TIMEOUT)))??;
         let version = docker.client_version();
         let api_prefix = format!("/v{}.{}", version.major_version, version.minor_version);
         tracing::debug!(engine = %source, api = %api_prefix, "connected to the Docker engine");

@@ -108,13 +108,18 @@ impl TlsSettings {
     /// engine's certificate was not accepted, the client certificate when the engine refused
     /// ours (with TLS 1.3 that refusal arrives on the first read, after the handshake).
     pub fn explain(&self, error: std::io::Error) -> std::io::Error {
-        let Some(tls) = error
+        match self.words_for(&error) {
+            Some(text) => std::io::Error::new(error.kind(), text),
+            None => error,
+        }
+    }
+
+    /// `explain`'s words for a TLS error; `None` for any other error.
+    pub fn words_for(&self, error: &std::io::Error) -> Option<String> {
+        let tls = error
             .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        else {
-            return error;
-        };
-        let text = match tls {
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())?;
+        Some(match tls {
             rustls::Error::InvalidCertificate(reason) => format!(
                 "TLS: the engine's certificate is not accepted ({reason:?}) checked against {}",
                 self.ca
@@ -133,8 +138,7 @@ impl TlsSettings {
                 ),
             },
             other => format!("TLS: {other}"),
-        };
-        std::io::Error::new(error.kind(), text)
+        })
     }
 }
 

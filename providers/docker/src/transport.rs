@@ -124,6 +124,56 @@ pub fn with_causes(error: &dyn std::error::Error) -> String {
 #[derive(Clone)]
 pub struct Transport {
     client: Client<Connector, Body>,
+    refusal: Arc<Refusal>,
+}
+
+/// The last refusal a TLS engine sent on a connection, in `TlsSettings::explain`'s words.
+/// With TLS 1.3 an engine refuses a client certificate only after the handshake; the
+/// connection's task reads that alert and ends, and a request that was to go on the
+/// connection then fails as "connection was not ready", the alert lost with the task (or, seen
+/// once in 45 runs, waits until its time runs out). Kept here, the refusal is what such a
+/// request reports, and what the first contact with the engine fails with at once. An answer
+/// clears it.
+struct Refusal(tokio::sync::watch::Sender<Option<String>>);
+
+impl Default for Refusal {
+    fn default() -> Refusal {
+        Refusal(tokio::sync::watch::Sender::new(None))
+    }
+}
+
+impl Refusal {
+    fn record(&self, text: &str) {
+        self.0.send_replace(Some(text.to_string()));
+    }
+
+    fn clear(&self) {
+        // A read of the value on every answer; a change only after a refusal.
+        self.0.send_if_modified(|refusal| refusal.take().is_some());
+    }
+
+    /// The refusal, for a request that failed on a connection rather than in connecting (a
+    /// failure to connect carries its own words).
+    fn instead_of(&self, error: &hyper_util::client::legacy::Error) -> Option<String> {
+        if error.is_connect() {
+            return None;
+        }
+        self.0.borrow().clone()
+    }
+
+    /// Waits for a refusal.
+    async fn refused(&self) -> String {
+        let mut seen = self.0.subscribe();
+        loop {
+            if let Some(text) = seen.borrow_and_update().clone() {
+                return text;
+            }
+            if seen.changed().await.is_err() {
+                // The sender lives as long as `self`: never reached.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
 }
 
 /// Why one exchange failed; whether a second try may help.
@@ -140,9 +190,13 @@ impl Failure {
         }
     }
 
-    fn into_raw(self) -> RawError {
+    fn into_raw(self, refusal: &Refusal) -> RawError {
         match self {
-            Failure::Request(error) => RawError::Http(with_causes(&error)),
+            Failure::Request(error) => RawError::Http(
+                refusal
+                    .instead_of(&error)
+                    .unwrap_or_else(|| with_causes(&error)),
+            ),
             Failure::Body(error) => RawError::Http(with_causes(&error)),
         }
     }
@@ -150,24 +204,46 @@ impl Failure {
 
 impl Transport {
     pub fn new(endpoint: Endpoint) -> Transport {
+        let refusal = Arc::new(Refusal::default());
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(IDLE_CONNECTIONS)
             .pool_timer(TokioTimer::new())
-            .build(Connector(Arc::new(endpoint)));
-        Transport { client }
+            .build(Connector {
+                endpoint: Arc::new(endpoint),
+                refusal: Arc::clone(&refusal),
+            });
+        Transport { client, refusal }
+    }
+
+    /// Returns once a TLS engine refused a connection (a client certificate it does not
+    /// accept), with that refusal in words naming the file: a first contact fails with it at
+    /// once, whatever became of the request the refusal cut.
+    pub async fn refused(&self) -> String {
+        self.refusal.refused().await
     }
 
     /// A bollard client whose every request goes through this transport.
     pub fn bollard(&self) -> Result<bollard::Docker, bollard::errors::Error> {
         let client = self.client.clone();
+        let refusal = Arc::clone(&self.refusal);
         bollard::Docker::connect_with_custom_transport(
             move |request: bollard::BollardRequest| {
                 let client = client.clone();
+                let refusal = Arc::clone(&refusal);
                 async move {
-                    client
-                        .request(request)
-                        .await
-                        .map_err(bollard::errors::Error::from)
+                    match client.request(request).await {
+                        Ok(response) => {
+                            refusal.clear();
+                            Ok(response)
+                        }
+                        Err(error) => Err(match refusal.instead_of(&error) {
+                            Some(text) => bollard::errors::Error::from(io::Error::new(
+                                io::ErrorKind::PermissionDenied,
+                                text,
+                            )),
+                            None => bollard::errors::Error::from(error),
+                        }),
+                    }
                 }
             },
             Some(POOL_AUTHORITY),
@@ -191,10 +267,11 @@ impl Transport {
             Ok(answer) => Ok(answer),
             // A kept connection may have been closed by the engine meanwhile (a restart, an
             // idle timeout): a GET is tried once more, on a new connection if need be.
-            Err(failure) if failure.retryable() => {
-                self.exchange(uri).await.map_err(Failure::into_raw)
-            }
-            Err(failure) => Err(failure.into_raw()),
+            Err(failure) if failure.retryable() => self
+                .exchange(uri)
+                .await
+                .map_err(|failure| failure.into_raw(&self.refusal)),
+            Err(failure) => Err(failure.into_raw(&self.refusal)),
         }
     }
 
@@ -213,13 +290,17 @@ impl Transport {
             .await
             .map_err(Failure::Body)?
             .to_bytes();
+        self.refusal.clear();
         Ok((status, body))
     }
 }
 
 /// Opens one connection to the engine; the client pools what it opens.
 #[derive(Clone)]
-struct Connector(Arc<Endpoint>);
+struct Connector {
+    endpoint: Arc<Endpoint>,
+    refusal: Arc<Refusal>,
+}
 
 impl tower_service::Service<Uri> for Connector {
     type Response = EngineIo;
@@ -231,13 +312,14 @@ impl tower_service::Service<Uri> for Connector {
     }
 
     fn call(&mut self, _uri: Uri) -> Self::Future {
-        let endpoint = Arc::clone(&self.0);
-        Box::pin(async move { endpoint.connect().await })
+        let endpoint = Arc::clone(&self.endpoint);
+        let refusal = Arc::clone(&self.refusal);
+        Box::pin(async move { endpoint.connect(refusal).await })
     }
 }
 
 impl Endpoint {
-    async fn connect(&self) -> io::Result<EngineIo> {
+    async fn connect(&self, refusal: Arc<Refusal>) -> io::Result<EngineIo> {
         match self {
             Endpoint::Unix(path) => {
                 let stream = tokio::net::UnixStream::connect(path).await?;
@@ -260,7 +342,13 @@ impl Endpoint {
                     .connect(name, stream)
                     .await
                     .map_err(|error| settings.explain(error))?;
-                Ok(EngineIo::new(stream, Some(Arc::clone(settings))))
+                Ok(EngineIo::new(
+                    stream,
+                    Some(TlsWords {
+                        settings: Arc::clone(settings),
+                        refusal,
+                    }),
+                ))
             }
             Endpoint::Ssh(target) => Ok(EngineIo::new(target.dial()?, None)),
         }
@@ -273,12 +361,18 @@ impl<T: AsyncRead + AsyncWrite + Send> Io for T {}
 /// One connection to the engine, whatever carries it.
 struct EngineIo {
     inner: TokioIo<Pin<Box<dyn Io>>>,
-    /// For TLS: turns a refusal that arrives on a read into words naming the file at fault.
-    tls: Option<Arc<TlsSettings>>,
+    tls: Option<TlsWords>,
+}
+
+/// For TLS: turns a refusal that arrives on a read into words naming the file at fault, and
+/// keeps them for the request the refusal made fail (see `Refusal`).
+struct TlsWords {
+    settings: Arc<TlsSettings>,
+    refusal: Arc<Refusal>,
 }
 
 impl EngineIo {
-    fn new(stream: impl Io + 'static, tls: Option<Arc<TlsSettings>>) -> EngineIo {
+    fn new(stream: impl Io + 'static, tls: Option<TlsWords>) -> EngineIo {
         EngineIo {
             inner: TokioIo::new(Box::pin(stream)),
             tls,
@@ -287,7 +381,13 @@ impl EngineIo {
 
     fn explain<T>(&self, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
         match (result, &self.tls) {
-            (Poll::Ready(Err(error)), Some(tls)) => Poll::Ready(Err(tls.explain(error))),
+            (Poll::Ready(Err(error)), Some(tls)) => match tls.settings.words_for(&error) {
+                Some(text) => {
+                    tls.refusal.record(&text);
+                    Poll::Ready(Err(io::Error::new(error.kind(), text)))
+                }
+                None => Poll::Ready(Err(error)),
+            },
             (other, _) => other,
         }
     }
@@ -378,6 +478,26 @@ mod tests {
             }
         });
         accepted
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_waited_for_kept_until_an_answer_and_then_forgotten() {
+        let refusal = Arc::new(Refusal::default());
+        let waiting = tokio::spawn({
+            let refusal = Arc::clone(&refusal);
+            async move { refusal.refused().await }
+        });
+        tokio::task::yield_now().await;
+        refusal.record("TLS: the engine refused the client certificate c.pem");
+        let told = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiter is woken")
+            .unwrap();
+        assert_eq!(told, "TLS: the engine refused the client certificate c.pem");
+        // A second waiter finds it at once; an answer clears it.
+        assert_eq!(refusal.refused().await, told);
+        refusal.clear();
+        assert!(refusal.0.borrow().is_none());
     }
 
     #[tokio::test]
