@@ -17,11 +17,15 @@ use crate::json_indent::inspect_document;
 use crate::shared::Shared;
 use crate::source::DockerSource;
 use crate::state::Loader;
-use crate::tree::Lookup;
+use crate::tree::{Lookup, Tree, Waiting};
 use crate::watch::{subscription_start, Watcher};
 
 /// How many image inspects a listing that waits for them has in flight.
 const LISTING_INSPECTS: usize = 8;
+/// The most images a looked-up folder may wait for and still be answered exact (its images
+/// inspected first): a repository's folder, whose tags are looked up next anyway. A folder
+/// waiting for more (`images/`, a registry's folder) is answered with its provisional time.
+const FOLDER_LOOKUP_INSPECTS: usize = 8;
 /// How long [`Provider::settle`] waits for the images' inspects after the events.
 const SETTLE_INSPECTS: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -51,6 +55,28 @@ impl DockerProvider {
             calls: Arc::new(AtomicU64::new(0)),
             shared: Arc::new(Shared::default()),
             tasks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Inspects the `waiting` images of `tree` (a few at a time) and records their times in it;
+    /// one whose inspect fails is answered with the provisional time.
+    async fn inspect_into(&self, tree: &Tree, waiting: Vec<Waiting>) {
+        let answers: Vec<_> = stream::iter(waiting)
+            .map(|waiting| async move {
+                let times = self.shared.image_times(&waiting.id).await;
+                (waiting, times)
+            })
+            .buffer_unordered(LISTING_INSPECTS)
+            .collect()
+            .await;
+        for (waiting, times) in answers {
+            match times {
+                Ok(times) => tree.resolve(&waiting, times),
+                Err(error) => {
+                    tracing::debug!(image = %waiting.id, %error, "cannot inspect image");
+                    tree.resolve_provisionally(&waiting);
+                }
+            }
         }
     }
 
@@ -155,23 +181,7 @@ impl Provider for DockerProvider {
             if waiting.is_empty() {
                 return tree.list(dir);
             }
-            let answers: Vec<_> = stream::iter(waiting)
-                .map(|waiting| async move {
-                    let times = self.shared.image_times(&waiting.id).await;
-                    (waiting, times)
-                })
-                .buffer_unordered(LISTING_INSPECTS)
-                .collect()
-                .await;
-            for (waiting, times) in answers {
-                match times {
-                    Ok(times) => tree.resolve(&waiting, times),
-                    Err(error) => {
-                        tracing::debug!(image = %waiting.id, %error, "cannot inspect image for a listing");
-                        tree.resolve_provisionally(&waiting);
-                    }
-                }
-            }
+            self.inspect_into(&tree, waiting).await;
             if Arc::ptr_eq(&tree, &self.shared.tree()) {
                 return tree.list(dir);
             }
@@ -183,6 +193,14 @@ impl Provider for DockerProvider {
     async fn lookup(&self, dir: &NodePath, name: &OsStr) -> Result<Node, ProviderError> {
         loop {
             let tree = self.shared.tree();
+            // A folder waiting for a few images is answered exact: a time the kernel was told
+            // provisionally must be taken back later with a notice, which makes it read the
+            // folder again. (Before the lookup, which notes a provisional answer as given.)
+            let below = tree.waiting_below(&dir.join(name), FOLDER_LOOKUP_INSPECTS);
+            if !below.is_empty() {
+                self.inspect_into(&tree, below).await;
+                continue;
+            }
             let waiting = match tree.lookup(dir, name)? {
                 Lookup::Found(node) => return Ok(node),
                 Lookup::Waiting(waiting) => waiting,

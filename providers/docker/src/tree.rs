@@ -12,8 +12,8 @@ use crate::state::EngineState;
 
 mod lazy;
 
-pub use lazy::Lookup;
 use lazy::{Lazy, Role, Timing};
+pub use lazy::{Lookup, Waiting};
 
 mod swarm_folders;
 

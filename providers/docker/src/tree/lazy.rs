@@ -380,6 +380,29 @@ impl Tree {
             .collect()
     }
 
+    /// The images the folder at `path` waits for, if at most `most` (none when it waits for
+    /// more, or for none, or is no folder).
+    pub fn waiting_below(&self, path: &NodePath, most: usize) -> Vec<Waiting> {
+        let Some(folder) = self.lazy.folders.get(path) else {
+            return Vec::new();
+        };
+        let mut indexes: Vec<usize> = folder
+            .below
+            .iter()
+            .map(|leaf| leaf.image)
+            .filter(|&index| self.lazy.images[index].times.get().is_none())
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        if indexes.len() > most {
+            return Vec::new();
+        }
+        indexes
+            .into_iter()
+            .map(|index| self.waiting_for(index))
+            .collect()
+    }
+
     /// Every image this tree still waits for.
     pub fn waiting(&self) -> Vec<Waiting> {
         (0..self.lazy.images.len())
@@ -535,6 +558,45 @@ mod tests {
             .collect();
         assert_eq!(told, ["/ alone", "/images alone", "/images/team alone"]);
         assert!(inspected.changes_to(&Tree::build(&state)).is_empty());
+    }
+
+    #[test]
+    fn a_folder_waiting_for_a_few_images_names_them() {
+        let tree = Tree::build(&listed());
+        let ids = |waiting: Vec<Waiting>| -> Vec<String> {
+            waiting.into_iter().map(|waiting| waiting.id).collect()
+        };
+        assert_eq!(
+            ids(tree.waiting_below(&NodePath::parse("images/app"), 8)),
+            [hex('a')]
+        );
+        assert_eq!(
+            ids(tree.waiting_below(&NodePath::parse("images"), 2)),
+            [hex('a'), hex('b')]
+        );
+        assert!(
+            tree.waiting_below(&NodePath::parse("images"), 1).is_empty(),
+            "more than 1"
+        );
+        assert_eq!(
+            ids(tree.waiting_below(&NodePath::parse("containers"), 8)),
+            [hex('a'), hex('b')],
+            "empty, it shows the newest object's time"
+        );
+        assert!(
+            tree.waiting_below(&NodePath::parse("images/app:1"), 8)
+                .is_empty(),
+            "a link"
+        );
+        let app = waiting(&tree, "images", "app:1");
+        tree.resolve(&app, times(11, 50));
+        assert!(tree
+            .waiting_below(&NodePath::parse("images/app"), 8)
+            .is_empty());
+        assert_eq!(
+            ids(tree.waiting_below(&NodePath::parse("images"), 1)),
+            [hex('b')]
+        );
     }
 
     #[test]
