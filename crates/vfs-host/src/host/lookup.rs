@@ -61,11 +61,13 @@ impl Host {
             &parent_path,
             name,
             &listing,
-            expires,
+            Some(expires),
         )))
     }
 
-    /// `name` in `listing` of folder `parent`, for the kernel to keep until `expires`.
+    /// `name` in `listing` of folder `parent`, for the kernel to keep until `expires`; `None`
+    /// when a notice overtook the listing (see [`Host::lookup_entry`]): a name found is answered
+    /// for the shortest time, a missing name is not to be kept at all.
     pub(super) fn lookup_in(
         &self,
         tables: &mut Tables,
@@ -73,18 +75,26 @@ impl Host {
         parent_path: &NodePath,
         name: &OsStr,
         listing: &Listing,
-        expires: Instant,
+        expires: Option<Instant>,
     ) -> Lookup {
         let now = Instant::now();
         match listing.get(name) {
             Some(node) => {
                 let path = parent_path.join(name);
-                let answer = self.answer(tables, &path, node, expires, now);
+                let answer = self.answer(tables, &path, node, expires.unwrap_or(now), now);
                 // The kernel holds one more lookup of the number once it has the answer.
                 tables.inodes.looked_up(answer.attrs.ino);
                 Lookup::Found(answer)
             }
             None => {
+                let Some(expires) = expires else {
+                    // The notice that may have made the name exist found no missing name to
+                    // take back, and the shortest TTL is one kernel tick or two (4 to 8 ms at
+                    // HZ=250), longer than a barrier may take: not to be kept at all.
+                    return Lookup::Missing {
+                        ttl: Duration::ZERO,
+                    };
+                };
                 let ttl = self.ttl_until(expires, now);
                 if tables.negatives.record(parent, name, now + ttl, now) {
                     Lookup::Missing { ttl }
@@ -155,7 +165,7 @@ impl Host {
             .cache
             .listing(&parent_path, now)
             .is_some_and(|held| Arc::ptr_eq(&held, &listing));
-        let expires = if held { listing.expires } else { now };
+        let expires = held.then_some(listing.expires);
         Ok(self.lookup_in(&mut tables, parent, &parent_path, name, &listing, expires))
     }
 
