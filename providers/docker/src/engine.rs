@@ -17,6 +17,7 @@ use futures_util::Stream;
 use hyper::body::Bytes;
 use serde::Deserialize;
 
+use crate::applied::EventKey;
 use crate::source::DockerSource;
 use crate::tag_times::TagTimes;
 use crate::timestamp::parse_rfc3339;
@@ -280,15 +281,15 @@ impl Engine {
         })
     }
 
-    /// The time (nanoseconds, the engine's clock) of the newest event of the kinds the watcher
-    /// follows between `since` and `until` (inclusive, the engine's clock), if any. On Docker
+    /// The events of the kinds the watcher follows between `since` and `until` (nanoseconds,
+    /// inclusive, the engine's clock). On Docker
     /// `until` is the past, so the engine answers from its buffer and ends the answer at once;
     /// a later `until` (Podman's) is answered as a stream that ends when `until` comes.
-    pub async fn newest_event_between(
+    pub async fn events_between(
         &self,
         since: i64,
         until: i64,
-    ) -> Result<Option<i64>, EngineError> {
+    ) -> Result<Vec<EventKey>, EngineError> {
         self.count("past events");
         let options = EventsOptions {
             since: Some(nanos_text(since)),
@@ -297,13 +298,12 @@ impl Engine {
         };
         let events = self.docker.events(Some(options));
         let collect = async {
-            let mut newest = None;
+            let mut keys = Vec::new();
             let mut events = std::pin::pin!(events);
             while let Some(event) = futures_util::StreamExt::next(&mut events).await {
-                let time = event?.time_nano;
-                newest = newest.max(time);
+                keys.extend(EventKey::of(&event?));
             }
-            Ok(newest)
+            Ok(keys)
         };
         self.bounded(LIST_TIMEOUT, collect).await
     }

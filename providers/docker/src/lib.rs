@@ -7,6 +7,7 @@
 //! The whole tree is kept in memory and answered from there: the engine is asked only when a
 //! file is read, and when its event stream says something changed.
 
+mod applied;
 mod args;
 mod engine;
 mod images;

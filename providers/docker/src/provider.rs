@@ -96,20 +96,18 @@ impl DockerProvider {
         } else {
             clock.now_nanos
         };
-        let since = *self.shared.applied.borrow();
+        // From a margin before the newest event applied: an older one may still be on its way.
+        let since = self.shared.applied.borrow().ask_since();
         if since >= until {
             return Ok(());
         }
-        let Some(newest) = engine
-            .newest_event_between(since, until)
+        let events = engine
+            .events_between(since, until)
             .await
-            .map_err(unavailable)?
-        else {
-            return Ok(());
-        };
+            .map_err(unavailable)?;
         let mut applied = self.shared.applied.subscribe();
         applied
-            .wait_for(|applied| *applied >= newest)
+            .wait_for(|applied| events.iter().all(|event| applied.includes(event)))
             .await
             .map(|_| ())
             .map_err(|_| ProviderError::Unavailable("the Docker provider stopped".into()))
@@ -147,7 +145,7 @@ impl Provider for DockerProvider {
         // The load covers what happened before the subscription starts; what follows is
         // replayed by the event stream.
         self.shared
-            .applied_up_to(since.saturating_mul(1_000_000_000));
+            .loaded_up_to(since.saturating_mul(1_000_000_000));
         if self.shared.engine.set(Arc::clone(&engine)).is_err() {
             return Err(ProviderError::Other(
                 "the Docker provider was started twice".into(),

@@ -10,6 +10,7 @@ use parking_lot::RwLock;
 use tokio::sync::Notify;
 use vfs_core::Notice;
 
+use crate::applied::{Applied, EventKey};
 use crate::engine::{Engine, EngineError};
 use crate::images::ImageInspects;
 use crate::outage::Outage;
@@ -32,10 +33,9 @@ pub struct Shared {
     tree: RwLock<Arc<Tree>>,
     pub engine: OnceLock<Arc<Engine>>,
     pub outage: Outage,
-    /// How far the tree and its notices are up to date, in the engine's nanoseconds: the time
-    /// of the newest event the watcher has applied (or the start of the subscription a full
-    /// load covers). `Provider::settle` waits on it.
-    pub applied: tokio::sync::watch::Sender<i64>,
+    /// How far the tree and its notices are up to date: the engine events the watcher has
+    /// applied, and what a full load covers. `Provider::settle` waits on it.
+    pub applied: tokio::sync::watch::Sender<Applied>,
     /// Every image inspect, whoever asks it (lookups, the background loader, events).
     pub inspects: Arc<ImageInspects>,
     /// Wakes the background loader: the tree has images not inspected yet.
@@ -56,7 +56,7 @@ impl Default for Shared {
             tree: RwLock::new(Arc::new(Tree::empty())),
             engine: OnceLock::new(),
             outage: Outage::default(),
-            applied: tokio::sync::watch::Sender::new(0),
+            applied: tokio::sync::watch::Sender::new(Applied::default()),
             inspects: Arc::default(),
             wake_loader: Notify::new(),
             loaded: Notify::new(),
@@ -72,10 +72,16 @@ impl Shared {
         Arc::clone(&self.tree.read())
     }
 
-    /// Everything up to `nanos` (engine time) is in the tree and announced.
-    pub fn applied_up_to(&self, nanos: i64) {
+    /// Everything up to `nanos` (engine time) is in the tree and announced: a full load.
+    pub fn loaded_up_to(&self, nanos: i64) {
         self.applied
-            .send_if_modified(|applied| std::mem::replace(applied, (*applied).max(nanos)) < nanos);
+            .send_if_modified(|applied| applied.loaded_up_to(nanos));
+    }
+
+    /// `events` are in the tree and announced.
+    pub fn applied_events(&self, events: Vec<EventKey>) {
+        self.applied
+            .send_if_modified(|applied| applied.events(events));
     }
 
     /// Publishes the tree of `state`; returns the paths that changed. Wakes the background

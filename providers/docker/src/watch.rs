@@ -9,6 +9,7 @@ use bollard::models::{EventMessage, EventMessageTypeEnum};
 use futures_util::{FutureExt, StreamExt};
 use vfs_core::ChangeNotifier;
 
+use crate::applied::EventKey;
 use crate::engine::{strip_digest_prefix, Engine, EngineError};
 use crate::shared::Shared;
 use crate::state::{self, EngineState, ImageUpdate, Loader};
@@ -125,7 +126,7 @@ impl Watcher {
                         self.notifier.changed_all();
                         // The load covers what happened before the new subscription starts.
                         self.shared
-                            .applied_up_to(self.since.saturating_mul(1_000_000_000));
+                            .loaded_up_to(self.since.saturating_mul(1_000_000_000));
                         match self.shared.outage.back(Instant::now()) {
                             Some(returned) => {
                                 tracing::warn!(engine = %self.engine.source(), "Docker engine {returned}; state resynchronised")
@@ -173,14 +174,14 @@ impl Watcher {
                 };
                 let mut refresh = Refresh::default();
                 refresh.add(&first);
-                let mut newest = first.time_nano;
+                let mut keys: Vec<EventKey> = EventKey::of(&first).into_iter().collect();
                 let mut stream_failed = false;
                 // Take what else is already waiting, so that a burst costs one re-list.
                 while let Some(next) = events.next().now_or_never() {
                     match next {
                         Some(Ok(event)) => {
                             refresh.add(&event);
-                            newest = newest.max(event.time_nano);
+                            keys.extend(EventKey::of(&event));
                         }
                         _ => {
                             stream_failed = true;
@@ -197,9 +198,7 @@ impl Watcher {
                     swarm_check.after_event(self.state.swarm.is_some(), Instant::now());
                 }
                 // The tree is swapped and its notices sent: a barrier may pass these events.
-                if let Some(newest) = newest {
-                    self.shared.applied_up_to(newest);
-                }
+                self.shared.applied_events(keys);
                 if stream_failed {
                     self.lost("lost the Docker engine's event stream");
                     break;
