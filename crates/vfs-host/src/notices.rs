@@ -88,9 +88,11 @@ fn run(host: &Host, notices: &ChangeReceiver, kernel: &impl KernelCache) {
                 wait = Duration::ZERO;
                 continue;
             }
-            // Marks come in the order sent: the last one covers the others.
+            // Every mark of the burst is passed once the burst is applied. The highest, not the
+            // last: two barriers take their tokens and send them in either order, and the one
+            // waiting for the higher token would wait for a later mark.
             Ok(Some(Received::Mark(token))) => {
-                mark = Some(token);
+                mark = mark.max(Some(token));
                 wait = Duration::ZERO;
                 continue;
             }

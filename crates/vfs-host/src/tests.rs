@@ -1194,6 +1194,25 @@ async fn the_barrier_returns_only_once_the_notices_queued_before_it_reached_the_
     thread.stop();
 }
 
+/// Two barriers take their tokens and send their marks in either order: a burst that holds
+/// both passes the higher one, or the barrier waiting for it would wait for a later mark.
+#[tokio::test(flavor = "multi_thread")]
+async fn marks_received_out_of_order_in_one_burst_pass_the_highest() {
+    let (notifier, notices) = vfs_core::ChangeNotifier::channel();
+    let host = Arc::new(Host::new(sample(), Duration::from_secs(60), OWNER));
+    host.set_marks(notifier.clone());
+    notifier.mark(2);
+    notifier.mark(1);
+    let kernel = Arc::new(RecordingKernel::default());
+    let thread = crate::notices::NoticeThread::start(host.clone(), notices, kernel).unwrap();
+    let started = std::time::Instant::now();
+    while host.marks_reached() < 2 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(host.marks_reached(), 2);
+    thread.stop();
+}
+
 // ---- forget: the kernel's lookup counts ----------------------------------------------------
 
 /// A folder `images` of `count` tags, with nothing else.

@@ -75,6 +75,12 @@ impl Host {
             .send_if_modified(|reached| std::mem::replace(reached, (*reached).max(token)) < token);
     }
 
+    /// The highest mark the notices thread has passed.
+    #[cfg(test)]
+    pub(crate) fn marks_reached(&self) -> u64 {
+        *self.marks_applied.borrow()
+    }
+
     /// Returns once the notices thread has applied (to the host's caches and the kernel's)
     /// every notice the provider sent before this call. Waits for that thread; never
     /// invalidates anything itself. At once when no notices thread runs (unit tests).
