@@ -52,6 +52,13 @@ impl Host {
         let direct_io = match size {
             // The barrier: every read of the marker must reach the host, never the page cache.
             _ if is_marker(&path) => true,
+            // A file on disk may shrink while it is read. Through the page cache the kernel
+            // takes a short read as the file's new end only if no other answer changed the
+            // inode's attributes since it sent that read (`fuse_short_read`); a getattr, a
+            // change notice or another short read between the two made it keep the old end
+            // and the zeros it filled the read's pages with, and the reader got zeros as the
+            // file's bytes. Read directly, a reader gets exactly the bytes the host read.
+            _ if file.reads_from_disk() => true,
             None => true,
             Some(announced) if announced != length => {
                 tracing::debug!(%path, announced, length, "content length differs from the node's size");
