@@ -9,11 +9,16 @@
 //! folder being read is dropped once the listing is read to its end: its attributes at once
 //! (so a new time shows at the next look), its pages after the reply that ends the listing, or
 //! [`ABANDONED`] after the last reply when the reader stopped halfway.
+//!
+//! No lock is held while the kernel drops an inode's data: dropping a file's pages waits for
+//! the page a reader holds until its read is answered, and that answer may queue behind a
+//! listing's reply. A drop in progress is marked instead, and only a reply of that very folder
+//! waits for it (a folder's pages are held only briefly, never across a request).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex};
 
 /// How long after its last reply a listing read halfway counts as abandoned: its reader
 /// stopped, and a drop left waiting is made.
@@ -21,7 +26,16 @@ pub(crate) const ABANDONED: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub(crate) struct Fills {
-    folders: Mutex<HashMap<u64, Fill>>,
+    state: Mutex<State>,
+    /// Woken when a drop of an inode's data is done.
+    dropped: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    folders: HashMap<u64, Fill>,
+    /// The inodes whose data the kernel is dropping now.
+    dropping: HashSet<u64>,
 }
 
 struct Fill {
@@ -31,21 +45,20 @@ struct Fill {
     deferred: bool,
 }
 
-/// The fills held still while kernel operations are performed: a reply of a listing waits for
-/// them, so a drop of a folder's pages is either done before that reply is sent or made to
-/// wait for the listing's end.
-pub(crate) struct Held<'a>(MutexGuard<'a, HashMap<u64, Fill>>);
-
 impl Fills {
     /// Notes a reply of folder `ino`'s listing about to be sent with `entries` entries (none:
-    /// the listing's end). True when a drop of the folder's data waited for that end: the
-    /// caller has it made.
+    /// the listing's end), after any drop of the folder's data in progress. True when a drop
+    /// of the folder's data waited for that end: the caller has it made.
     pub(crate) fn replying(&self, ino: u64, entries: usize, now: Instant) -> bool {
-        let mut folders = self.folders.lock();
-        if entries == 0 {
-            return folders.remove(&ino).is_some_and(|fill| fill.deferred);
+        let mut state = self.state.lock();
+        while state.dropping.contains(&ino) {
+            self.dropped.wait(&mut state);
         }
-        folders
+        if entries == 0 {
+            return state.folders.remove(&ino).is_some_and(|fill| fill.deferred);
+        }
+        state
+            .folders
             .entry(ino)
             .and_modify(|fill| fill.last = now)
             .or_insert(Fill {
@@ -55,15 +68,30 @@ impl Fills {
         false
     }
 
-    /// Holds the fills while a drop of a folder's data is decided and made.
-    pub(crate) fn hold(&self) -> Held<'_> {
-        Held(self.folders.lock())
+    /// Before the kernel drops `ino`'s data: true to drop it now (then call
+    /// [`Fills::dropped`] once done), false when its listing is being read (the drop is left
+    /// waiting for the end of the listing).
+    pub(crate) fn drop_now(&self, ino: u64) -> bool {
+        let mut state = self.state.lock();
+        if let Some(fill) = state.folders.get_mut(&ino) {
+            fill.deferred = true;
+            return false;
+        }
+        state.dropping.insert(ino);
+        true
+    }
+
+    /// The kernel has dropped `ino`'s data (see [`Fills::drop_now`]).
+    pub(crate) fn dropped(&self, ino: u64) {
+        self.state.lock().dropping.remove(&ino);
+        self.dropped.notify_all();
     }
 
     /// The folders whose listing was abandoned halfway with a drop waiting; forgotten as
     /// being read.
     pub(crate) fn abandoned(&self, now: Instant) -> Vec<u64> {
-        let mut folders = self.folders.lock();
+        let mut state = self.state.lock();
+        let folders = &mut state.folders;
         let gone: Vec<u64> = folders
             .iter()
             .filter(|(_, fill)| now.saturating_duration_since(fill.last) >= ABANDONED)
@@ -76,26 +104,13 @@ impl Fills {
 
     /// How long until the first waiting drop is due as abandoned; `None` when none waits.
     pub(crate) fn next_due(&self, now: Instant) -> Option<Duration> {
-        self.folders
+        self.state
             .lock()
+            .folders
             .values()
             .filter(|fill| fill.deferred)
             .map(|fill| (fill.last + ABANDONED).saturating_duration_since(now))
             .min()
-    }
-}
-
-impl Held<'_> {
-    /// Whether a drop of folder `ino`'s data must wait for the end of its listing; if so it is
-    /// left waiting.
-    pub(crate) fn defer(&mut self, ino: u64) -> bool {
-        match self.0.get_mut(&ino) {
-            Some(fill) => {
-                fill.deferred = true;
-                true
-            }
-            None => false,
-        }
     }
 }
 
@@ -107,24 +122,52 @@ mod tests {
     fn a_drop_waits_for_the_end_of_a_listing_being_read() {
         let fills = Fills::default();
         let now = Instant::now();
-        assert!(
-            !fills.hold().defer(7),
-            "nothing is read: the drop is made now"
-        );
+        assert!(fills.drop_now(7), "nothing is read: the drop is made now");
+        fills.dropped(7);
         assert!(!fills.replying(7, 40, now));
-        assert!(fills.hold().defer(7), "halfway through its listing");
-        assert!(!fills.hold().defer(8));
+        assert!(!fills.drop_now(7), "halfway through its listing");
+        assert!(fills.drop_now(8));
+        fills.dropped(8);
         assert_eq!(fills.next_due(now), Some(ABANDONED));
         assert!(!fills.replying(7, 40, now), "more entries: still waiting");
         assert!(fills.replying(7, 0, now), "the end: the drop is due");
-        assert!(
-            !fills.hold().defer(7),
-            "read to its end: a drop is made now"
-        );
+        assert!(fills.drop_now(7), "read to its end: a drop is made now");
+        fills.dropped(7);
         assert_eq!(fills.next_due(now), None);
         // A listing read to its end with no drop waiting leaves nothing due.
         assert!(!fills.replying(9, 3, now));
         assert!(!fills.replying(9, 0, now));
+    }
+
+    #[test]
+    fn a_reply_of_a_folder_waits_for_a_drop_of_its_data_in_progress_and_nothing_else() {
+        let fills = std::sync::Arc::new(Fills::default());
+        assert!(fills.drop_now(3));
+        assert!(fills.drop_now(4));
+        // Another folder's reply does not wait for a drop in progress.
+        assert!(!fills.replying(5, 2, Instant::now()));
+        let replied = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reply = std::thread::spawn({
+            let (fills, replied) = (fills.clone(), replied.clone());
+            move || {
+                fills.replying(3, 2, Instant::now());
+                replied.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !replied.load(std::sync::atomic::Ordering::SeqCst),
+            "waits for the drop"
+        );
+        fills.dropped(4);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            !replied.load(std::sync::atomic::Ordering::SeqCst),
+            "another inode's drop"
+        );
+        fills.dropped(3);
+        reply.join().unwrap();
+        assert!(replied.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[test]
@@ -133,14 +176,14 @@ mod tests {
         let start = Instant::now();
         fills.replying(5, 10, start);
         fills.replying(6, 10, start);
-        assert!(fills.hold().defer(5));
+        assert!(!fills.drop_now(5));
         assert!(fills.abandoned(start).is_empty());
         let later = start + ABANDONED;
         assert_eq!(fills.next_due(start + ABANDONED / 2), Some(ABANDONED / 2));
         assert_eq!(fills.abandoned(later), vec![5]);
         // Both are forgotten as being read; only 5 had a drop waiting.
-        assert!(!fills.hold().defer(5));
-        assert!(!fills.hold().defer(6));
+        assert!(fills.drop_now(5));
+        assert!(fills.drop_now(6));
         assert_eq!(fills.next_due(later), None);
     }
 }

@@ -39,18 +39,16 @@ pub(crate) fn perform(kernel: &impl KernelCache, ops: &[KernelOp], fills: &Fills
     for op in ops {
         let refused = match op {
             KernelOp::Inode(ino) => {
-                // Held while the kernel drops the pages: a reply of that listing waits. No
-                // entry is invalidated while held (that takes the folder's lock, which a
-                // reader waiting for such a reply holds).
-                let mut held = fills.hold();
-                if held.defer(*ino) {
+                if fills.drop_now(*ino) {
+                    let dropped = kernel.forget_inode(*ino);
+                    fills.dropped(*ino);
+                    dropped
+                } else {
                     tracing::debug!(
                         ino,
                         "folder being read: its data is dropped at the end of its listing"
                     );
                     kernel.forget_attributes(*ino)
-                } else {
-                    kernel.forget_inode(*ino)
                 }
             }
             KernelOp::Attributes(ino) => kernel.forget_attributes(*ino),

@@ -41,14 +41,34 @@ pub fn abort_fuse_connection(mountpoint: &Path) -> bool {
     let minor = mounted.device.1;
     let connections = Path::new("/sys/fs/fuse/connections");
     if std::fs::read_dir(connections).map_or(true, |mut entries| entries.next().is_none()) {
-        // fusectl not mounted (some containers): mount it, as root may.
-        let _ = Command::new("mount")
-            .args(["-t", "fusectl", "none"])
-            .arg(connections)
-            .stderr(Stdio::null())
-            .status();
+        // fusectl not mounted (some containers, or after a restart): mount it, as root may,
+        // with mount(2) itself. Not by running mount(8): a test process wedged in the hung
+        // mount can block a child it forks before its exec, and the abort never came.
+        mount_fusectl(connections);
     }
     std::fs::write(connections.join(minor.to_string()).join("abort"), b"1").is_ok()
+}
+
+/// `mount -t fusectl none DIR`, as a system call.
+fn mount_fusectl(dir: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(source), Ok(target), Ok(kind)) = (
+        std::ffi::CString::new("none"),
+        std::ffi::CString::new(dir.as_os_str().as_bytes()),
+        std::ffi::CString::new("fusectl"),
+    ) else {
+        return;
+    };
+    // SAFETY: three NUL-terminated strings that live across the call, and no data.
+    let _ = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            kind.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
 }
 
 /// Runs `work` on its own thread and panics if it takes longer than `limit` (a hung mount must
