@@ -12,7 +12,7 @@ use crate::state::EngineState;
 
 mod lazy;
 
-use lazy::{Lazy, Role, Timing};
+use lazy::{Answer, Lazy, Role, Timing};
 pub use lazy::{Lookup, Waiting};
 
 mod swarm_folders;
@@ -414,7 +414,7 @@ impl Tree {
     }
 
     pub fn root(&self) -> Node {
-        self.answer_root()
+        self.root_as(Answer::Given)
     }
 
     /// The entries of `dir`; an entry still waiting for its image's inspect (see
@@ -423,7 +423,10 @@ impl Tree {
         if let Some(nodes) = self.listings.get(dir) {
             return Ok(nodes
                 .iter()
-                .map(|node| self.answer_entry(dir, node).unwrap_or_else(|| node.clone()))
+                .map(|node| {
+                    self.entry_as(dir, node, Answer::Given)
+                        .unwrap_or_else(|| node.clone())
+                })
                 .collect());
         }
         match self.node(dir) {
@@ -455,7 +458,7 @@ impl Tree {
     pub fn changes_to(&self, new: &Tree) -> Vec<Notice> {
         let mut subtrees = BTreeSet::new();
         let mut nodes = BTreeSet::new();
-        if self.answered_root() != new.effective_root() {
+        if self.root_as(Answer::Held) != new.root_as(Answer::Now) {
             nodes.insert(NodePath::root());
         }
         let folders: BTreeSet<&NodePath> =
@@ -481,11 +484,16 @@ impl Tree {
             // became in place since: the kernel may hold it.
             let names_before: BTreeMap<&OsString, (&Node, Option<Node>)> = before
                 .iter()
-                .map(|node| (&node.name, (node, self.answered_entry(folder, node))))
+                .map(|node| {
+                    (
+                        &node.name,
+                        (node, self.entry_as(folder, node, Answer::Held)),
+                    )
+                })
                 .collect();
             let names_after: BTreeMap<&OsString, (&Node, Option<Node>)> = after
                 .iter()
-                .map(|node| (&node.name, (node, new.effective_entry(folder, node))))
+                .map(|node| (&node.name, (node, new.entry_as(folder, node, Answer::Now))))
                 .collect();
             if names_before.keys().ne(names_after.keys()) {
                 nodes.insert(folder.clone());

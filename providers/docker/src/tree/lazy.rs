@@ -229,30 +229,20 @@ impl Lazy {
         })
     }
 
-    /// `node` at `path` as it is to be answered now; `None` for a leaf still waiting.
-    fn effective(&self, path: &NodePath, node: &Node) -> Option<Node> {
-        self.effective_or_provisional(path, node)
-            .map(|answer| answer.unwrap_or_else(|| node.clone()))
-    }
-
-    /// [`Lazy::effective`], remembering a folder answered with its provisional time.
-    fn answer(&self, path: &NodePath, node: &Node) -> Option<Node> {
+    /// `node` at `path` as `wanted`; `None` for a leaf still waiting.
+    fn answer(&self, path: &NodePath, node: &Node, wanted: Answer) -> Option<Node> {
+        if wanted == Answer::Held && self.answered_provisional.lock().contains(path) {
+            return Some(node.clone());
+        }
         Some(match self.effective_or_provisional(path, node)? {
             Some(exact) => exact,
             None => {
-                self.answered_provisional.lock().insert(path.clone());
+                if wanted == Answer::Given {
+                    self.answered_provisional.lock().insert(path.clone());
+                }
                 node.clone()
             }
         })
-    }
-
-    /// `node` at `path` as it was last answered, as far as the kernel may still hold it: the
-    /// provisional time of a folder once answered with it, else [`Lazy::effective`].
-    fn as_answered(&self, path: &NodePath, node: &Node) -> Option<Node> {
-        if self.answered_provisional.lock().contains(path) {
-            return Some(node.clone());
-        }
-        self.effective(path, node)
     }
 
     /// `None` for a leaf still waiting; `Some(None)` for a folder still provisional (`node`
@@ -286,48 +276,31 @@ fn timed(node: &Node, time: SystemTime) -> Node {
     node
 }
 
+/// Which answer of a node a tree gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// As it is now (the newer of two trees compared).
+    Now,
+    /// Given out now: a folder answered with its provisional time is remembered as such.
+    Given,
+    /// As the kernel may hold it from this tree: a folder's provisional time once given,
+    /// however exact it became in place since.
+    Held,
+}
+
 impl Tree {
-    /// `node`, an entry of `dir`, as answered now; `None` for a leaf still waiting.
-    pub(super) fn effective_entry(&self, dir: &NodePath, node: &Node) -> Option<Node> {
+    /// `node`, an entry of `dir`, as `wanted`; `None` for a leaf still waiting.
+    pub(super) fn entry_as(&self, dir: &NodePath, node: &Node, wanted: Answer) -> Option<Node> {
         if self.lazy.is_empty() {
             return Some(node.clone());
         }
-        self.lazy.effective(&dir.join(&node.name), node)
+        self.lazy.answer(&dir.join(&node.name), node, wanted)
     }
 
-    /// [`Tree::effective_entry`], for an answer given out (a folder answered with its
-    /// provisional time is remembered as such).
-    pub(super) fn answer_entry(&self, dir: &NodePath, node: &Node) -> Option<Node> {
-        if self.lazy.is_empty() {
-            return Some(node.clone());
-        }
-        self.lazy.answer(&dir.join(&node.name), node)
-    }
-
-    /// `node`, an entry of `dir`, as the kernel may hold it from this tree: a folder's
-    /// provisional time once answered with it, however exact it is now.
-    pub(super) fn answered_entry(&self, dir: &NodePath, node: &Node) -> Option<Node> {
-        if self.lazy.is_empty() {
-            return Some(node.clone());
-        }
-        self.lazy.as_answered(&dir.join(&node.name), node)
-    }
-
-    pub(super) fn effective_root(&self) -> Node {
+    /// The root as `wanted`.
+    pub(super) fn root_as(&self, wanted: Answer) -> Node {
         self.lazy
-            .effective(&NodePath::root(), &self.root)
-            .unwrap_or_else(|| self.root.clone())
-    }
-
-    pub(super) fn answer_root(&self) -> Node {
-        self.lazy
-            .answer(&NodePath::root(), &self.root)
-            .unwrap_or_else(|| self.root.clone())
-    }
-
-    pub(super) fn answered_root(&self) -> Node {
-        self.lazy
-            .as_answered(&NodePath::root(), &self.root)
+            .answer(&NodePath::root(), &self.root, wanted)
             .unwrap_or_else(|| self.root.clone())
     }
 
@@ -345,7 +318,7 @@ impl Tree {
         if self.lazy.is_empty() {
             return Ok(Lookup::Found(node.clone()));
         }
-        Ok(match self.lazy.answer(&path, node) {
+        Ok(match self.lazy.answer(&path, node, Answer::Given) {
             Some(node) => Lookup::Found(node),
             None => Lookup::Waiting(self.waiting_for(self.lazy.leaves[&path].image)),
         })
