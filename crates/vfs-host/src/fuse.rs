@@ -317,16 +317,13 @@ impl Filesystem for FuseHost {
         if fh.0 == NO_HANDLE {
             return self.readdir_listed(ino, offset, move |host, at| match at {
                 Ok(at) => {
-                    let mut entries = 0;
-                    host.each_listed(&at, |item| {
-                        let full = reply.add(
+                    let entries = host.each_listed(&at, |item| {
+                        reply.add(
                             INodeNo(item.attrs.ino),
                             item.next,
                             file_type(item.attrs.kind),
                             item.name,
-                        );
-                        entries += usize::from(!full);
-                        full
+                        )
                     });
                     host.replying_listing(ino.0, entries);
                     reply.ok();
@@ -368,8 +365,7 @@ impl Filesystem for FuseHost {
             return self.readdir_listed(ino, offset, move |host, at| match at {
                 Ok(at) => {
                     let mut handed_out = Vec::new();
-                    let mut entries = 0;
-                    host.each_listed(&at, |item| {
+                    let entries = host.each_listed(&at, |item| {
                         let full = reply.add(
                             INodeNo(item.attrs.ino),
                             item.next,
@@ -378,7 +374,6 @@ impl Filesystem for FuseHost {
                             &file_attr(&item.attrs),
                             GENERATION,
                         );
-                        entries += usize::from(!full);
                         // The kernel counts a lookup for every entry but `.` and `..`.
                         if !full && item.name != "." && item.name != ".." {
                             handed_out.push(item.attrs.ino);

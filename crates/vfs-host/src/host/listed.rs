@@ -141,16 +141,22 @@ impl Host {
         tables.listed.keep(ino, fingerprint, dots, listing)
     }
 
-    /// Hands `add` the items of `at` from its start, until it answers true (the reply is full).
-    /// The kernel may keep an entry and its attributes only while the version serves the
-    /// listing the host holds; `.` and `..` it never keeps from a listing.
-    pub(crate) fn each_listed(&self, at: &ListedAt, mut add: impl FnMut(ListedItem<'_>) -> bool) {
+    /// Hands `add` the items of `at` from its start, until it answers true (the reply is full);
+    /// returns how many went into the reply. The kernel may keep an entry and its attributes
+    /// only while the version serves the listing the host holds; `.` and `..` it never keeps
+    /// from a listing.
+    pub(crate) fn each_listed(
+        &self,
+        at: &ListedAt,
+        mut add: impl FnMut(ListedItem<'_>) -> bool,
+    ) -> usize {
         let now = Instant::now();
         let mut tables = self.tables();
         let dir = &at.dir;
         let Some(path) = tables.inodes.path(dir.dots[0]) else {
-            return;
+            return 0;
         };
+        let mut added = 0;
         let current = tables
             .cache
             .listing(&path, now)
@@ -186,7 +192,9 @@ impl Host {
             if add(item) {
                 break;
             }
+            added += 1;
         }
+        added
     }
 
     /// Sweeps the versions as if at `now`; returns how many folders still hold some.
