@@ -148,8 +148,10 @@ impl Refusal {
     }
 
     fn clear(&self) {
-        // A read of the value on every answer; a change only after a refusal.
-        self.0.send_if_modified(|refusal| refusal.take().is_some());
+        // A shared read on every answer; a write only after a refusal.
+        if self.0.borrow().is_some() {
+            self.0.send_replace(None);
+        }
     }
 
     /// The refusal, for a request that failed on a connection rather than in connecting (a
@@ -164,14 +166,14 @@ impl Refusal {
     /// Waits for a refusal.
     async fn refused(&self) -> String {
         let mut seen = self.0.subscribe();
-        loop {
-            if let Some(text) = seen.borrow_and_update().clone() {
-                return text;
-            }
-            if seen.changed().await.is_err() {
-                // The sender lives as long as `self`: never reached.
-                std::future::pending::<()>().await;
-            }
+        let refusal = seen
+            .wait_for(Option::is_some)
+            .await
+            .map(|refusal| refusal.clone());
+        match refusal {
+            Ok(text) => text.unwrap_or_default(),
+            // The sender lives as long as `self`: never reached.
+            Err(_) => std::future::pending().await,
         }
     }
 }
