@@ -44,27 +44,19 @@ pub fn abort_fuse_connection(mountpoint: &Path) -> bool {
         // fusectl not mounted (some containers, or after a restart): mount it, as root may,
         // with mount(2) itself. Not by running mount(8): a test process wedged in the hung
         // mount can block a child it forks before its exec, and the abort never came.
-        mount_fusectl(connections);
+        mount_fusectl();
     }
     std::fs::write(connections.join(minor.to_string()).join("abort"), b"1").is_ok()
 }
 
-/// `mount -t fusectl none DIR`, as a system call.
-fn mount_fusectl(dir: &Path) {
-    use std::os::unix::ffi::OsStrExt;
-    let (Ok(source), Ok(target), Ok(kind)) = (
-        std::ffi::CString::new("none"),
-        std::ffi::CString::new(dir.as_os_str().as_bytes()),
-        std::ffi::CString::new("fusectl"),
-    ) else {
-        return;
-    };
-    // SAFETY: three NUL-terminated strings that live across the call, and no data.
+/// `mount -t fusectl none /sys/fs/fuse/connections`, as a system call.
+fn mount_fusectl() {
+    // SAFETY: three NUL-terminated static strings, and no data.
     let _ = unsafe {
         libc::mount(
-            source.as_ptr(),
-            target.as_ptr(),
-            kind.as_ptr(),
+            c"none".as_ptr(),
+            c"/sys/fs/fuse/connections".as_ptr(),
+            c"fusectl".as_ptr(),
             0,
             std::ptr::null(),
         )
