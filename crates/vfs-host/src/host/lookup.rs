@@ -123,13 +123,13 @@ impl Host {
                 Ok((node, expires)) => {
                     let now = Instant::now();
                     let mut tables = self.tables();
-                    let held = is_marker(&parent_path.join(name))
+                    let path = parent_path.join(name);
+                    let held = is_marker(&path)
                         || tables
                             .cache
                             .looked_up(&parent_path, name, now)
                             .is_some_and(|(_, held)| held == expires);
                     let expires = if held { expires } else { now };
-                    let path = parent_path.join(name);
                     let answer = self.answer(&mut tables, &path, &node, expires, now);
                     // The kernel holds one more lookup of the number once it has the answer.
                     tables.inodes.looked_up(answer.attrs.ino);
